@@ -1,0 +1,30 @@
+# The README's two commands. Both create .venv if it is missing and install the study into it.
+#   make book   generate the synthetic cities, execute every chapter, build _build/html
+#   make test   lint, format check, and the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= ci
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install book test lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+book: install
+	$(BIN)/dstc book build --profile $(PROFILE)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build data/cache

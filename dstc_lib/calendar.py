@@ -1,0 +1,104 @@
+"""The NetMob23 calendar: study days, weekends, French holidays, the DST night, known bad days."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+START = dt.date(2019, 3, 16)  # a Saturday
+N_DAYS = 77  # 2019-03-16 .. 2019-05-31 inclusive
+SLOTS_PER_DAY = 96  # 15-minute slots, local time
+HOURS_PER_WEEK = 168
+
+HOLIDAYS = {
+    dt.date(2019, 4, 22): "Easter Monday",
+    dt.date(2019, 5, 1): "Labour Day",
+    dt.date(2019, 5, 8): "Victory in Europe Day",
+    dt.date(2019, 5, 30): "Ascension",
+}
+# Good Friday is a public holiday in Alsace-Moselle only.
+REGIONAL_HOLIDAYS = {"Metz": {dt.date(2019, 4, 19): "Good Friday"}}
+REGIONAL_HOLIDAYS["Strasbourg"] = REGIONAL_HOLIDAYS["Metz"]
+
+DST_DAY = dt.date(2019, 3, 31)  # clocks go from 02:00 to 03:00: slots 8..11 do not exist
+DST_SLOTS = range(8, 12)
+
+# Days other teams drop as anomalous; the study shows its own quality table instead of trusting it.
+REPORTED_ANOMALOUS = {
+    "*": [DST_DAY, dt.date(2019, 4, 14), dt.date(2019, 5, 12)],
+    "Bordeaux": [dt.date(2019, 4, 9), dt.date(2019, 4, 12)]
+    + [dt.date(2019, 5, d) for d in range(22, 26)],
+}
+REPORTED_ANOMALOUS["Toulouse"] = REPORTED_ANOMALOUS["Bordeaux"]
+
+
+def study_days(start: dt.date = START, n_days: int = N_DAYS) -> list[dt.date]:
+    """Consecutive days from ``start``; the default is the whole NetMob23 window."""
+    return [start + dt.timedelta(days=i) for i in range(n_days)]
+
+
+def parse_day(value: str | dt.date) -> dt.date:
+    """Accept ``YYYYMMDD``, ``YYYY-MM-DD`` or a date."""
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).replace("-", "")
+    return dt.datetime.strptime(text, "%Y%m%d").date()
+
+
+def day_code(day: dt.date) -> str:
+    """The ``YYYYMMDD`` spelling used in NetMob23 folder and file names."""
+    return day.strftime("%Y%m%d")
+
+
+def holidays(city: str | None = None) -> dict[dt.date, str]:
+    """Public holidays inside the window for ``city`` (national ones if no city is given)."""
+    return {**HOLIDAYS, **REGIONAL_HOLIDAYS.get(city or "", {})}
+
+
+def is_weekend(day: dt.date) -> bool:
+    return day.weekday() >= 5
+
+
+def day_type(day: dt.date, city: str | None = None) -> str:
+    """``weekday``, ``saturday``, ``sunday`` or ``holiday``."""
+    if day in holidays(city):
+        return "holiday"
+    return {5: "saturday", 6: "sunday"}.get(day.weekday(), "weekday")
+
+
+def missing_slots(day: dt.date) -> list[int]:
+    """Slots that do not exist in local time on ``day`` (the spring-forward night)."""
+    return list(DST_SLOTS) if day == DST_DAY else []
+
+
+def hour_of_week_offset(day: dt.date) -> int:
+    """Index of the day's first hour in a Monday-00:00-based week of 168 hours."""
+    return day.weekday() * 24
+
+
+def day_table(days: list[dt.date], city: str | None = None) -> pd.DataFrame:
+    """One row per day with the calendar facts the chapters annotate."""
+    hol = holidays(city)
+    reported = set(REPORTED_ANOMALOUS["*"]) | set(REPORTED_ANOMALOUS.get(city or "", []))
+    return pd.DataFrame(
+        {
+            "date": pd.to_datetime(days),
+            "weekday": [d.strftime("%a") for d in days],
+            "day_type": [day_type(d, city) for d in days],
+            "holiday": [hol.get(d, "") for d in days],
+            "dst": [d == DST_DAY for d in days],
+            "reported_anomalous": [d in reported for d in days],
+        }
+    )
+
+
+def day_kind(day: dt.date, city: str | None = None) -> str:
+    """``weekday`` (Monday to Thursday), ``friday``, ``saturday`` or ``sunday``; a weekday
+    holiday counts as a Sunday. The groups within which days are alike."""
+    kind = day_type(day, city)
+    if kind == "holiday":
+        return "sunday"
+    if kind == "weekday" and day.weekday() == 4:
+        return "friday"
+    return kind

@@ -1,0 +1,246 @@
+"""The ``dstc`` command: data (synth, check, reduce), chapter (run, params) and book (build)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import yaml
+
+from .netmob import NetMobFormatError
+from .runner import RunnerError
+
+
+def _value(text: str):
+    """A ``-p`` value: YAML scalars and lists (``12``, ``0.5``, ``true``, ``[a, b]``), else text."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def _params(pairs: list[list[str]] | None) -> dict:
+    return {name: _value(value) for name, value in pairs or []}
+
+
+def cmd_synth(args) -> int:
+    from .synth import generate
+
+    out = generate(
+        args.out, cities=args.city, preset=args.preset, seed=args.seed, progress=not args.quiet
+    )
+    print(f"synthetic {', '.join(args.city)} ({args.preset}, seed {args.seed}) in {out}")
+    return 0
+
+
+def _reduce(args, on_error: str):
+    from .reduce import reduce_city
+
+    return reduce_city(
+        args.traffic_root,
+        args.city,
+        cache_dir=args.cache_dir,
+        direction=args.direction,
+        on_error=on_error,
+        executor=args.executor,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+
+
+def cmd_reduce(args) -> int:
+    ct = _reduce(args, on_error="raise")
+    state = "cached" if ct.from_cache else "reduced"
+    print(f"{args.city}: {state} to {ct.path}")
+    print(f"  typical week {ct.week.shape} (tiles, services, hours), daily {ct.daily.shape}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    """Print the data-quality table; exit 1 if the data cannot be used (an unreadable file, or
+    under 90 % of the week's hours observed) or, with --strict, if anything was flagged."""
+    from .netmob import discover
+
+    inv = discover(args.traffic_root, args.city)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ct = _reduce(args, on_error="skip")
+    days = ct.day_quality()
+    q = ct.quality
+    errors = sorted(q.loc[q["error"] != "", "error"])
+    coverage = ct.week_coverage()
+    fatal = list(errors)
+    warns = list(inv.problems)
+    if coverage < 1:  # below 90 % of the week's hours the typical week is not worth clustering
+        text = f"typical week incomplete: {round(coverage * 168)} of the 168 hours observed"
+        (fatal if coverage < 0.9 else warns).append(text)
+    if len(inv.missing):
+        warns.append(f"{len(inv.missing)} expected files missing")
+    warns += [f"{r.day}: {r.reason}" for r in days.itertuples() if r.flagged]
+    warns += [str(w.message) for w in caught if str(w.message) not in fatal + warns]
+    usable = not fatal and not (args.strict and warns)
+    if args.json:
+        report = {
+            "city": args.city,
+            "usable": usable,
+            "errors": fatal,
+            "warnings": warns,
+            "services": ct.services,
+            "n_tiles": int(len(ct.tile_ids)),
+            "missing_files": inv.missing.astype(str).to_dict("records"),
+            "days": json.loads(days.to_json(orient="records", date_format="iso")),
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.width", 160, "display.max_columns", 20):
+            cols = [
+                "day",
+                "day_kind",
+                "files_present",
+                "files_expected",
+                "nan_share",
+                "total_traffic",
+                "robust_z",
+                "reason",
+            ]
+            print(
+                f"{args.city}: {len(ct.tile_ids)} tiles, {len(ct.services)} services, "
+                f"{len(ct.days)} days\n"
+            )
+            print(days[cols].to_string(index=False))
+        for w in warns:
+            print(f"warning: {w}")
+        for e in fatal:
+            print(f"error: {e}")
+        print("usable" if usable else "NOT usable" + (" (--strict)" if not fatal else ""))
+    return 0 if usable else 1
+
+
+def cmd_chapter_params(args) -> int:
+    from .runner import chapter_parameters
+
+    params = chapter_parameters(args.notebook)
+    if not params:
+        print(f"{args.notebook} has no parameters cell")
+    for name, p in params.items():
+        help_ = f"  # {p['help']}" if p["help"] else ""
+        print(f"{name} ({p['type']}) = {p['default']}{help_}")
+    return 0
+
+
+def cmd_chapter_run(args) -> int:
+    from .runner import EXECUTED, load_profile, parameters_for, project_root, run_chapter
+
+    root = project_root()
+    notebook = Path(args.notebook).resolve().relative_to(root)
+    profile = load_profile(args.profile, root) if args.profile else None
+    params = parameters_for(root / notebook, profile, _params(args.param))
+    output = Path(args.output) if args.output else root / EXECUTED / notebook
+    result = run_chapter(
+        notebook, output, params, root, profile["name"] if profile else "none (run by hand)"
+    )
+    print(f"executed {notebook} in {result.seconds:.1f} s -> {result.output}")
+    if result.error:
+        print(f"error: {notebook} failed at {result.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_book_build(args) -> int:
+    from .runner import build_book, project_root
+
+    build_book(
+        args.profile,
+        project_root(),
+        only=args.only,
+        overrides=_params(args.param),
+        progress=not args.quiet,
+    )
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dstc", description=__doc__)
+    sub = p.add_subparsers(dest="group", required=True)
+
+    data = sub.add_parser("data", help="synthetic data, checks and reductions").add_subparsers(
+        dest="command", required=True
+    )
+    s = data.add_parser("synth", help="write synthetic cities in the NetMob23 format")
+    s.add_argument("--city", action="append", help="city (repeatable); default Paris and Lyon")
+    s.add_argument("--preset", default="ci", choices=["ci", "paper", "fullgrid"])
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default="data/synthetic/ci", help="output folder")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_synth)
+
+    for name, func, text in (
+        ("check", cmd_check, "print a city's data-quality table; exit 1 if unusable"),
+        ("reduce", cmd_reduce, "reduce a city to its typical week and daily totals (cached)"),
+    ):
+        c = data.add_parser(name, help=text, description=text)
+        c.add_argument("--traffic-root", required=True, help="folder holding the city folders")
+        c.add_argument("--city", required=True)
+        c.add_argument("--cache-dir", default="data/cache")
+        c.add_argument("--direction", default="sum", choices=["DL", "UL", "sum"])
+        c.add_argument("--executor", default="serial", choices=["serial", "processes"])
+        c.add_argument("--workers", type=int, default=None)
+        c.add_argument("--quiet", action="store_true", help="no progress bar")
+        if name == "check":
+            c.add_argument("--json", action="store_true", help="machine-readable report")
+            c.add_argument("--strict", action="store_true", help="warnings make it unusable")
+        c.set_defaults(func=func)
+
+    chapter = sub.add_parser("chapter", help="run one chapter").add_subparsers(
+        dest="command", required=True
+    )
+    r = chapter.add_parser("run", help="execute a chapter with papermill into _build/executed")
+    r.add_argument("notebook")
+    r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    r.add_argument("--profile", default=None, help="take parameters from this profile first")
+    r.add_argument("--output", default=None)
+    r.set_defaults(func=cmd_chapter_run)
+    pr = chapter.add_parser("params", help="list a chapter's parameters and defaults")
+    pr.add_argument("notebook")
+    pr.set_defaults(func=cmd_chapter_params)
+
+    book = sub.add_parser("book", help="build the book").add_subparsers(
+        dest="command", required=True
+    )
+    b = book.add_parser("build", help="execute every chapter, then build the HTML")
+    b.add_argument("--profile", default="ci", help="ci, paper, netmob23, or a YAML file")
+    b.add_argument("--only", action="append", help="execute only this chapter (repeatable)")
+    b.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="override a parameter in every chapter that declares it",
+    )
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
+    b.set_defaults(func=cmd_book_build)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "city", None) is None and args.group == "data" and args.command == "synth":
+        args.city = ["Paris", "Lyon"]
+    try:
+        return args.func(args)
+    except (NetMobFormatError, RunnerError, FileNotFoundError, ValueError) as err:
+        print(f"dstc: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("dstc: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

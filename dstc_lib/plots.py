@@ -1,0 +1,69 @@
+"""Figures of the book. Each function draws on an Axes (made if not given) and returns it."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from .calendar import DST_DAY, holidays
+from .geo import tile_map
+from .reduce import CityTensors
+
+__all__ = ["calendar_heatmap", "mix_heatmap", "weekly_profiles", "tile_map"]
+DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def calendar_heatmap(ct: CityTensors, ax: plt.Axes | None = None) -> plt.Axes:
+    """City traffic per hour (columns) of each day (rows), log scale; weekends, holidays and the
+    clock-change night labelled; missing hours in grey."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 0.28 * len(ct.days) + 1.2))
+    data = np.log10(np.where(ct.city_hourly > 0, ct.city_hourly, np.nan))
+    hol = holidays(ct.city)
+    labels = []
+    for day in ct.days:
+        tag = " holiday" if day in hol else (" DST" if day == DST_DAY else "")
+        labels.append(f"{day:%a %d %b}{tag}")
+    cmap = plt.get_cmap("magma").copy()
+    cmap.set_bad("0.8")
+    im = ax.imshow(data, aspect="auto", cmap=cmap, interpolation="nearest")
+    ax.set_yticks(range(len(ct.days)), labels, fontsize=8)
+    for tick, day in zip(ax.get_yticklabels(), ct.days, strict=True):
+        if day.weekday() >= 5 or day in hol:
+            tick.set_color("tab:red")
+    ax.set_xticks(range(0, 24, 2), [f"{h:02d}h" for h in range(0, 24, 2)], fontsize=8)
+    ax.set_xlabel("hour of day (local time)")
+    ax.set_title(f"{ct.city}: city traffic per hour (log10); weekends and holidays in red")
+    plt.colorbar(im, ax=ax, fraction=0.03, label="log10 traffic")
+    return ax
+
+
+def mix_heatmap(mix: pd.DataFrame, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+    """Groups x services heatmap of shares (or lifts), annotated."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.65 * mix.shape[1] + 2, 0.45 * mix.shape[0] + 1.5))
+    sns.heatmap(
+        mix, annot=True, fmt=".2f", cmap="rocket_r", ax=ax, cbar=False, annot_kws={"fontsize": 7}
+    )
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    return ax
+
+
+def weekly_profiles(profile: pd.DataFrame, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+    """One line per group over the 168 hours of the typical week, with day boundaries."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(11, 3.5))
+    for column in profile.columns:
+        ax.plot(profile.index, profile[column], label=str(column), lw=1.2)
+    for d in range(1, 7):
+        ax.axvline(24 * d, color="0.85", lw=0.8, zorder=0)
+    ax.set_xticks([24 * d + 12 for d in range(7)], DAY_NAMES)
+    ax.set_xlim(0, 167)
+    ax.set_ylabel("share of weekly traffic")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncols=min(5, len(profile.columns)), loc="upper left")
+    return ax

@@ -1,0 +1,536 @@
+"""Synthetic cities written in exactly the NetMob23 format, with planted ground truth.
+
+A city is a grid of 100 m tiles in Lambert-93. Tiles belong to spatially contiguous zones, each
+of one *archetype* (business, residential, ...) whose weekly service signature differs in shape,
+not only in volume. Borders are blurred (a tile near a border mixes its neighbours' behaviour),
+weekday holidays behave like Sundays, the 2019-03-31 clock-change night is NaN, and events are
+planted (a stadium match, a closure). Counts are Poisson around the expected traffic.
+
+Written under ``out``::
+
+    traffic/<City>/<Service>/<YYYYMMDD>/<City>_<Service>_<YYYYMMDD>_<DL|UL>.txt[.gz]
+    geo/<City>.geojson                   one square per tile, property tile_id, EPSG:2154
+    truth/<City>_truth.csv               tile_id, row, col, zone, archetype, 0/1 per event
+    truth/<City>_events.csv              the planted events (name, kind, date, slots, factor)
+    manifest.json                        what was generated, with which seed
+
+Every random draw comes from a generator seeded by (seed, city, purpose), so the same seed
+writes byte-identical files whatever the order of generation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from scipy.ndimage import gaussian_filter, label
+from scipy.spatial import cKDTree
+from tqdm import tqdm
+
+from .calendar import DST_SLOTS, START, day_kind, missing_slots, study_days
+from .netmob import traffic_path
+
+ARCHETYPES = (
+    "business",
+    "residential",
+    "mixed",
+    "nightlife",
+    "transport_hub",
+    "campus",
+    "park",
+    "commercial",
+    "stadium",
+)
+TILE = 100  # metres
+# Lambert-93 centres of the synthetic grids (the real cities' centres).
+CENTRES = {"Paris": (652_000, 6_862_000), "Lyon": (842_000, 6_519_000)}
+CI_SERVICES = (
+    "Facebook Instagram Snapchat Netflix YouTube Microsoft_Office LinkedIn Google_Maps "
+    "Spotify Web_e-Commerce Wikipedia Pokemon_GO"
+).split()
+PAPER_SERVICES = (
+    CI_SERVICES
+    + (
+        "WhatsApp Uber Web_Food Twitter Google_Docs Orange_TV Web_Clothes Waze Facebook_Live "
+        "Web_Transportation Deezer Google_Meet"
+    ).split()
+)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Size of a synthetic dataset."""
+
+    grids: dict  # city -> (rows, cols)
+    services: tuple
+    start: dt.date
+    n_days: int
+    gz: bool = False
+    zone_tiles: int = 40  # mean tiles per Voronoi zone
+    events: bool = True
+
+
+PRESETS = {
+    # two weeks around the clock-change night: weekends, DST NaN, a match and a closure
+    "ci": Preset(
+        {"Paris": (36, 30), "Lyon": (36, 24)}, tuple(CI_SERVICES), dt.date(2019, 3, 25), 14
+    ),
+    # the whole 77-day window on a fifth of the real grids' side, gzip-compressed (about 3 GB)
+    "paper": Preset(
+        {"Paris": (82, 70), "Lyon": (86, 58)},
+        tuple(PAPER_SERVICES),
+        START,
+        77,
+        gz=True,
+        zone_tiles=60,
+    ),
+    # the real grid sizes, one service and one day: a Paris-size file for benchmarks
+    "fullgrid": Preset(
+        {"Paris": (409, 346), "Lyon": (426, 287)},
+        ("Facebook",),
+        dt.date(2019, 3, 18),
+        1,
+        zone_tiles=400,
+        events=False,
+    ),
+}
+
+# Services each archetype uses more than the city does (lift 3 before random jitter).
+AFFINITY = {
+    "business": "Microsoft_Office LinkedIn Google_Meet Google_Docs Microsoft_Mail Skype",
+    "residential": "Netflix YouTube Orange_TV Molotov Fortnite PlayStation Twitch",
+    "nightlife": "Snapchat Instagram Uber Web_Food WhatsApp Facebook_Messenger",
+    "transport_hub": "Google_Maps Spotify Waze Deezer Web_Transportation Twitter",
+    "campus": "Wikipedia Google_Docs Snapchat Google_Drive Clash_of_Clans",
+    "park": "Pokemon_GO Instagram Snapchat Facebook_Live Web_Weather",
+    "commercial": "Web_e-Commerce Web_Clothes Pinterest Web_Food Apple_App_Store",
+    "stadium": "Facebook_Live Twitter Instagram Snapchat Periscope",
+}
+# Relative traffic volume per tile of each archetype.
+VOLUME = dict(
+    business=1.6,
+    residential=1.0,
+    mixed=1.2,
+    nightlife=1.3,
+    transport_hub=2.5,
+    campus=1.1,
+    park=0.35,
+    commercial=1.4,
+    stadium=0.4,
+)
+
+# Daily shape: (peak hour, width in hours, weight) bumps per archetype and day kind, over a floor.
+# Day kinds: weekday (Mon-Thu), friday, saturday, sunday (also weekday holidays).
+_B = {
+    "business": {
+        "weekday": [(10, 1.8, 1.0), (12.5, 0.8, 0.4), (15, 1.8, 1.0)],
+        "friday": [(10, 1.8, 0.9), (14.5, 1.6, 0.7)],
+        "saturday": [(13, 3, 0.15)],
+        "sunday": [(13, 3, 0.08)],
+    },
+    "residential": {
+        "weekday": [(7.5, 1.0, 0.45), (20.5, 2.2, 1.0)],
+        "friday": [(7.5, 1.0, 0.4), (21, 2.4, 0.9)],
+        "saturday": [(11, 2.5, 0.6), (20.5, 2.6, 1.0)],
+        "sunday": [(11.5, 2.5, 0.7), (19.5, 2.8, 1.05)],
+    },
+    "nightlife": {
+        "weekday": [(13, 1.5, 0.2), (22.5, 1.5, 0.6)],
+        "friday": [(13, 1.5, 0.2), (23.5, 1.8, 1.3)],
+        "saturday": [(15, 2, 0.3), (24.0, 1.8, 1.5)],
+        "sunday": [(1.0, 1.5, 0.9), (16, 2, 0.25)],
+    },
+    "transport_hub": {
+        "weekday": [(8.2, 0.8, 1.2), (12.5, 2, 0.3), (18.2, 0.9, 1.1)],
+        "friday": [(8.2, 0.8, 1.0), (17.5, 1.2, 1.1)],
+        "saturday": [(14, 3.5, 0.45)],
+        "sunday": [(17.5, 2.5, 0.45)],
+    },
+    "campus": {
+        "weekday": [(10, 2.0, 0.9), (14.5, 2.0, 0.95)],
+        "friday": [(10, 2.0, 0.8), (13.5, 1.5, 0.5)],
+        "saturday": [(12, 3, 0.06)],
+        "sunday": [(12, 3, 0.04)],
+    },
+    "park": {
+        "weekday": [(12.5, 1.5, 0.25), (17.5, 1.5, 0.2)],
+        "friday": [(12.5, 1.5, 0.25), (18, 1.5, 0.3)],
+        "saturday": [(15, 2.6, 1.2)],
+        "sunday": [(15, 2.6, 1.4)],
+    },
+    "commercial": {
+        "weekday": [(11.5, 1.6, 0.7), (17, 1.8, 0.85)],
+        "friday": [(11.5, 1.6, 0.7), (17.5, 1.8, 0.95)],
+        "saturday": [(12, 2.0, 1.0), (16, 2.0, 1.2)],
+        "sunday": [(12, 2, 0.1)],
+    },
+    "stadium": {k: [(14, 4, 0.12)] for k in ("weekday", "friday", "saturday", "sunday")},
+}
+FLOOR = dict(
+    business=0.05,
+    residential=0.12,
+    mixed=0.08,
+    nightlife=0.08,
+    transport_hub=0.04,
+    campus=0.04,
+    park=0.03,
+    commercial=0.04,
+    stadium=0.05,
+)
+
+
+def daily_shape(archetype: str, kind: str) -> np.ndarray:
+    """Expected share of a tile's daily traffic in each of the 96 slots (sums to 1)."""
+    hours = (np.arange(96) + 0.5) / 4
+    if archetype == "mixed":  # half business, half residential
+        shape = 0.5 * daily_shape("business", kind) + 0.5 * daily_shape("residential", kind)
+        return shape
+    shape = np.full(96, FLOOR[archetype])
+    for peak, width, weight in _B[archetype][kind]:
+        # wrap around midnight: a bump at 24h also shows at 0h of the same day
+        for shift in (-24, 0, 24):
+            shape += weight * np.exp(-0.5 * ((hours - peak - shift) / width) ** 2)
+    return shape / shape.sum()
+
+
+@dataclass
+class CityLayout:
+    """The planted spatial truth of one synthetic city."""
+
+    city: str
+    rows: int
+    cols: int
+    tile_ids: np.ndarray  # [T], row-major: row * cols + col, row 0 to the north
+    archetype: np.ndarray  # [T] index into ARCHETYPES
+    zone: np.ndarray  # [T]
+    weights: np.ndarray  # [T, A] blurred archetype mixture
+    volume: np.ndarray  # [T]
+
+    @property
+    def n_tiles(self) -> int:
+        return self.rows * self.cols
+
+    def origin(self) -> tuple[int, int]:
+        """Lambert-93 coordinates of the grid's south-west corner."""
+        cx, cy = CENTRES.get(self.city, (700_000, 6_600_000))
+        return cx - self.cols * TILE // 2, cy - self.rows * TILE // 2
+
+
+def _rng(seed: int, city: str, *purpose: int) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(city.encode()), *purpose])
+
+
+def make_layout(city: str, rows: int, cols: int, seed: int, zone_tiles: int = 40) -> CityLayout:
+    """Voronoi zones with archetypes that depend on the distance to the centre, plus small
+    round zones for the stadium and the transport hubs, then blurred borders."""
+    rng = _rng(seed, city, 0)
+    rr, cc = np.mgrid[0:rows, 0:cols]
+    coords = np.column_stack([rr.ravel(), cc.ravel()]).astype(float)
+    n_zones = max(len(ARCHETYPES) * 2, coords.shape[0] // zone_tiles)
+    seeds = rng.uniform([0, 0], [rows, cols], size=(n_zones, 2))
+    zone = cKDTree(seeds).query(coords)[1]
+    # archetype of each Voronoi zone, by distance of its seed to the centre (0 centre, 1 corner)
+    centre = np.array([rows / 2, cols / 2])
+    radius = np.linalg.norm((seeds - centre) / centre, axis=1) / np.sqrt(2)
+    area_types = ["business", "residential", "mixed", "nightlife", "campus", "park", "commercial"]
+    prefs = np.array(
+        [
+            [3.0, 0.3, 1.0, 1.6, 0.4, 0.4, 1.2],  # r = 0 (centre)
+            [0.8, 2.5, 1.6, 0.4, 0.9, 0.8, 0.8],  # r = 0.5
+            [0.2, 3.0, 0.6, 0.1, 1.0, 1.4, 0.5],  # r = 1
+        ]
+    )
+    zone_type = np.empty(n_zones, dtype=int)
+    for z in range(n_zones):
+        p = np.array([np.interp(radius[z], [0, 0.5, 1], prefs[:, j]) for j in range(7)])
+        zone_type[z] = ARCHETYPES.index(area_types[rng.choice(7, p=p / p.sum())])
+    # every area archetype appears at least once: give a missing one to a zone of the commonest
+    for a in area_types:
+        k = ARCHETYPES.index(a)
+        if not (zone_type == k).any():
+            common = np.bincount(zone_type, minlength=len(ARCHETYPES)).argmax()
+            candidates = np.flatnonzero(zone_type == common)
+            zone_type[candidates[rng.integers(len(candidates))]] = k
+    archetype = zone_type[zone]
+    # round zones: one stadium, and transport hubs (one per ~600 tiles, at least two)
+    n_hubs = max(2, coords.shape[0] // 600)
+    discs = [("stadium", 2.3)] + [("transport_hub", 1.6)] * n_hubs
+    for i, (name, r) in enumerate(discs):
+        r = min(r, 0.15 * min(rows, cols))  # small grids get small discs
+        margin = np.minimum(np.ceil(r) + 1, [rows / 2, cols / 2])
+        at = rng.uniform(margin, [rows - margin[0], cols - margin[1]])
+        inside = np.linalg.norm(coords - at, axis=1) <= r
+        archetype[inside] = ARCHETYPES.index(name)
+        zone[inside] = n_zones + i
+    zone = _split_disconnected(zone.reshape(rows, cols)).ravel()
+    # blurred borders: a tile near a border mixes its neighbours' behaviour
+    onehot = np.eye(len(ARCHETYPES))[archetype].reshape(rows, cols, -1)
+    weights = gaussian_filter(onehot, sigma=(0.7, 0.7, 0), mode="nearest").reshape(-1, 9)
+    weights /= weights.sum(axis=1, keepdims=True)
+    base = np.array([VOLUME[a] for a in ARCHETYPES])
+    volume = base[archetype] * rng.lognormal(0.0, 0.5, size=archetype.size)
+    tile_ids = np.arange(rows * cols, dtype=np.int64)
+    return CityLayout(city, rows, cols, tile_ids, archetype, zone, weights, volume)
+
+
+def _split_disconnected(zone: np.ndarray) -> np.ndarray:
+    """Renumber zones so that each is one 4-connected piece (a disc can cut a zone in two)."""
+    out = np.empty_like(zone)
+    next_id = 0
+    for z in np.unique(zone):
+        parts, n = label(zone == z)
+        for k in range(1, n + 1):
+            out[parts == k] = next_id
+            next_id += 1
+    return out
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    kind: str  # "match" or "closure"
+    date: dt.date
+    start_slot: int
+    end_slot: int  # exclusive
+    factor: float  # traffic multiplier on the event's own tiles
+    radius: float  # width in tiles of the ring around them that feels a quarter of the effect
+
+
+def plant_events(layout: CityLayout, days: list[dt.date], seed: int) -> tuple[list, np.ndarray]:
+    """A stadium match on a weekday evening and a closure of a commercial or campus zone,
+    one of each per two weeks. Returns the events and a [T, n_events] 0/1 flag matrix."""
+    rng = _rng(seed, layout.city, 1)
+    events, flags = [], []
+    weekdays = [d for d in days if day_kind(d, layout.city) in ("weekday", "friday")]
+    if not weekdays:
+        return [], np.zeros((layout.n_tiles, 0), dtype=np.int8)
+    n_each = max(1, len(days) // 14)
+    picks = rng.choice(len(weekdays), size=min(len(weekdays), 2 * n_each), replace=False)
+    stadium = layout.archetype == ARCHETYPES.index("stadium")
+    rr, cc = np.divmod(np.arange(layout.n_tiles), layout.cols)
+    centre = np.array([rr[stadium].mean(), cc[stadium].mean()])
+    dist = np.hypot(rr - centre[0], cc - centre[1])
+    closable = [
+        z
+        for z in np.unique(layout.zone)
+        if ARCHETYPES[np.bincount(layout.archetype[layout.zone == z]).argmax()]
+        in ("commercial", "campus")
+    ]
+    for i, pick in enumerate(sorted(picks)):
+        day = weekdays[pick]
+        if i % 2 == 0:  # a match: 19:00 to 23:00, the stadium and its surroundings
+            ev = Event(f"match_{day:%Y%m%d}", "match", day, 76, 92, 12.0, 1.5)
+            flag = stadium | (dist <= stadium.sum() ** 0.5 / 2 + ev.radius)
+        else:  # a closure: one commercial or campus zone loses most of its traffic all day
+            zone = closable[rng.integers(len(closable))]
+            ev = Event(f"closure_{day:%Y%m%d}", "closure", day, 0, 96, 0.15, 0.0)
+            flag = layout.zone == zone
+        events.append(ev)
+        flags.append(flag)
+    return events, np.column_stack(flags).astype(np.int8)
+
+
+def service_tables(services: list[str], seed: int) -> dict[str, np.ndarray]:
+    """Per service: popularity, archetype lift [A, S], UL/DL ratio, value quantum, diurnal tilt."""
+    rng = np.random.default_rng([seed, 7])
+    n = len(services)
+    lift = rng.lognormal(0.0, 0.15, size=(len(ARCHETYPES), n))
+    for a, names in AFFINITY.items():
+        for s, service in enumerate(services):
+            if service in names.split():
+                lift[ARCHETYPES.index(a), s] *= 3.0
+    mixed = ARCHETYPES.index("mixed")
+    lift[mixed] = np.sqrt(
+        lift[ARCHETYPES.index("business")] * lift[ARCHETYPES.index("residential")]
+    )
+    hours = (np.arange(96) + 0.5) / 4
+    peak = rng.uniform(9, 22, size=n)
+    tilt = 1 + 0.4 * np.exp(-0.5 * ((hours[None, :] - peak[:, None]) / 3.0) ** 2)
+    return {
+        "popularity": rng.lognormal(0.0, 0.6, size=n) * 40,
+        "lift": lift,
+        "ul_ratio": rng.uniform(0.08, 0.35, size=n),
+        "quantum_cents": rng.integers(3, 150, size=n),  # value = count * quantum
+        "tilt": tilt / tilt.mean(axis=1, keepdims=True),
+    }
+
+
+def expected_traffic(
+    layout: CityLayout, tables: dict, s: int, day: dt.date, events: list, flags: np.ndarray
+) -> np.ndarray:
+    """Expected DL traffic of service ``s`` on ``day``: float64 [T, 96]."""
+    kind = day_kind(day, layout.city)
+    shapes = np.stack([daily_shape(a, kind) for a in ARCHETYPES])  # [A, 96]
+    mix = layout.weights * tables["lift"][:, s]  # [T, A]
+    mean = (mix @ shapes) * (layout.volume * tables["popularity"][s] * 96)[:, None]
+    mean *= tables["tilt"][s]
+    stadium = layout.archetype == ARCHETYPES.index("stadium")
+    for j, ev in enumerate(events):
+        if ev.date == day:
+            hit = flags[:, j].astype(bool)
+            factor = np.full(hit.sum(), ev.factor)
+            if ev.kind == "match":  # the ring around the stadium feels a quarter of it
+                factor[~stadium[hit]] = 1 + (ev.factor - 1) / 4
+            mean[hit, ev.start_slot : ev.end_slot] *= factor[:, None]
+    return mean
+
+
+def _draw(rng: np.random.Generator, mean: np.ndarray, quantum_cents: int) -> np.ndarray:
+    counts = rng.poisson(mean * 100.0 / quantum_cents)
+    return counts * quantum_cents / 100.0  # exact decimals with at most two digits
+
+
+def write_traffic_file(path: Path, tile_ids: np.ndarray, values: np.ndarray, gz: bool) -> None:
+    """Write one NetMob23 traffic file: 97 space-separated fields, no header; NaN as empty."""
+    columns = [pa.array(tile_ids, pa.int64())]
+    nan = np.isnan(values)
+    for j in range(values.shape[1]):
+        columns.append(pa.array(values[:, j], pa.float64(), mask=nan[:, j]))
+    table = pa.Table.from_arrays(columns, names=[f"f{i}" for i in range(len(columns))])
+    sink = pa.BufferOutputStream()
+    options = pacsv.WriteOptions(include_header=False, delimiter=" ", quoting_style="none")
+    pacsv.write_csv(table, sink, options)
+    data = sink.getvalue().to_pybytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(gzip.compress(data, compresslevel=6, mtime=0) if gz else data)
+    tmp.replace(path)
+
+
+def write_geojson(path: Path, layout: CityLayout) -> None:
+    """One 100 m square per tile in Lambert-93, with the legacy ``crs`` member naming EPSG:2154."""
+    x0, y0 = layout.origin()
+    features = []
+    for tile in layout.tile_ids.tolist():
+        row, col = divmod(tile, layout.cols)
+        x, y = x0 + col * TILE, y0 + (layout.rows - 1 - row) * TILE
+        ring = [[x, y], [x + TILE, y], [x + TILE, y + TILE], [x, y + TILE], [x, y]]
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"tile_id": tile},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        )
+    doc = {
+        "type": "FeatureCollection",
+        "name": layout.city,
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}},
+        "features": features,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, separators=(",", ":")))
+
+
+def generate_city(
+    out: Path | str,
+    city: str,
+    preset: str | Preset = "ci",
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Write one synthetic city under ``out`` (see the module docstring). Returns ``out``."""
+    out = Path(out)
+    p = PRESETS[preset] if isinstance(preset, str) else preset
+    if city not in p.grids:
+        raise ValueError(f"preset has no grid for {city!r}; it has {sorted(p.grids)}")
+    rows, cols = p.grids[city]
+    layout = make_layout(city, rows, cols, seed, p.zone_tiles)
+    days = study_days(p.start, p.n_days)
+    events, flags = (
+        plant_events(layout, days, seed) if p.events else ([], np.zeros((rows * cols, 0)))
+    )
+    services = list(p.services)
+    tables = service_tables(services, seed)
+
+    truth = pd.DataFrame(
+        {
+            "tile_id": layout.tile_ids,
+            "row": layout.tile_ids // cols,
+            "col": layout.tile_ids % cols,
+            "zone": layout.zone,
+            "archetype": np.array(ARCHETYPES)[layout.archetype],
+        }
+    )
+    for j, ev in enumerate(events):
+        truth[f"event_{ev.name}"] = flags[:, j]
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    truth.to_csv(out / "truth" / f"{city}_truth.csv", index=False)
+    ev_table = pd.DataFrame([asdict(e) for e in events], columns=list(Event.__annotations__))
+    ev_table["n_tiles"] = flags.sum(axis=0).astype(int) if events else []
+    ev_table.to_csv(out / "truth" / f"{city}_events.csv", index=False)
+    write_geojson(out / "geo" / f"{city}.geojson", layout)
+
+    day_factor = _rng(seed, city, 3).lognormal(0.0, 0.04, size=len(days))  # city-wide mood
+    jobs = [(s, d) for s in range(len(services)) for d in range(len(days))]
+    for s, d in tqdm(jobs, desc=f"synth {city}", disable=not progress, unit="file pair"):
+        day = days[d]
+        rng = _rng(seed, city, 2, s, d)
+        mean = expected_traffic(layout, tables, s, day, events, flags) * day_factor[d]
+        for direction, ratio in (("DL", 1.0), ("UL", tables["ul_ratio"][s])):
+            values = _draw(rng, mean * ratio, int(tables["quantum_cents"][s]))
+            values[:, missing_slots(day)] = np.nan
+            path = traffic_path(out / "traffic", city, services[s], day, direction, gz=p.gz)
+            write_traffic_file(path, layout.tile_ids, values, p.gz)
+    return out
+
+
+def generate(
+    out: Path | str,
+    cities: list[str] | tuple[str, ...] = ("Paris", "Lyon"),
+    preset: str = "ci",
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Write synthetic cities and a ``manifest.json``; skip the work if the manifest shows the
+    same cities, preset and seed already written."""
+    out = Path(out)
+    manifest = {
+        "generator": "dstc_lib.synth",
+        "format": 1,
+        "preset": preset,
+        "seed": seed,
+        "cities": sorted(cities),
+    }
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists() and json.loads(manifest_path.read_text()) == manifest:
+        return out
+    manifest_path.unlink(missing_ok=True)  # a half-written dataset never looks complete
+    for city in cities:
+        generate_city(out, city, preset, seed, progress)
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return out
+
+
+def load_truth(truth_dir: Path | str | None, city: str) -> pd.DataFrame | None:
+    """The planted truth of a synthetic city, indexed by tile_id; None if there is none (real
+    data)."""
+    if not truth_dir:
+        return None
+    path = Path(truth_dir) / f"{city}_truth.csv"
+    return pd.read_csv(path).set_index("tile_id") if path.is_file() else None
+
+
+def load_events(truth_dir: Path | str, city: str) -> pd.DataFrame:
+    """The planted events of a synthetic city (name, kind, date, slots, factor, n_tiles)."""
+    return pd.read_csv(Path(truth_dir) / f"{city}_events.csv", parse_dates=["date"])
+
+
+__all__ = [
+    "ARCHETYPES",
+    "PRESETS",
+    "DST_SLOTS",
+    "generate",
+    "generate_city",
+    "load_truth",
+    "load_events",
+    "make_layout",
+]

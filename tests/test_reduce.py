@@ -1,0 +1,190 @@
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from dstc_lib import reduce as red
+from dstc_lib.calendar import hour_of_week_offset
+from dstc_lib.netmob import NetMobFormatError, discover, read_traffic_file, traffic_path
+
+
+def direct_week(root, city, direction="sum", exclude=()):
+    """The typical week computed the obvious way, with the whole cube in memory."""
+    inv = discover(root, city)
+    dirs = ["DL", "UL"] if direction == "sum" else [direction]
+    cube = {}
+    for s in inv.services:
+        for d in inv.days:
+            values = sum(
+                read_traffic_file(traffic_path(root, city, s, d, r)).values.astype(np.float64)
+                for r in dirs
+            )
+            cube[s, d] = values.reshape(-1, 24, 4).sum(axis=2)  # NaN if a quarter is NaN
+    n = next(iter(cube.values())).shape[0]
+    week = np.full((n, len(inv.services), 168), np.nan)
+    for si, s in enumerate(inv.services):
+        for how in range(168):
+            days = [
+                d for d in inv.days if hour_of_week_offset(d) == how // 24 * 24 and d not in exclude
+            ]
+            stack = (
+                np.stack([cube[s, d][:, how % 24] for d in days])
+                if days
+                else np.full((1, n), np.nan)
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                week[:, si, how] = np.nanmean(stack, axis=0)
+    daily = np.stack(
+        [
+            sum(
+                np.nansum(
+                    read_traffic_file(traffic_path(root, city, s, d, r)).values,
+                    axis=1,
+                    dtype=np.float64,
+                )
+                for s in inv.services
+                for r in dirs
+            )
+            for d in inv.days
+        ],
+        axis=1,
+    )
+    return week, daily
+
+
+@pytest.mark.parametrize("direction", ["sum", "DL"])
+def test_reduction_equals_in_memory_computation(tiny, tmp_path, direction):
+    root = tiny / "traffic"
+    ct = red.reduce_city(
+        root, "Paris", cache_dir=tmp_path / "c", direction=direction, progress=False
+    )
+    week, daily = direct_week(root, "Paris", direction)
+    assert ct.week.shape == (30, 3, 168) and ct.daily.shape == (30, 8)
+    np.testing.assert_allclose(ct.week, week, rtol=1e-6)
+    np.testing.assert_allclose(ct.daily, daily, rtol=1e-6)
+    # the only Sunday is the clock-change night, whose 02:00 hour does not exist
+    assert ct.week_coverage() == pytest.approx(167 / 168)
+    assert np.isnan(ct.week[:, :, 144 + 2]).all()
+    # and on that day the hour is missing city-wide, and only that hour
+    dst = ct.days.index(__import__("datetime").date(2019, 3, 31))
+    assert (
+        np.isnan(ct.city_hourly[dst, 2]) and np.isfinite(np.delete(ct.city_hourly, 2, axis=1)).all()
+    )
+
+
+def test_excluded_days_do_not_count_in_the_typical_week(tiny, tmp_path):
+    root = tiny / "traffic"
+    monday = __import__("datetime").date(2019, 4, 1)
+    ct = red.reduce_city(root, "Paris", cache_dir=tmp_path, exclude_days=[monday], progress=False)
+    week, _ = direct_week(root, "Paris", exclude={monday})
+    np.testing.assert_allclose(ct.week, week, rtol=1e-6)
+    assert np.isnan(ct.week[:, :, :24]).all()  # the only Monday was excluded
+    assert ct.week_coverage() == pytest.approx(143 / 168)
+
+
+def test_second_run_is_a_cache_hit_without_reading(tiny, tmp_path, monkeypatch):
+    root = tiny / "traffic"
+    first = red.reduce_city(root, "Paris", cache_dir=tmp_path, progress=False)
+    assert not first.from_cache
+
+    def no_reading(path):
+        raise AssertionError("a cache hit must not read traffic files")
+
+    monkeypatch.setattr(red, "reduce_file", no_reading)
+    again = red.reduce_city(root, "Paris", cache_dir=tmp_path, progress=False)
+    assert again.from_cache and again.path == first.path
+    np.testing.assert_array_equal(again.week, first.week)
+
+
+def test_changed_input_or_parameters_miss_the_cache(tiny, tmp_path):
+    root = tiny / "traffic"
+    first = red.reduce_city(root, "Paris", cache_dir=tmp_path, progress=False)
+    assert not red.reduce_city(
+        root, "Paris", cache_dir=tmp_path, direction="UL", progress=False
+    ).from_cache
+    path = traffic_path(root, "Paris", "Netflix", "20190401", "DL")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    changed = red.reduce_city(root, "Paris", cache_dir=tmp_path, progress=False)
+    assert not changed.from_cache and changed.path != first.path
+
+
+def test_interrupted_reduction_leaves_no_entry(tiny, tmp_path, monkeypatch):
+    root = tiny / "traffic"
+    real = red.reduce_file
+    calls = []
+
+    def dies_midway(path):
+        calls.append(path)
+        if len(calls) == 20:
+            raise KeyboardInterrupt
+        return real(path)
+
+    monkeypatch.setattr(red, "reduce_file", dies_midway)
+    cache = tmp_path / "cache"
+    with pytest.raises(KeyboardInterrupt):
+        red.reduce_city(root, "Paris", cache_dir=cache, progress=False)
+    assert list(cache.iterdir()) == []  # neither an entry nor a temporary folder
+    monkeypatch.setattr(red, "reduce_file", real)
+    assert not red.reduce_city(root, "Paris", cache_dir=cache, progress=False).from_cache
+
+
+def test_processes_executor_is_bit_identical(tiny, tmp_path):
+    root = tiny / "traffic"
+    serial = red.reduce_city(root, "Paris", cache_dir=tmp_path / "a", progress=False)
+    procs = red.reduce_city(
+        root, "Paris", cache_dir=tmp_path / "b", executor="processes", workers=2, progress=False
+    )
+    np.testing.assert_array_equal(serial.week, procs.week)
+    np.testing.assert_array_equal(serial.daily, procs.daily)
+    with pytest.raises(ValueError, match="unknown executor"):
+        red.reduce_city(root, "Paris", cache_dir=tmp_path / "c", executor="gpu", progress=False)
+
+
+def test_bad_file_raises_or_is_recorded(tiny, tmp_path):
+    root = tiny / "traffic"
+    bad = traffic_path(root, "Paris", "Spotify", "20190402", "UL")
+    lines = bad.read_text().splitlines()
+    lines[6] = lines[6].replace(" ", " -", 1)  # a negative value on line 7
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(NetMobFormatError, match=r"line 7: slot 0 \(00:00\): negative value"):
+        red.reduce_city(root, "Paris", cache_dir=tmp_path, progress=False)
+    with pytest.warns(UserWarning, match="negative value"):
+        ct = red.reduce_city(root, "Paris", cache_dir=tmp_path, on_error="skip", progress=False)
+    row = ct.quality.query("service == 'Spotify' and direction == 'UL' and error != ''")
+    assert len(row) == 1 and str(bad) in row["error"].item()
+    day = ct.day_quality().set_index("day").loc[__import__("datetime").date(2019, 4, 2)]
+    assert day["flagged"] and "1 files unreadable" in day["reason"]
+    # the unreadable (service, day) is left out of the typical week, not counted as zero:
+    # 2019-04-02 is the only Tuesday, so Spotify's Tuesday is unknown, not small
+    tuesday = slice(24, 48)
+    assert np.isnan(ct.week[:, ct.services.index("Spotify"), tuesday]).all()
+    assert np.isfinite(ct.week[:, ct.services.index("Netflix"), tuesday]).all()
+
+
+def test_missing_file_is_recorded_and_not_counted(tiny, tmp_path):
+    root = tiny / "traffic"
+    traffic_path(root, "Paris", "Facebook", "20190330", "DL").unlink()  # the only Saturday
+    ct = red.reduce_city(root, "Paris", cache_dir=tmp_path, progress=False)
+    q = ct.quality.query("service == 'Facebook' and direction == 'DL'")
+    assert (~q["present"]).sum() == 1
+    saturday = slice(120, 144)
+    assert np.isnan(ct.week[:, ct.services.index("Facebook"), saturday]).all()
+    assert np.isfinite(ct.week[:, ct.services.index("Netflix"), saturday]).all()
+    flagged = ct.day_quality().set_index("day")["reason"]
+    assert "1 files missing" in flagged[__import__("datetime").date(2019, 3, 30)]
+
+
+def test_day_quality_flags_the_dst_night_and_a_planted_match(tiny, tmp_path):
+    ct = red.reduce_city(tiny / "traffic", "Paris", cache_dir=tmp_path, progress=False)
+    q = ct.day_quality().set_index("day")
+    assert q.loc[__import__("datetime").date(2019, 3, 31), "reason"].startswith("NaN 4.17%")
+    assert q["files_present"].eq(6).all() and q["files_expected"].eq(6).all()
+
+
+def test_bad_parameters_are_refused(tiny, tmp_path):
+    with pytest.raises(ValueError, match="direction must be one of"):
+        red.reduce_city(tiny / "traffic", "Paris", cache_dir=tmp_path, direction="both")
+    with pytest.raises(ValueError, match=r"services not found for Paris: \['Tor'\]"):
+        red.reduce_city(tiny / "traffic", "Paris", cache_dir=tmp_path, services=["Tor"])
