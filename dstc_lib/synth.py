@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import json
 import zlib
 from dataclasses import asdict, dataclass
@@ -188,17 +189,21 @@ FLOOR = dict(
 
 
 def daily_shape(archetype: str, kind: str) -> np.ndarray:
-    """Expected share of a tile's daily traffic in each of the 96 slots (sums to 1)."""
-    hours = (np.arange(96) + 0.5) / 4
+    """Expected traffic of a tile in each of the 96 slots of a day of this kind, relative to its
+    Monday-Thursday total (a weekday sums to 1; a business tile's Sunday to much less)."""
     if archetype == "mixed":  # half business, half residential
-        shape = 0.5 * daily_shape("business", kind) + 0.5 * daily_shape("residential", kind)
-        return shape
+        return 0.5 * daily_shape("business", kind) + 0.5 * daily_shape("residential", kind)
+    return _raw_shape(archetype, kind) / _raw_shape(archetype, "weekday").sum()
+
+
+def _raw_shape(archetype: str, kind: str) -> np.ndarray:
+    hours = (np.arange(96) + 0.5) / 4
     shape = np.full(96, FLOOR[archetype])
     for peak, width, weight in _B[archetype][kind]:
         # wrap around midnight: a bump at 24h also shows at 0h of the same day
         for shift in (-24, 0, 24):
             shape += weight * np.exp(-0.5 * ((hours - peak - shift) / width) ** 2)
-    return shape / shape.sum()
+    return shape
 
 
 @dataclass
@@ -491,11 +496,11 @@ def generate(
     progress: bool = True,
 ) -> Path:
     """Write synthetic cities and a ``manifest.json``; skip the work if the manifest shows the
-    same cities, preset and seed already written."""
+    same cities, preset, seed and generator code already written."""
     out = Path(out)
     manifest = {
         "generator": "dstc_lib.synth",
-        "format": 1,
+        "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16],
         "preset": preset,
         "seed": seed,
         "cities": sorted(cities),

@@ -101,6 +101,11 @@ def test_archetypes_differ_in_shape_not_only_volume():
     assert business.sum() == pytest.approx(1) and residential.sum() == pytest.approx(1)
     assert np.argmax(business) / 4 < 17 < np.argmax(residential) / 4  # day vs evening peak
     assert np.corrcoef(business, residential)[0, 1] < 0.5
+    # levels differ between day kinds too: offices empty at weekends, parks fill up
+    assert synth.daily_shape("business", "sunday").sum() < 0.25
+    assert (
+        synth.daily_shape("park", "sunday").sum() > 2 * synth.daily_shape("park", "weekday").sum()
+    )
 
 
 def test_gz_preset_writes_readable_gz(tmp_path):
