@@ -97,7 +97,7 @@ def read_traffic_file(path: Path | str) -> TrafficFile:
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(column_names=_NAMES),
+            read_options=pacsv.ReadOptions(column_names=_NAMES, block_size=4 << 20),
             parse_options=pacsv.ParseOptions(delimiter=" "),
             convert_options=pacsv.ConvertOptions(
                 column_types=_TYPES, null_values=list(NAN_TOKENS), strings_can_be_null=False
@@ -111,8 +111,7 @@ def read_traffic_file(path: Path | str) -> TrafficFile:
     values = np.empty((table.num_rows, SLOTS_PER_DAY), dtype=np.float32)
     for j in range(SLOTS_PER_DAY):
         values[:, j] = table.column(j + 1).to_numpy(zero_copy_only=False)
-    finite_or_nan = np.isfinite(values) | np.isnan(values)
-    if not finite_or_nan.all() or (values < 0).any() or (tile_ids < 0).any():
+    if np.isinf(values).any() or (values < 0).any() or (tile_ids < 0).any():
         _raise_first_problem(path, fallback="invalid value")
     if len(np.unique(tile_ids)) != len(tile_ids):
         _raise_first_problem(path, fallback="duplicate tile id")
