@@ -45,3 +45,13 @@ def weekly_profile(ct: CityTensors, groups: pd.Series) -> pd.DataFrame:
 def lift(mix: pd.DataFrame) -> pd.DataFrame:
     """How much more (>1) or less (<1) a group uses each service than the average group."""
     return mix / mix.mean(axis=0)
+
+
+def truth_or_deciles(ct: CityTensors, truth: pd.DataFrame | None) -> tuple[pd.Series, str]:
+    """Groups to describe a city by: the planted archetypes where there is a truth (synthetic
+    data), else deciles of weekly traffic. Returns the groups (indexed by tile_id) and a name."""
+    if truth is not None:
+        return truth["archetype"], "planted archetype"
+    total = pd.Series(np.nansum(np.asarray(ct.week), axis=(1, 2)), index=ct.tile_ids)
+    labels = [f"D{i}" for i in range(1, 11)]
+    return pd.qcut(total.rank(method="first"), 10, labels=labels).astype(str), "traffic decile"

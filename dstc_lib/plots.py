@@ -11,7 +11,7 @@ from .calendar import DST_DAY, holidays
 from .geo import tile_map
 from .reduce import CityTensors
 
-__all__ = ["calendar_heatmap", "mix_heatmap", "weekly_profiles", "tile_map"]
+__all__ = ["calendar_heatmap", "mix_heatmap", "style_quality", "weekly_profiles", "tile_map"]
 DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
@@ -26,8 +26,7 @@ def calendar_heatmap(ct: CityTensors, ax: plt.Axes | None = None) -> plt.Axes:
     for day in ct.days:
         tag = " holiday" if day in hol else (" DST" if day == DST_DAY else "")
         labels.append(f"{day:%a %d %b}{tag}")
-    cmap = plt.get_cmap("magma").copy()
-    cmap.set_bad("0.8")
+    cmap = plt.get_cmap("magma").with_extremes(bad="0.8")
     im = ax.imshow(data, aspect="auto", cmap=cmap, interpolation="nearest")
     ax.set_yticks(range(len(ct.days)), labels, fontsize=8)
     for tick, day in zip(ax.get_yticklabels(), ct.days, strict=True):
@@ -67,3 +66,30 @@ def weekly_profiles(profile: pd.DataFrame, ax: plt.Axes | None = None, title: st
     ax.set_title(title)
     ax.legend(fontsize=7, ncols=min(5, len(profile.columns)), loc="upper left")
     return ax
+
+
+def style_quality(days: pd.DataFrame) -> pd.io.formats.style.Styler:
+    """The per-day quality table (``CityTensors.day_quality``, optionally with a ``city``
+    column) for a page: short headers and dates, flagged days shaded."""
+    table = days.reset_index(drop=True)
+    table = pd.DataFrame(
+        {
+            **({"city": table["city"]} if "city" in table else {}),
+            "day": pd.to_datetime(table["day"]).dt.strftime("%a %d %b"),
+            "kind": table["day_kind"],
+            "files": table["files_present"].astype(str) + "/" + table["files_expected"].astype(str),
+            "NaN": table["nan_share"],
+            "total": table["total_traffic"],
+            "z": table["robust_z"],
+            "reason": table["reason"],
+        }
+    )
+    shade = ["background-color: #fde0dd" if r else "" for r in table["reason"]]
+    return (
+        table.style.format({"NaN": "{:.2%}", "total": "{:.3g}", "z": "{:+.1f}"})
+        .apply(lambda col: shade, axis=0)
+        .set_table_styles(
+            [{"selector": "td, th", "props": "white-space: nowrap; padding: 1px 8px"}]
+        )
+        .hide(axis="index")
+    )

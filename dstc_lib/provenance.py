@@ -122,7 +122,7 @@ class Footer:
             ("runtime", f"{f['runtime_s']:.1f} s"),
             ("machine", f["platform"]),
         ]
-        rows += [(f"version {k}", v) for k, v in f["versions"].items()]
+        rows += [("versions", ", ".join(f"{k} {v}" for k, v in f["versions"].items()))]
         rows += [("re-run", f["command"])]
         return rows
 
@@ -131,7 +131,7 @@ class Footer:
 
     def _repr_html_(self) -> str:
         body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<tr><th style='text-align:left;white-space:nowrap'>{html.escape(k)}</th>"
             f"<td style='text-align:left'><code>{html.escape(str(v))}</code></td></tr>"
             for k, v in self.rows()
         )

@@ -65,8 +65,11 @@ def _executor_map(executor: str, workers: int | None) -> Callable[[Callable, Ite
     if executor == "processes":
 
         def pool_map(fn, items):
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            pool = ProcessPoolExecutor(max_workers=workers)
+            try:
                 yield from pool.map(fn, list(items), chunksize=2)
+            finally:  # stopped early (an error, Ctrl-C): drop the files not yet read
+                pool.shutdown(wait=True, cancel_futures=True)
 
         return pool_map
     raise ValueError(f"unknown executor {executor!r}; choose 'serial' or 'processes'")
