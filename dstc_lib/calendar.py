@@ -86,6 +86,7 @@ def day_table(days: list[dt.date], city: str | None = None) -> pd.DataFrame:
             "date": pd.to_datetime(days),
             "weekday": [d.strftime("%a") for d in days],
             "day_type": [day_type(d, city) for d in days],
+            "kind": [day_kind(d, city) for d in days],
             "holiday": [hol.get(d, "") for d in days],
             "dst": [d == DST_DAY for d in days],
             "reported_anomalous": [d in reported for d in days],

@@ -40,23 +40,16 @@ def start(namespace: dict) -> dict:
 
 
 def git_commit(root: Path | str = ".") -> str:
+    """The short commit of the working tree, ``+dirty`` if tracked files changed."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=root, text=True, capture_output=True, timeout=10
+        ).stdout.strip()
+
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            text=True,
-            capture_output=True,
-            timeout=10,
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            text=True,
-            capture_output=True,
-            timeout=10,
-        )
-        commit = out.stdout.strip() or "unknown"
-        return commit + ("+dirty" if dirty.stdout.strip() else "")
+        commit = git("rev-parse", "--short", "HEAD") or "unknown"
+        return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

@@ -41,5 +41,6 @@ def test_dst_night_and_hour_of_week():
 def test_day_table_marks_what_chapters_annotate():
     table = cal.day_table(cal.study_days(), "Paris")
     assert table["dst"].sum() == 1
+    assert table.loc[table["date"] == "2019-05-01", "kind"].item() == "sunday"
     assert (table["holiday"] != "").sum() == 4
     assert table.loc[table["date"] == "2019-04-14", "reported_anomalous"].item()
