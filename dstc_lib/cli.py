@@ -138,8 +138,9 @@ def cmd_chapter_run(args) -> int:
 
     root = project_root()
     notebook = Path(args.notebook).resolve().relative_to(root)
-    profile = load_profile(args.profile, root) if args.profile else None
-    params = parameters_for(root / notebook, profile, _params(args.param))
+    given = _params(args.param)
+    profile = load_profile(args.profile, root, given) if args.profile else None
+    params = parameters_for(root / notebook, profile, given)
     output = Path(args.output) if args.output else root / EXECUTED / notebook
     result = run_chapter(
         notebook, output, params, root, profile["name"] if profile else "none (run by hand)"

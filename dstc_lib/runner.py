@@ -36,8 +36,9 @@ def project_root(start: Path | str | None = None) -> Path:
     raise RunnerError(f"no _toc.yml in {here} or its parents: run dstc from the study's folder")
 
 
-def load_profile(name: str, root: Path) -> dict:
-    """Read a profile by name (``book/profiles/<name>.yaml``) or path, expanding ``${VAR}``."""
+def load_profile(name: str, root: Path, given: dict | None = None) -> dict:
+    """Read a profile by name (``book/profiles/<name>.yaml``) or path, expanding ``${VAR}``;
+    parameters in ``given`` (from the command line) replace the profile's, unexpanded."""
     path = Path(name)
     if not path.suffix:
         path = root / "book" / "profiles" / f"{name}.yaml"
@@ -48,7 +49,9 @@ def load_profile(name: str, root: Path) -> dict:
     profile.setdefault("name", path.stem)
     profile.setdefault("parameters", {})
     profile.setdefault("chapters", {})
-    profile["parameters"] = _expand(profile["parameters"], path)
+    given = given or {}
+    kept = {k: v for k, v in profile["parameters"].items() if k not in given}
+    profile["parameters"] = {**_expand(kept, path), **given}
     return profile
 
 
@@ -200,7 +203,7 @@ def build_book(
     Raises :class:`RunnerError` if a chapter raised or Jupyter Book failed; the HTML is built
     in any case so that the failing cell can be read on its page.
     """
-    profile = load_profile(profile_name, root)
+    profile = load_profile(profile_name, root, overrides)
     ensure_data(profile, root, progress)
     stage = root / EXECUTED
     stage.mkdir(parents=True, exist_ok=True)

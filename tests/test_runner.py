@@ -26,6 +26,9 @@ def test_profiles_load_and_netmob23_needs_its_folders(monkeypatch):
         runner.RunnerError, match="needs the environment variable NETMOB23_TRAFFIC_ROOT"
     ):
         runner.load_profile("netmob23", ROOT)
+    given = {"traffic_root": "/mine/traffic", "geo_dir": "/mine/geo"}
+    from_cli = runner.load_profile("netmob23", ROOT, given)  # -p needs no environment variable
+    assert from_cli["parameters"]["traffic_root"] == "/mine/traffic"
     monkeypatch.setenv("NETMOB23_TRAFFIC_ROOT", "/data/nm/traffic")
     monkeypatch.setenv("NETMOB23_GEO_DIR", "/data/nm/geo")
     real = runner.load_profile("netmob23", ROOT)
