@@ -30,7 +30,13 @@ def cmd_synth(args) -> int:
     from .synth import generate
 
     out = generate(
-        args.out, cities=args.city, preset=args.preset, seed=args.seed, progress=not args.quiet
+        args.out,
+        cities=args.city,
+        preset=args.preset,
+        seed=args.seed,
+        progress=not args.quiet,
+        workers=args.workers,
+        gz=args.gz or None,
     )
     print(f"synthetic {', '.join(args.city)} ({args.preset}, seed {args.seed}) in {out}")
     return 0
@@ -177,6 +183,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--preset", default="ci", choices=["ci", "paper", "fullgrid"])
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default="data/synthetic/ci", help="output folder")
+    s.add_argument("--gz", action="store_true", help="write .txt.gz files whatever the preset")
+    s.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_synth)
 

@@ -187,6 +187,7 @@ def ensure_data(profile: dict, root: Path, progress: bool = True) -> None:
         preset=synthetic.get("preset", "ci"),
         seed=synthetic.get("seed", 0),
         progress=progress,
+        workers=None,  # one process per CPU; the files do not depend on it
     )
 
 

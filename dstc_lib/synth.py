@@ -25,7 +25,8 @@ import gzip
 import hashlib
 import json
 import zlib
-from dataclasses import asdict, dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -442,8 +443,12 @@ def generate_city(
     preset: str | Preset = "ci",
     seed: int = 0,
     progress: bool = True,
+    workers: int | None = 1,
 ) -> Path:
-    """Write one synthetic city under ``out`` (see the module docstring). Returns ``out``."""
+    """Write one synthetic city under ``out`` (see the module docstring). Returns ``out``.
+
+    ``workers``: processes writing files (None: one per CPU); the files are the same for any
+    number of workers."""
     out = Path(out)
     p = PRESETS[preset] if isinstance(preset, str) else preset
     if city not in p.grids:
@@ -476,17 +481,49 @@ def generate_city(
     write_geojson(out / "geo" / f"{city}.geojson", layout)
 
     day_factor = _rng(seed, city, 3).lognormal(0.0, 0.04, size=len(days))  # city-wide mood
-    jobs = [(s, d) for s in range(len(services)) for d in range(len(days))]
-    for s, d in tqdm(jobs, desc=f"synth {city}", disable=not progress, unit="file pair"):
-        day = days[d]
-        rng = _rng(seed, city, 2, s, d)
-        mean = expected_traffic(layout, tables, s, day, events, flags) * day_factor[d]
+    job = _FilePairJob(out, layout, tables, services, days, events, flags, day_factor, seed, p.gz)
+    pairs = [(s, d) for s in range(len(services)) for d in range(len(days))]
+    bar = tqdm(total=len(pairs), desc=f"synth {city}", disable=not progress, unit="file pair")
+    if workers == 1:
+        for pair in pairs:
+            job(pair)
+            bar.update()
+    else:  # every pair draws from its own seeded generator: the files do not depend on workers
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for _ in pool.map(job, pairs, chunksize=4):
+                bar.update()
+    bar.close()
+    return out
+
+
+@dataclass
+class _FilePairJob:
+    """Writes the DL and UL files of one (service, day); picklable for worker processes."""
+
+    out: Path
+    layout: CityLayout
+    tables: dict
+    services: list
+    days: list
+    events: list
+    flags: np.ndarray
+    day_factor: np.ndarray
+    seed: int
+    gz: bool
+
+    def __call__(self, pair: tuple[int, int]) -> None:
+        s, d = pair
+        day, tables = self.days[d], self.tables
+        rng = _rng(self.seed, self.layout.city, 2, s, d)
+        mean = expected_traffic(self.layout, tables, s, day, self.events, self.flags)
+        mean *= self.day_factor[d]
         for direction, ratio in (("DL", 1.0), ("UL", tables["ul_ratio"][s])):
             values = _draw(rng, mean * ratio, int(tables["quantum_cents"][s]))
             values[:, missing_slots(day)] = np.nan
-            path = traffic_path(out / "traffic", city, services[s], day, direction, gz=p.gz)
-            write_traffic_file(path, layout.tile_ids, values, p.gz)
-    return out
+            path = traffic_path(
+                self.out / "traffic", self.layout.city, self.services[s], day, direction, self.gz
+            )
+            write_traffic_file(path, self.layout.tile_ids, values, self.gz)
 
 
 def generate(
@@ -495,15 +532,21 @@ def generate(
     preset: str = "ci",
     seed: int = 0,
     progress: bool = True,
+    workers: int | None = 1,
+    gz: bool | None = None,
 ) -> Path:
     """Write synthetic cities and a ``manifest.json``; skip the work if the manifest shows the
-    same cities, preset, seed and generator code already written."""
+    same cities, preset, seed, compression and generator code already written. ``gz`` forces
+    gzip-compressed files on (True) or off (False) whatever the preset says."""
+    p = PRESETS[preset]
+    p = p if gz is None else replace(p, gz=gz)
     out = Path(out)
     manifest = {
         "generator": "dstc_lib.synth",
         "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16],
         "preset": preset,
         "seed": seed,
+        "gz": p.gz,
         "cities": sorted(cities),
     }
     manifest_path = out / "manifest.json"
@@ -511,7 +554,7 @@ def generate(
         return out
     manifest_path.unlink(missing_ok=True)  # a half-written dataset never looks complete
     for city in cities:
-        generate_city(out, city, preset, seed, progress)
+        generate_city(out, city, p, seed, progress, workers)
     manifest_path.write_text(json.dumps(manifest, indent=2))
     return out
 

@@ -29,6 +29,11 @@ def test_same_seed_writes_byte_identical_files(tmp_path, tiny_source):
     assert other != _digests(tiny_source)
 
 
+def test_worker_processes_write_the_same_files(tmp_path, tiny_source):
+    synth.generate_city(tmp_path, "Paris", TINY, seed=3, progress=False, workers=2)
+    assert _digests(tmp_path) == _digests(tiny_source)
+
+
 def test_files_follow_the_netmob_format(tiny_source):
     inv = discover(tiny_source / "traffic", "Paris")
     assert len(inv.files) == 48 and inv.missing.empty and not inv.problems
