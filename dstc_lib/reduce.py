@@ -184,25 +184,19 @@ def reduce_city(
     if all_days:
         all_days = list(pd.date_range(min(all_days), max(all_days), freq="D").date)
     days = sorted(pd.to_datetime(list(days)).date) if days is not None else all_days
-    directions = list(DIRECTIONS) if direction == "sum" else [direction]
     excluded = set(pd.to_datetime(list(exclude_days)).date) if exclude_days else set()
     if exclude_holidays:
         excluded |= set(holidays(city))
-    excluded = sorted(d for d in excluded if d in set(days))
+    spec = _Spec(
+        city, services, days, direction, sorted(d for d in excluded if d in set(days)), on_error
+    )
 
-    files = inv.select(services, days, directions)
+    files = inv.select(services, days, spec.directions)
     root = Path(traffic_root)
     fingerprint = fingerprint_files(
         (str(p.relative_to(root)), s, m) for p, s, m in files[["path", "size", "mtime_ns"]].values
     )
-    params = {
-        "city": city,
-        "services": services,
-        "days": [str(d) for d in days],
-        "direction": direction,
-        "exclude_days": [str(d) for d in excluded],
-        "on_error": on_error,
-    }
+    params = spec.params()
     key = cache_key("reduce", params, fingerprint)
     cache = Cache(cache_dir)
     hit = cache.get(f"reduce-{city}", key)
@@ -217,22 +211,39 @@ def reduce_city(
         "n_files": len(files),
     }
     with cache.write(f"reduce-{city}", key, manifest) as tmp:
-        _reduce_into(
-            tmp,
-            files,
-            services,
-            days,
-            directions,
-            set(excluded),
-            on_error,
-            _executor_map(executor, workers),
-            progress,
-            city,
-        )
+        _reduce_into(tmp, files, spec, _executor_map(executor, workers), progress)
     return load_reduced(cache.get(f"reduce-{city}", key))
 
 
-def _reduce_into(out, files, services, days, directions, excluded, on_error, pmap, progress, city):
+@dataclass(frozen=True)
+class _Spec:
+    """What a reduction reads and how (all of it goes into the cache key)."""
+
+    city: str
+    services: list[str]
+    days: list[dt.date]
+    direction: str
+    excluded: list[dt.date]
+    on_error: str
+
+    @property
+    def directions(self) -> list[str]:
+        return list(DIRECTIONS) if self.direction == "sum" else [self.direction]
+
+    def params(self) -> dict:
+        return {
+            "city": self.city,
+            "services": self.services,
+            "days": [str(d) for d in self.days],
+            "direction": self.direction,
+            "exclude_days": [str(d) for d in self.excluded],
+            "on_error": self.on_error,
+        }
+
+
+def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bool) -> None:
+    city, services, days, directions = spec.city, spec.services, spec.days, spec.directions
+    excluded, on_error = set(spec.excluded), spec.on_error
     day_index = {d: i for i, d in enumerate(days)}
     expected = pd.MultiIndex.from_product([services, days, directions])
     present = files.set_index(["service", "day", "direction"])["path"]
