@@ -119,12 +119,25 @@ def cmd_check(args) -> int:
                 f"{len(ct.days)} days\n"
             )
             print(days[cols].to_string(index=False))
+        for line in _missing_by_service(inv.missing):
+            print(f"missing: {line}")
         for w in warns:
             print(f"warning: {w}")
         for e in fatal:
             print(f"error: {e}")
         print("usable" if usable else "NOT usable" + (" (--strict)" if not fatal else ""))
     return 0 if usable else 1
+
+
+def _missing_by_service(missing, limit: int = 30) -> list[str]:
+    """``Netflix: 2019-04-01 UL; 2019-04-02 DL UL`` lines, at most ``limit`` of them."""
+    lines = []
+    for service, rows in missing.groupby("service", sort=True):
+        per_day = rows.groupby("day")["direction"].apply(lambda d: " ".join(sorted(d)))
+        lines.append(f"{service}: " + "; ".join(f"{day} {dirs}" for day, dirs in per_day.items()))
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"... and {len(lines) - limit} more services (see --json)"]
+    return lines
 
 
 def cmd_chapter_params(args) -> int:

@@ -50,8 +50,12 @@ def test_check_fails_on_an_unreadable_file_and_names_it(tiny, tmp_path, capsys):
 
 def test_strict_turns_warnings_into_failure(tiny, tmp_path, capsys):
     traffic_path(tiny / "traffic", "Paris", "Spotify", "20190401", "UL").unlink()
+    traffic_path(tiny / "traffic", "Paris", "Spotify", "20190402", "UL").unlink()
+    traffic_path(tiny / "traffic", "Paris", "Spotify", "20190402", "DL").unlink()
     assert check(tiny, tmp_path) == 0
-    assert "1 expected files missing" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "3 expected files missing" in out
+    assert "missing: Spotify: 2019-04-01 UL; 2019-04-02 DL UL" in out
     assert check(tiny, tmp_path, "--strict") == 1
     assert "NOT usable (--strict)" in capsys.readouterr().out
 
