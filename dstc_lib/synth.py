@@ -270,11 +270,17 @@ def make_layout(city: str, rows: int, cols: int, seed: int, zone_tiles: int = 40
     # round zones: one stadium, and transport hubs (one per ~600 tiles, at least two)
     n_hubs = max(2, coords.shape[0] // 600)
     discs = [("stadium", 2.3)] + [("transport_hub", 1.6)] * n_hubs
+    taken = np.zeros(len(coords), dtype=bool)
     for i, (name, r) in enumerate(discs):
         r = min(r, 0.15 * min(rows, cols))  # small grids get small discs
         margin = np.minimum(np.ceil(r) + 1, [rows / 2, cols / 2])
-        at = rng.uniform(margin, [rows - margin[0], cols - margin[1]])
-        inside = np.linalg.norm(coords - at, axis=1) <= r
+        for _ in range(50):  # a disc does not cover an earlier one (if there is room)
+            at = rng.uniform(margin, [rows - margin[0], cols - margin[1]])
+            inside = np.linalg.norm(coords - at, axis=1) <= r
+            if not (inside & taken).any():
+                break
+        inside &= ~taken
+        taken |= inside
         archetype[inside] = ARCHETYPES.index(name)
         zone[inside] = n_zones + i
     zone = _split_disconnected(zone.reshape(rows, cols)).ravel()
@@ -336,10 +342,12 @@ def plant_events(layout: CityLayout, days: list[dt.date], seed: int) -> tuple[li
         if i % 2 == 0:  # a match: 19:00 to 23:00, the stadium and its surroundings
             ev = Event(f"match_{day:%Y%m%d}", "match", day, 76, 92, 12.0, 1.5)
             flag = stadium | (dist <= stadium.sum() ** 0.5 / 2 + ev.radius)
-        else:  # a closure: one commercial or campus zone loses most of its traffic all day
+        elif closable:  # a closure: one commercial or campus zone loses most of its traffic
             zone = closable[rng.integers(len(closable))]
             ev = Event(f"closure_{day:%Y%m%d}", "closure", day, 0, 96, 0.15, 0.0)
             flag = layout.zone == zone
+        else:
+            continue
         events.append(ev)
         flags.append(flag)
     return events, np.column_stack(flags).astype(np.int8)

@@ -56,9 +56,11 @@ def test_clock_change_night_is_empty_fields(tiny_source):
     assert other.n_nan == 0
 
 
-def test_ci_layout_has_all_archetypes_in_contiguous_zones():
-    rows, cols = synth.PRESETS["ci"].grids["Paris"]
-    layout = synth.make_layout("Paris", rows, cols, seed=0, zone_tiles=40)
+@pytest.mark.parametrize("city", ["Paris", "Lyon"])
+@pytest.mark.parametrize("seed", range(5))
+def test_ci_layout_has_all_archetypes_in_contiguous_zones(city, seed):
+    rows, cols = synth.PRESETS["ci"].grids[city]
+    layout = synth.make_layout(city, rows, cols, seed=seed, zone_tiles=40)
     names = {synth.ARCHETYPES[a] for a in layout.archetype}
     assert names == set(synth.ARCHETYPES)
     zones = layout.zone.reshape(rows, cols)
