@@ -68,23 +68,20 @@ def cmd_reduce(args) -> int:
 def cmd_check(args) -> int:
     """Print the data-quality table; exit 1 if the data cannot be used (an unreadable file, or
     under 90 % of the week's hours observed) or, with --strict, if anything was flagged."""
-    from .netmob import discover
-
-    inv = discover(args.traffic_root, args.city)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught:  # naming problems, unreadable files
         warnings.simplefilter("always")
         ct = _reduce(args, on_error="skip")
     days = ct.day_quality()
     q = ct.quality
-    errors = sorted(q.loc[q["error"] != "", "error"])
+    missing = q.loc[~q["present"], ["service", "day", "direction"]]
+    fatal = sorted(q.loc[q["error"] != "", "error"])
+    warns = []
     coverage = ct.week_coverage()
-    fatal = list(errors)
-    warns = list(inv.problems)
     if coverage < 1:  # below 90 % of the week's hours the typical week is not worth clustering
         text = f"typical week incomplete: {round(coverage * 168)} of the 168 hours observed"
         (fatal if coverage < 0.9 else warns).append(text)
-    if len(inv.missing):
-        warns.append(f"{len(inv.missing)} expected files missing")
+    if len(missing):
+        warns.append(f"{len(missing)} expected files missing")
     warns += [f"{r.day}: {r.reason}" for r in days.itertuples() if r.flagged]
     warns += [str(w.message) for w in caught if str(w.message) not in fatal + warns]
     usable = not fatal and not (args.strict and warns)
@@ -96,36 +93,32 @@ def cmd_check(args) -> int:
             "warnings": warns,
             "services": ct.services,
             "n_tiles": int(len(ct.tile_ids)),
-            "missing_files": inv.missing.astype(str).to_dict("records"),
+            "missing_files": missing.astype(str).to_dict("records"),
             "days": json.loads(days.to_json(orient="records", date_format="iso")),
         }
         print(json.dumps(report, indent=2))
-    else:
-        import pandas as pd
-
-        with pd.option_context("display.width", 160, "display.max_columns", 20):
-            cols = [
-                "day",
-                "day_kind",
-                "files_present",
-                "files_expected",
-                "nan_share",
-                "total_traffic",
-                "robust_z",
-                "reason",
-            ]
-            print(
-                f"{args.city}: {len(ct.tile_ids)} tiles, {len(ct.services)} services, "
-                f"{len(ct.days)} days\n"
-            )
-            print(days[cols].to_string(index=False))
-        for line in _missing_by_service(inv.missing):
-            print(f"missing: {line}")
-        for w in warns:
-            print(f"warning: {w}")
-        for e in fatal:
-            print(f"error: {e}")
-        print("usable" if usable else "NOT usable" + (" (--strict)" if not fatal else ""))
+        return 0 if usable else 1
+    print(
+        f"{args.city}: {len(ct.tile_ids)} tiles, {len(ct.services)} services, {len(ct.days)} days\n"
+    )
+    columns = [
+        "day",
+        "day_kind",
+        "files_present",
+        "files_expected",
+        "nan_share",
+        "total_traffic",
+        "robust_z",
+        "reason",
+    ]
+    print(days[columns].to_string(index=False))
+    for line in _missing_by_service(missing):
+        print(f"missing: {line}")
+    for w in warns:
+        print(f"warning: {w}")
+    for e in fatal:
+        print(f"error: {e}")
+    print("usable" if usable else "NOT usable" + (" (--strict)" if not fatal else ""))
     return 0 if usable else 1
 
 

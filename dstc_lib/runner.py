@@ -114,9 +114,12 @@ def chapter_parameters(notebook: Path | str) -> dict[str, dict]:
     return found
 
 
-def parameters_for(notebook: Path, profile: dict | None, overrides: dict) -> dict:
-    """Profile parameters the chapter declares, then its per-chapter values, then overrides."""
-    declared = chapter_parameters(notebook)
+def parameters_for(
+    notebook: Path, profile: dict | None, overrides: dict, declared: dict | None = None
+) -> dict:
+    """Profile parameters the chapter declares, then its per-chapter values, then overrides.
+    ``declared``: the chapter's parameters, if already read."""
+    declared = declared if declared is not None else chapter_parameters(notebook)
     unknown = sorted(set(overrides) - set(declared))
     if unknown:
         raise RunnerError(
@@ -204,13 +207,21 @@ def build_book(
     Raises :class:`RunnerError` if a chapter raised or Jupyter Book failed; the HTML is built
     in any case so that the failing cell can be read on its page.
     """
+    pages = toc_files(root)
+    overrides = overrides or {}
+    declared = {page: chapter_parameters(root / page) for page in pages if page.endswith(".ipynb")}
+    known = set().union(*declared.values()) if declared else set()
+    if set(overrides) - known:
+        raise RunnerError(
+            f"no chapter has parameter(s) {', '.join(sorted(set(overrides) - known))}; "
+            f"valid: {', '.join(sorted(known))}"
+        )
     profile = load_profile(profile_name, root, overrides)
     ensure_data(profile, root, progress)
     stage = root / EXECUTED
     stage.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, stage / name)
-    pages = toc_files(root)
     results = []
     for page in pages:
         src = root / page
@@ -224,10 +235,8 @@ def build_book(
             if not dst.exists():
                 shutil.copy2(src, dst)  # never executed: the page shows its unexecuted cells
             continue
-        params = parameters_for(src, profile, {})
-        if overrides:
-            declared = chapter_parameters(src)
-            params.update({k: v for k, v in overrides.items() if k in declared})
+        mine = {k: v for k, v in overrides.items() if k in declared[page]}
+        params = parameters_for(src, profile, mine, declared[page])
         log(f"executing {page} ...")
         result = run_chapter(page, dst, params, root, profile["name"], progress)
         log(f"  {'FAILED ' + result.error if result.error else 'ok'} ({result.seconds:.1f} s)")

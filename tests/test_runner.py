@@ -104,3 +104,11 @@ def test_book_build_stages_toc_pages(tmp_path, monkeypatch):
     assert [r.parameters for r in results] == [{"k": 7}]
     executed = nbformat.read(root / "_build/executed/book/toy.ipynb", 4)
     assert executed.cells[2].outputs[0]["text"].strip() == "7"
+
+
+def test_book_build_refuses_a_parameter_no_chapter_has(tmp_path):
+    root = _toy_project(tmp_path, "print(k)")
+    (root / "book/profiles").mkdir()
+    (root / "book/profiles/mini.yaml").write_text("parameters: {k: 7}\n")
+    with pytest.raises(runner.RunnerError, match="no chapter has parameter.s. kk; valid: k, name"):
+        runner.build_book("mini", root, overrides={"kk": 1}, progress=False, log=lambda *a: None)
