@@ -1,0 +1,141 @@
+"""Model inputs from a reduced city: the typical week as a plain ``(tiles, channels, 168)`` array.
+
+The steps, each a parameter: service grouping into families (68 services -> about 10), ``log1p``,
+a per-tile normalisation that removes volume so that tiles compare by *shape* and *mix*, and a
+per-feature standardisation fitted on one city and reusable on another (transfer).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.preprocessing import StandardScaler
+
+from .reduce import CityTensors
+
+# Families of the NetMob23 services (netmob.SERVICES); a service not listed is its own family.
+_FAMILY_MEMBERS = {
+    "video": "Netflix YouTube DailyMotion Apple_Video Molotov Orange_TV Twitch Periscope "
+    "Web_Streaming Facebook_Live Web_Adult",
+    "music": "Spotify Deezer Apple_Music Apple_iTunes SoundCloud",
+    "social": "Facebook Instagram Snapchat Twitter Pinterest LinkedIn Telegram Tor",
+    "messaging": "WhatsApp Facebook_Messenger Apple_iMessage Skype Google_Meet Apple_Siri",
+    "mail_office": "Google_Mail Apple_Mail Microsoft_Mail Yahoo_Mail Google_Docs Google_Drive "
+    "Dropbox Microsoft_Office Microsoft_Skydrive Apple_iCloud TeamViewer",
+    "games": "Clash_of_Clans Fortnite Pokemon_GO EA_Games PlayStation Web_Games",
+    "mobility": "Google_Maps Waze Uber Web_Transportation",
+    "shopping": "Web_e-Commerce Web_Clothes Web_Food Web_Finance Web_Ads",
+    "web_info": "Wikipedia Yahoo Web_Weather Web_Downloads",
+    "platform": "Amazon_Web_Services Apple_Web_Services Google_Web_Services "
+    "Microsoft_Web_Services Microsoft_Azure Apple_App_Store Google_Play_Store Microsoft_Store",
+}
+FAMILIES: dict[str, tuple[str, ...]] = {k: tuple(v.split()) for k, v in _FAMILY_MEMBERS.items()}
+NORMALISATIONS = ("none", "tile", "tile_service")
+
+
+def family_of(service: str) -> str:
+    """The family a service belongs to (the service itself when it has none)."""
+    for name, members in FAMILIES.items():
+        if service in members:
+            return name
+    return service
+
+
+def group_services(week: np.ndarray, services: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Sum ``week [tiles, services, steps]`` over the services of each family.
+
+    Returns the grouped array and the family names, in order of first appearance. NaN stays NaN
+    only where every service of a family is NaN at that hour."""
+    names: list[str] = []
+    index = []
+    for service in services:
+        family = family_of(service)
+        if family not in names:
+            names.append(family)
+        index.append(names.index(family))
+    index = np.asarray(index)
+    out = np.zeros((week.shape[0], len(names), week.shape[2]), dtype=np.float64)
+    seen = np.zeros_like(out, dtype=bool)
+    for s in range(week.shape[1]):
+        values = np.asarray(week[:, s, :], dtype=np.float64)
+        ok = ~np.isnan(values)
+        out[:, index[s], :] += np.where(ok, values, 0.0)
+        seen[:, index[s], :] |= ok
+    out[~seen] = np.nan
+    return out, names
+
+
+def week_features(
+    week: np.ndarray,
+    services: list[str] | None = None,
+    *,
+    families: bool = False,
+    log: bool = True,
+    normalise: str = "tile",
+) -> tuple[np.ndarray, list[str]]:
+    """Feature array ``float32 [tiles, channels, steps]`` from a typical week.
+
+    - ``families``: sum services into :data:`FAMILIES` first (needs ``services``).
+    - ``log``: ``log1p`` of the traffic (heavy-tailed volumes become comparable).
+    - ``normalise``: ``"tile"`` subtracts each tile's mean over all channels and hours (in log
+      space: divides by its geometric mean volume, keeping mix and shape), ``"tile_service"``
+      each (tile, channel)'s mean over hours (shape only), ``"none"`` keeps volume.
+
+    A missing hour (NaN) becomes its (tile, channel)'s mean over the week's known hours, or 0
+    when the channel has none. Returns the array and the channel names.
+    """
+    if normalise not in NORMALISATIONS:
+        raise ValueError(f"normalise={normalise!r}; choose one of {NORMALISATIONS}")
+    week = np.asarray(week, dtype=np.float64)
+    if week.ndim != 3:
+        raise ValueError(f"expected week [tiles, services, steps], got shape {week.shape}")
+    names = list(services) if services is not None else [f"c{i}" for i in range(week.shape[1])]
+    if len(names) != week.shape[1]:
+        raise ValueError(f"{len(names)} service names for {week.shape[1]} channels")
+    if families:
+        week, names = group_services(week, names)
+    x = np.log1p(np.maximum(week, 0.0)) if log else week.copy()
+    with warnings.catch_warnings():  # an all-NaN channel: 'mean of empty slice', filled by 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fill = np.nanmean(x, axis=2, keepdims=True)
+    x = np.where(np.isnan(x), np.nan_to_num(fill, nan=0.0), x)
+    if normalise == "tile":
+        x -= x.mean(axis=(1, 2), keepdims=True)
+    elif normalise == "tile_service":
+        x -= x.mean(axis=2, keepdims=True)
+    return x.astype(np.float32), names
+
+
+def city_features(ct: CityTensors, **options) -> tuple[np.ndarray, list[str]]:
+    """:func:`week_features` of a reduced city (options as there)."""
+    return week_features(np.asarray(ct.week), list(ct.services), **options)
+
+
+class FeatureScaler:
+    """Standardise every (channel, step) feature to zero mean and unit variance.
+
+    Fit on one city, apply to another with the same channels (transfer keeps the source's scale).
+    """
+
+    def fit(self, X: np.ndarray) -> FeatureScaler:
+        X = _check3d(X)
+        self.shape_ = X.shape[1:]
+        self.scaler_ = StandardScaler().fit(X.reshape(len(X), -1))
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        X = _check3d(X)
+        if X.shape[1:] != self.shape_:
+            raise ValueError(f"fitted on (channels, steps) {self.shape_}, got {X.shape[1:]}")
+        return self.scaler_.transform(X.reshape(len(X), -1)).reshape(X.shape).astype(np.float32)
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+
+def _check3d(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 3:
+        raise ValueError(f"expected an array (n_samples, n_channels, n_steps), got {X.shape}")
+    return X

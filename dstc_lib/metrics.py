@@ -1,0 +1,165 @@
+"""How good a clustering is: against a truth, on its own, on the map, and across seeds."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    normalized_mutual_info_score,
+    silhouette_score,
+)
+
+
+def external_scores(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """ARI and NMI of a labelling against a reference (e.g. the planted archetypes)."""
+    labels, truth = np.asarray(labels), np.asarray(truth)
+    if labels.shape != truth.shape:
+        raise ValueError(f"{labels.shape[0]} labels for {truth.shape[0]} reference labels")
+    return {
+        "ARI": float(adjusted_rand_score(truth, labels)),
+        "NMI": float(normalized_mutual_info_score(truth, labels)),
+    }
+
+
+def internal_scores(
+    X: np.ndarray, labels: np.ndarray, *, sample_size: int | None = 5000, random_state: int = 0
+) -> dict[str, float]:
+    """Silhouette (higher is better; on a sample of ``sample_size`` tiles for big cities) and
+    Davies-Bouldin (lower is better) of a labelling on features ``X`` (flattened per sample).
+    NaN when there is a single cluster."""
+    flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+    labels = np.asarray(labels)
+    if len(np.unique(labels)) < 2:
+        return {"silhouette": np.nan, "davies_bouldin": np.nan, "calinski_harabasz": np.nan}
+    size = sample_size if sample_size and sample_size < len(flat) else None
+    return {
+        "silhouette": float(
+            silhouette_score(flat, labels, sample_size=size, random_state=random_state)
+        ),
+        "davies_bouldin": float(davies_bouldin_score(flat, labels)),
+        "calinski_harabasz": float(calinski_harabasz_score(flat, labels)),
+    }
+
+
+def join_share(labels: np.ndarray, adjacency: sp.sparray) -> float:
+    """Share of the graph's edges that join two tiles with the same label (1 = no border)."""
+    a = sp.coo_array(adjacency)
+    labels = np.asarray(labels)
+    if a.nnz == 0:
+        return np.nan
+    return float(np.mean(labels[a.row] == labels[a.col]))
+
+
+def neighbour_agreement(labels: np.ndarray, adjacency: sp.sparray) -> float:
+    """Share of tiles (with at least one neighbour) whose label is the most common label among
+    their neighbours (ties count as agreement when the tile's label is among the most common)."""
+    labels = np.asarray(labels)
+    codes, inverse = np.unique(labels, return_inverse=True)
+    onehot = sp.csr_array(
+        (np.ones(len(labels), dtype=np.float32), (np.arange(len(labels)), inverse)),
+        shape=(len(labels), len(codes)),
+    )
+    counts = (sp.csr_array(adjacency, dtype=np.float32) @ onehot).toarray()
+    has = counts.sum(axis=1) > 0
+    own = counts[np.arange(len(labels)), inverse]
+    return float(np.mean(own[has] >= counts[has].max(axis=1)))
+
+
+def join_count_z(
+    labels: np.ndarray, adjacency: sp.sparray, *, permutations: int = 99, random_state: int = 0
+) -> float:
+    """Spatial autocorrelation of the label map: for each label, esda's join-count statistic of
+    "this label" joins (BB) against random permutations of the labels, as a z-score; the mean
+    over labels weighted by their size. Large positive = spatially coherent clusters."""
+    import esda
+    from libpysal import graph
+
+    w = graph.Graph.from_sparse(sp.csr_array(adjacency)).to_W()
+    labels = np.asarray(labels)
+    np.random.seed(random_state)  # esda draws its permutations from numpy's global generator
+    zs, sizes = [], []
+    for value in np.unique(labels):
+        y = (labels == value).astype(int)
+        if y.sum() in (0, len(y)):
+            continue
+        jc = esda.Join_Counts(y, w, permutations=permutations)
+        spread = float(np.std(jc.sim_bb))
+        zs.append((jc.bb - float(np.mean(jc.sim_bb))) / spread if spread > 0 else np.nan)
+        sizes.append(y.sum())
+    return float(np.average(zs, weights=sizes)) if zs else np.nan
+
+
+def spatial_scores(
+    labels: np.ndarray, adjacency: sp.sparray, *, permutations: int = 99
+) -> dict[str, float]:
+    """The three spatial-coherence numbers of a label map on a tile graph."""
+    return {
+        "join_share": join_share(labels, adjacency),
+        "neighbour_agreement": neighbour_agreement(labels, adjacency),
+        "join_count_z": join_count_z(labels, adjacency, permutations=permutations),
+    }
+
+
+def stability(labelings: Iterable[np.ndarray]) -> float:
+    """Mean pairwise ARI between labelings of the same samples (e.g. one per seed): 1 = the
+    same partition every time."""
+    labelings = [np.asarray(x) for x in labelings]
+    pairs = list(itertools.combinations(labelings, 2))
+    if not pairs:
+        raise ValueError("stability needs at least two labelings")
+    return float(np.mean([adjusted_rand_score(a, b) for a, b in pairs]))
+
+
+def choose_k(
+    X: np.ndarray,
+    fit_predict: Callable[[int, int], np.ndarray],
+    ks: Iterable[int],
+    seeds: Iterable[int] = (0, 1, 2),
+    *,
+    sample_size: int | None = 5000,
+) -> pd.DataFrame:
+    """Scores for each candidate number of clusters: mean silhouette and Davies-Bouldin on ``X``
+    and stability across seeds. ``fit_predict(k, seed)`` returns the labels of one run.
+
+    A good k has a high silhouette *and* a stability near 1: a k that splits a real group in
+    two at random places is unstable across seeds."""
+    seeds = list(seeds)
+    rows = []
+    for k in ks:
+        runs = [np.asarray(fit_predict(k, seed)) for seed in seeds]
+        inner = [internal_scores(X, r, sample_size=sample_size) for r in runs]
+        rows.append(
+            {
+                "k": k,
+                "silhouette": float(np.mean([s["silhouette"] for s in inner])),
+                "davies_bouldin": float(np.mean([s["davies_bouldin"] for s in inner])),
+                "stability": stability(runs) if len(runs) > 1 else np.nan,
+            }
+        )
+    return pd.DataFrame(rows).set_index("k")
+
+
+def summarise(scores: pd.DataFrame, by: str | list[str] = "method") -> pd.DataFrame:
+    """Mean and standard deviation of each score over seeds, as "mean ± sd" strings would be
+    shown: returns a frame with a (score, mean|sd) column index."""
+    return scores.groupby(by).agg(["mean", "std"])
+
+
+def align_labels(labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Rename clusters to the reference label they overlap most (Hungarian matching on the
+    contingency table), so a confusion matrix reads along its diagonal. Clusters left without a
+    partner (more clusters than reference labels) keep a name ``"extra <id>"``."""
+    from scipy.optimize import linear_sum_assignment
+
+    labels, reference = np.asarray(labels), np.asarray(reference)
+    table = pd.crosstab(labels, reference)
+    rows, cols = linear_sum_assignment(-table.to_numpy())
+    names = {table.index[r]: table.columns[c] for r, c in zip(rows, cols, strict=True)}
+    return np.array([names.get(x, f"extra {x}") for x in labels], dtype=object)

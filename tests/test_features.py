@@ -1,0 +1,66 @@
+"""Model inputs: families, log, per-tile normalisation, NaN filling, standardisation."""
+
+import numpy as np
+import pytest
+
+from dstc_lib import features, reduce
+
+
+def test_families_sum_their_services_and_keep_nan_only_where_all_are_missing():
+    week = np.zeros((2, 3, 4))
+    week[:, 0] = 1.0  # Netflix   -> video
+    week[:, 1] = 2.0  # YouTube   -> video
+    week[:, 2] = 5.0  # Spotify   -> music
+    week[0, 0, 0] = np.nan
+    week[1, :2, 3] = np.nan
+    grouped, names = features.group_services(week, ["Netflix", "YouTube", "Spotify"])
+    assert names == ["video", "music"]
+    assert grouped[0, 0].tolist() == [2.0, 3.0, 3.0, 3.0]
+    assert np.isnan(grouped[1, 0, 3]) and grouped[1, 1, 3] == 5.0
+    assert features.family_of("Not_A_Service") == "Not_A_Service"
+
+
+def test_tile_normalisation_removes_volume_but_keeps_mix_and_shape():
+    rng = np.random.default_rng(0)
+    week = rng.gamma(2.0, 10.0, size=(1, 3, 168))
+    scaled = np.concatenate([week, week * 1000.0])  # same tile, 1000x the traffic
+    x, _ = features.week_features(scaled, log=False, normalise="none")
+    assert not np.allclose(x[0], x[1])
+    x, _ = features.week_features(np.log(scaled), log=False, normalise="tile")
+    np.testing.assert_allclose(x[0], x[1], atol=1e-4)
+    np.testing.assert_allclose(x.mean(axis=(1, 2)), 0.0, atol=1e-5)
+    x, _ = features.week_features(scaled, normalise="tile_service")
+    np.testing.assert_allclose(x.mean(axis=2), 0.0, atol=1e-5)
+
+
+def test_missing_hours_take_the_channel_mean_and_empty_channels_zero():
+    week = np.ones((1, 2, 4))
+    week[0, 0, 1] = np.nan
+    week[0, 1, :] = np.nan
+    x, names = features.week_features(week, log=False, normalise="none")
+    assert x.dtype == np.float32 and names == ["c0", "c1"]
+    assert x[0, 0].tolist() == [1.0, 1.0, 1.0, 1.0] and x[0, 1].tolist() == [0, 0, 0, 0]
+    with pytest.raises(ValueError, match="normalise='zscore'"):
+        features.week_features(week, normalise="zscore")
+    with pytest.raises(ValueError, match="expected week"):
+        features.week_features(week[0])
+
+
+def test_scaler_fitted_on_one_city_applies_to_another():
+    rng = np.random.default_rng(1)
+    a = rng.normal(3.0, 2.0, size=(500, 2, 5))
+    scaler = features.FeatureScaler().fit(a)
+    za = scaler.transform(a)
+    np.testing.assert_allclose(za.reshape(500, -1).mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(za.reshape(500, -1).std(axis=0), 1.0, atol=1e-4)
+    b = a[:10] + 2.0  # another city, shifted: keeps the source's scale
+    np.testing.assert_allclose(scaler.transform(b), za[:10] + 2.0 / a.std(axis=0), atol=1e-3)
+    with pytest.raises(ValueError, match="fitted on"):
+        scaler.transform(a[:, :1])
+
+
+def test_city_features_on_a_reduced_city(tiny, tmp_path):
+    ct = reduce.reduce_city(tiny / "traffic", "Paris", cache_dir=tmp_path / "cache", progress=False)
+    x, names = features.city_features(ct, families=True)
+    assert x.shape == (len(ct.tile_ids), len(names), 168)
+    assert set(names) == {"social", "video", "music"} and np.isfinite(x).all()

@@ -1,0 +1,78 @@
+"""The tile graph: known neighbours on a 3x3 grid, normalisation, feature kNN."""
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from shapely.geometry import box
+
+from dstc_lib import geo
+
+#  tile ids on the 3x3 grid (row 0 at the bottom):
+#   6 7 8
+#   3 4 5
+#   0 1 2
+
+
+@pytest.fixture
+def grid3():
+    squares = [
+        box(c * 100, r * 100, c * 100 + 100, r * 100 + 100) for r in range(3) for c in range(3)
+    ]
+    ids = np.arange(9) + 100  # ids that are not positions, to catch index/position mix-ups
+    return gpd.GeoDataFrame({"tile_id": ids}, geometry=squares, crs=geo.L93).set_index("tile_id")
+
+
+def neighbours(adjacency, i):
+    return set(adjacency.toarray()[i].nonzero()[0].tolist())
+
+
+def test_queen_and_rook_neighbours_on_3x3(grid3):
+    queen = geo.tile_graph(grid3, "queen")
+    assert queen.shape == (9, 9) and (queen != queen.T).nnz == 0
+    assert neighbours(queen, 4) == {0, 1, 2, 3, 5, 6, 7, 8}
+    assert neighbours(queen, 0) == {1, 3, 4}
+    assert neighbours(queen, 1) == {0, 2, 3, 4, 5}
+    assert queen.diagonal().sum() == 0 and set(queen.data.tolist()) == {1.0}
+    rook = geo.tile_graph(grid3, "rook")
+    assert neighbours(rook, 4) == {1, 3, 5, 7}
+    assert neighbours(rook, 0) == {1, 3}
+    distance = geo.tile_graph(grid3, "distance")  # 1.5 tile widths: the queen neighbours
+    assert (distance != queen).nnz == 0
+    assert neighbours(geo.tile_graph(grid3, "distance", distance=210), 0) == {1, 2, 3, 4, 6}
+    assert geo.tile_graph(grid3, "none").nnz == 0
+
+
+def test_graph_follows_the_given_tile_order(grid3):
+    order = np.array([108, 100, 104])  # a corner, the other corner, the centre
+    sub = geo.tile_graph(grid3, "queen", tile_ids=order)
+    assert sub.toarray().tolist() == [[0, 0, 1], [0, 0, 1], [1, 1, 0]]
+    with pytest.raises(ValueError, match="1 of 2 tiles have no geometry"):
+        geo.tile_graph(grid3, tile_ids=np.array([100, 999]))
+    with pytest.raises(ValueError, match="graph kind 'hex'"):
+        geo.tile_graph(grid3, "hex")
+
+
+def test_normalised_graph_averages_neighbours(grid3):
+    queen = geo.tile_graph(grid3)
+    row = geo.normalise_graph(queen)
+    np.testing.assert_allclose(row.sum(axis=1), 1.0, rtol=1e-6)
+    x = np.arange(9, dtype=np.float32)
+    assert row @ x == pytest.approx(
+        [np.mean(x[[i, *neighbours(queen, i)]]) for i in range(9)], rel=1e-6
+    )
+    sym = geo.normalise_graph(queen, mode="sym").toarray()
+    np.testing.assert_allclose(sym, sym.T, rtol=1e-6)
+    assert sym[0, 4] == pytest.approx(1 / np.sqrt(4 * 9))  # degrees with self loops: 4 and 9
+    isolated = geo.normalise_graph(geo.tile_graph(grid3, "none"))
+    np.testing.assert_allclose(isolated.toarray(), np.eye(9))
+
+
+def test_feature_knn_graph_is_symmetric_and_finds_the_near_points():
+    X = np.array([[0.0], [0.1], [5.0], [5.1], [10.0]])[:, :, None]
+    knn = geo.feature_knn_graph(X, n_neighbors=1)
+    assert (knn != knn.T).nnz == 0
+    assert neighbours(knn, 0) == {1} and neighbours(knn, 2) == {3}
+    assert neighbours(knn, 3) == {2, 4}  # 4's nearest is 3, so the union links them
+    both = geo.combine_graphs(knn, sp.csr_array(([1.0], ([0], [4])), shape=(5, 5)))
+    assert neighbours(both, 0) == {1, 4}
