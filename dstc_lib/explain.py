@@ -55,3 +55,170 @@ def truth_or_deciles(ct: CityTensors, truth: pd.DataFrame | None) -> tuple[pd.Se
     total = pd.Series(np.nansum(np.asarray(ct.week), axis=(1, 2)), index=ct.tile_ids)
     labels = [f"D{i}" for i in range(1, 11)]
     return pd.qcut(total.rank(method="first"), 10, labels=labels).astype(str), "traffic decile"
+
+
+# --- cluster signatures, names and attribution -------------------------------------------------
+
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def family_profiles(ct: CityTensors, labels: np.ndarray) -> dict[str, pd.DataFrame]:
+    """Each cluster's mean typical week per service family, as a share of the cluster's mean
+    weekly total (so families and hours compare within a cluster): cluster -> frame
+    (rows: families, columns: the 168 hours)."""
+    from .features import group_services
+
+    grouped, names = group_services(np.asarray(ct.week, dtype=np.float64), list(ct.services))
+    grouped = np.nan_to_num(grouped)
+    totals = grouped.sum(axis=(1, 2), keepdims=True)
+    shares = grouped / np.maximum(totals, 1e-12)  # per tile, so big tiles do not dominate
+    labels = np.asarray(labels)
+    return {
+        c: pd.DataFrame(shares[labels == c].mean(axis=0), index=names) for c in np.unique(labels)
+    }
+
+
+def signatures(ct: CityTensors, labels: np.ndarray, top: int = 3) -> pd.DataFrame:
+    """One row per cluster: size, weekend/weekday ratio (mean traffic per weekend hour over
+    per weekday hour, shapes averaged per tile), weekday and weekend peak hours, the shares of
+    the day spent at night (0-6h), in office hours (9-17h) and in the evening (18-24h) on
+    weekdays, the Saturday/Sunday ratio, and the ``top`` services by lift over the city mean."""
+    labels = np.asarray(labels)
+    groups = pd.Series(labels, index=ct.tile_ids)
+    profile = weekly_profile(ct, groups)  # [168, clusters], each column sums to 1
+    city_mix = service_mix(ct, pd.Series(0, index=ct.tile_ids)).iloc[0]
+    group_mix = service_mix(ct, groups)
+    rows = []
+    for c in profile.columns:
+        week = profile[c].to_numpy().reshape(7, 24)
+        weekday, weekend = week[:5].mean(axis=0), week[5:].mean(axis=0)
+        by_city = (group_mix.loc[c] / city_mix.replace(0, np.nan)).sort_values(ascending=False)
+        rows.append(
+            {
+                "cluster": c,
+                "tiles": int((labels == c).sum()),
+                "weekend/weekday": weekend.sum() / max(weekday.sum(), 1e-12),
+                "saturday/sunday": week[5].sum() / max(week[6].sum(), 1e-12),
+                "weekday peak": int(weekday.argmax()),
+                "weekend peak": int(weekend.argmax()),
+                "night share": weekday[:6].sum() / weekday.sum(),
+                "office share": weekday[9:17].sum() / weekday.sum(),
+                "evening share": weekday[18:].sum() / weekday.sum(),
+                "commute peaks": _commute(weekday),
+                "top services": ", ".join(f"{s} x{v:.1f}" for s, v in by_city.head(top).items()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("cluster")
+
+
+def _commute(day: np.ndarray) -> float:
+    """How much a weekday has two rush-hour peaks (7-9h and 17-19h) above its midday (11-15h):
+    the smaller rush hour's mean over the midday mean."""
+    morning, evening, midday = day[7:10].mean(), day[17:20].mean(), day[11:15].mean()
+    return float(min(morning, evening) / max(midday, 1e-12))
+
+
+def name_cluster(sig: pd.Series) -> str:
+    """A proposed label from one row of :func:`signatures` (rules on the shape of the week, in
+    order; the reader should check it against the maps and the top services)."""
+    ratio, peak = sig["weekend/weekday"], sig["weekday peak"]
+    if sig["night share"] > 0.2 or peak >= 22 or peak < 4:
+        return "night-time / nightlife"
+    if sig["commute peaks"] > 1.2 and (7 <= peak <= 9 or 17 <= peak <= 19):
+        return "commuter hub (rush hours)"
+    if ratio > 1.6:
+        return "weekend leisure (daytime)"
+    if sig["saturday/sunday"] > 2.5:
+        return "shopping (Saturday, quiet Sunday)"
+    if sig["evening share"] > 0.38:
+        return "evening / residential"
+    if ratio < 0.45 and sig["office share"] > 0.5:
+        return "weekday-daytime business"
+    if sig["office share"] > 0.45:
+        return "weekday daytime, some weekend (mixed)"
+    return "mixed / flat"
+
+
+def propose_names(sig: pd.DataFrame) -> pd.Series:
+    """:func:`name_cluster` for every cluster, followed by the family of its top service by
+    lift (``[video]``, ``[mail_office]``, ...); names still repeated get a numbered suffix."""
+    from .features import family_of
+
+    def top_family(text: str) -> str:
+        return family_of(text.split(" x")[0]) if text else "?"
+
+    names = sig.apply(name_cluster, axis=1) + " [" + sig["top services"].map(top_family) + "]"
+    counts = names.groupby(names).cumcount() + 1
+    repeated = names.map(names.value_counts()) > 1
+    return names.where(~repeated, names + " " + counts.astype(str))
+
+
+def hour_blocks(block_hours: int = 6) -> dict[str, np.ndarray]:
+    """Hours of the week grouped by day and part of the day (``block_hours`` long)."""
+    return {
+        f"{_DAY_NAMES[d]} {h:02d}-{h + block_hours:02d}h": np.arange(
+            24 * d + h, 24 * d + h + block_hours
+        )
+        for d in range(7)
+        for h in range(0, 24, block_hours)
+    }
+
+
+def channel_groups(channels: list[str]) -> dict[str, np.ndarray]:
+    """Channels grouped by service family (:data:`dstc_lib.features.FAMILIES`)."""
+    from .features import family_of
+
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(channels):
+        groups.setdefault(family_of(name), []).append(i)
+    return {k: np.asarray(v) for k, v in groups.items()}
+
+
+class NearestCentroid:
+    """A surrogate of any clustering: each sample goes to the nearest cluster mean (flattened
+    features). Use it when the estimator cannot re-predict (or to explain plain labels)."""
+
+    def fit(self, X: np.ndarray, labels: np.ndarray) -> NearestCentroid:
+        flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        self.classes_ = np.unique(labels)
+        self.centroids_ = np.stack([flat[labels == c].mean(axis=0) for c in self.classes_])
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        d = (flat**2).sum(1)[:, None] - 2 * flat @ self.centroids_.T + (self.centroids_**2).sum(1)
+        return self.classes_[d.argmin(axis=1)]
+
+
+def permutation_importance(
+    predict,
+    X: np.ndarray,
+    groups: dict[str, np.ndarray],
+    *,
+    axis: int = 1,
+    n_repeats: int = 3,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """How much the cluster assignment depends on each group of features: the group (indices
+    along ``axis``: 1 = channels, 2 = hours) is shuffled across tiles, the tiles are labelled
+    again by ``predict`` (a fitted estimator's ``predict``, or a :class:`NearestCentroid`
+    surrogate's), and the share of tiles whose label changes is recorded. Returns mean and sd
+    over ``n_repeats`` shuffles per group, most important first."""
+    X = np.asarray(X, dtype=np.float32)
+    if axis not in (1, 2):
+        raise ValueError("axis must be 1 (channels) or 2 (steps)")
+    base = np.asarray(predict(X))
+    rng = np.random.default_rng(random_state)
+    rows = []
+    for name, idx in groups.items():
+        changed = []
+        for _ in range(n_repeats):
+            perm = rng.permutation(len(X))
+            Xp = X.copy()
+            if axis == 1:
+                Xp[:, idx, :] = X[perm][:, idx, :]
+            else:
+                Xp[:, :, idx] = X[perm][:, :, idx]
+            changed.append(float(np.mean(np.asarray(predict(Xp)) != base)))
+        rows.append({"group": name, "changed": np.mean(changed), "sd": np.std(changed)})
+    return pd.DataFrame(rows).set_index("group").sort_values("changed", ascending=False)

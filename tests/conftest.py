@@ -46,3 +46,12 @@ def row(tile: int, values) -> str:
 def good_rows() -> list[str]:
     rng = np.random.default_rng(0)
     return [row(t, np.round(rng.uniform(0, 500, 96), 2)) for t in range(5)]
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tmp_path_factory) -> Path:
+    """The tiny preset's Paris and Lyon, for what needs two cities (transfer)."""
+    out = tmp_path_factory.mktemp("tiny_pair")
+    for city in ("Paris", "Lyon"):
+        generate_city(out, city, TINY, seed=3, progress=False)
+    return out

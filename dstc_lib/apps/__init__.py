@@ -1,0 +1,1 @@
+"""The three applications of the clusterings: functional zones, transfer, anomaly days."""

@@ -1,0 +1,218 @@
+"""From a reduced city to a fitted clustering, whatever the method: features, scaler, tile graph,
+estimator, labels. The case studies and the applications all start here.
+
+Methods are named: ``"dstc"`` (:class:`dstc_lib.models.dstc.DSTC`, fitted with the tile graph),
+``"contrastive"`` (:class:`dstc_lib.models.contrastive.ContrastiveClustering`, optionally with
+the tile graph as spatial-neighbour augmentation) and ``"kmeans"`` (k-means on the standardised
+features, flattened). Anything else that follows scikit-learn conventions can be passed as an
+already-fitted estimator to :func:`predict`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.cluster import KMeans
+
+from . import geo, synth
+from .features import FeatureScaler, city_features
+from .reduce import CityTensors, reduce_city
+
+METHODS = ("dstc", "contrastive", "kmeans")
+
+
+class FlatKMeans:
+    """k-means on ``(n_samples, n_channels, n_steps)`` arrays, flattened per sample."""
+
+    def __init__(self, n_clusters: int = 9, n_init: int = 10, random_state: int | None = 0):
+        self.n_clusters = n_clusters
+        self.n_init = n_init
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y=None) -> FlatKMeans:
+        X = np.asarray(X, dtype=np.float32)
+        self.kmeans_ = KMeans(self.n_clusters, n_init=self.n_init, random_state=self.random_state)
+        self.kmeans_.fit(X.reshape(len(X), -1))
+        self.cluster_centers_ = self.kmeans_.cluster_centers_.reshape(-1, *X.shape[1:])
+        self.labels_ = self.kmeans_.labels_
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        return self.kmeans_.predict(X.reshape(len(X), -1))
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        return self.kmeans_.transform(X.reshape(len(X), -1))
+
+    def fit_predict(self, X: np.ndarray, y=None) -> np.ndarray:
+        return self.fit(X).labels_
+
+
+def make_estimator(method: str, n_clusters: int = 9, random_state: int = 0, **params) -> object:
+    """An unfitted estimator by name; ``params`` go to its constructor (epochs, ...)."""
+    if method == "kmeans":
+        return FlatKMeans(n_clusters, random_state=random_state, **params)
+    if method == "dstc":
+        try:
+            from .models.dstc import DSTC
+        except ImportError as err:  # pragma: no cover - depends on what is installed
+            raise ImportError(f"method 'dstc' needs dstc_lib.models.dstc: {err}") from err
+        return DSTC(n_clusters=n_clusters, random_state=random_state, **params)
+    if method == "contrastive":
+        try:
+            from .models.contrastive import ContrastiveClustering
+        except ImportError as err:  # pragma: no cover
+            raise ImportError(
+                f"method 'contrastive' needs dstc_lib.models.contrastive: {err}"
+            ) from err
+        return ContrastiveClustering(n_clusters=n_clusters, random_state=random_state, **params)
+    raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+
+
+def available_methods() -> list[str]:
+    """The methods whose estimator can be imported in this installation."""
+    found = ["kmeans"]
+    for method, module in (("dstc", "dstc"), ("contrastive", "contrastive")):
+        try:
+            __import__(f"dstc_lib.models.{module}")
+            found.append(method)
+        except ImportError:
+            pass
+    return found
+
+
+def _graph_keyword(method) -> str | None:
+    """The name under which a fit/predict method takes the tile graph, if it takes one."""
+    try:
+        names = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return None
+    return next((k for k in ("graph", "adjacency") if k in names), None)
+
+
+def fit(estimator, X: np.ndarray, graph: sp.sparray | None = None):
+    """Fit ``estimator`` on ``X``, giving it the tile graph if its ``fit`` takes one."""
+    key = _graph_keyword(estimator.fit)
+    return estimator.fit(X, **({key: graph} if key and graph is not None else {}))
+
+
+def predict(estimator, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
+    """Labels of ``X`` from a fitted estimator (the graph is passed if ``predict`` takes one)."""
+    key = _graph_keyword(estimator.predict)
+    kwargs = {key: graph} if key and graph is not None else {}
+    return np.asarray(estimator.predict(X, **kwargs))
+
+
+@dataclass
+class City:
+    """A reduced city with what every chapter needs next to it."""
+
+    name: str
+    ct: CityTensors
+    X: np.ndarray  # raw features [tiles, channels, 168] (before standardisation)
+    channels: list[str]
+    tiles: gpd.GeoDataFrame  # rows in ct.tile_ids order
+    graph: sp.csr_array  # queen adjacency in ct.tile_ids order
+    truth: pd.DataFrame | None  # planted truth in ct.tile_ids order (synthetic data only)
+    feature_options: dict = field(default_factory=dict)
+
+    @property
+    def tile_ids(self) -> np.ndarray:
+        return np.asarray(self.ct.tile_ids)
+
+    @property
+    def archetype(self) -> np.ndarray | None:
+        return None if self.truth is None else self.truth["archetype"].to_numpy()
+
+
+def load_city(
+    city: str,
+    traffic_root: Path | str,
+    geo_dir: Path | str,
+    truth_dir: Path | str | None = None,
+    *,
+    cache_dir: Path | str = "data/cache",
+    direction: str = "sum",
+    graph_kind: str = "queen",
+    progress: bool = False,
+    **feature_options,
+) -> City:
+    """Reduce (or load from the cache) a city, compute its features, tiles, graph and truth.
+    ``feature_options`` go to :func:`dstc_lib.features.city_features` (families, log, normalise)."""
+    ct = reduce_city(
+        traffic_root, city, cache_dir=cache_dir, direction=direction, progress=progress
+    )
+    options = {"families": False, "log": True, "normalise": "tile", **feature_options}
+    X, channels = city_features(ct, **options)
+    tiles = geo.read_tiles(geo_dir, city).loc[ct.tile_ids]
+    graph = geo.tile_graph(tiles, graph_kind, tile_ids=ct.tile_ids)
+    truth = synth.load_truth(truth_dir, city)
+    if truth is not None:
+        truth = truth.reindex(ct.tile_ids)
+    return City(city, ct, X, channels, tiles, graph, truth, options)
+
+
+@dataclass
+class Clustering:
+    """A fitted clustering of one city: scaler, estimator and labels."""
+
+    city: City
+    method: str
+    scaler: FeatureScaler
+    estimator: object
+    labels: np.ndarray
+    use_graph: bool = True
+
+    @property
+    def Xs(self) -> np.ndarray:
+        """The city's features standardised with this clustering's scaler."""
+        return self.scaler.transform(self.city.X)
+
+    def labels_series(self) -> pd.Series:
+        return pd.Series(self.labels, index=self.city.tile_ids, name="cluster")
+
+
+def cluster_city(
+    city: City,
+    method: str = "kmeans",
+    n_clusters: int = 9,
+    random_state: int = 0,
+    *,
+    use_graph: bool = True,
+    estimator=None,
+    **params,
+) -> Clustering:
+    """Standardise the city's features (scaler fitted on this city), fit ``method`` (or the
+    given unfitted ``estimator``) and label the tiles. ``use_graph=False`` withholds the tile
+    graph (DSTC without graph, contrastive without spatial-neighbour augmentation)."""
+    scaler = FeatureScaler().fit(city.X)
+    Xs = scaler.transform(city.X)
+    est = (
+        estimator
+        if estimator is not None
+        else make_estimator(method, n_clusters, random_state, **params)
+    )
+    graph = city.graph if use_graph else None
+    fit(est, Xs, graph)
+    labels = predict(est, Xs, graph)
+    return Clustering(city, method, scaler, est, labels, use_graph)
+
+
+def assign(clustering: Clustering, target: City) -> np.ndarray:
+    """Label another city's tiles with a clustering fitted elsewhere, without retraining: the
+    target's features standardised with the *source's* scaler, the source's estimator, the
+    target's own tile graph."""
+    if list(target.channels) != list(clustering.city.channels):
+        raise ValueError(
+            f"channels differ: source {clustering.city.channels[:5]}..., "
+            f"target {target.channels[:5]}...; reduce both cities with the same services"
+        )
+    Xt = clustering.scaler.transform(target.X)
+    return predict(clustering.estimator, Xt, target.graph if clustering.use_graph else None)

@@ -1,0 +1,172 @@
+import datetime as dt
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+
+from dstc_lib import pipeline
+from dstc_lib.apps import anomalies, transfer, zones
+from dstc_lib.calendar import study_days
+from dstc_lib.reduce import hourly_by_day
+
+
+# --- zones: the overlay majority rule on a 2 x 2 toy --------------------------------------------
+def toy_tiles():
+    squares = [box(0, 0, 100, 100), box(100, 0, 200, 100), box(0, 100, 100, 200)]
+    squares += [box(100, 100, 200, 200), box(300, 0, 400, 100)]  # the last one: off the layer
+    return gpd.GeoDataFrame(
+        geometry=squares, index=pd.Index([10, 11, 12, 13, 14], name="tile_id"), crs="EPSG:2154"
+    )
+
+
+def test_majority_landuse_takes_the_class_with_most_area():
+    layer = gpd.GeoDataFrame(
+        {"use": ["A", "B", "C", None]},
+        geometry=[
+            box(0, 0, 130, 200),  # all of 10 and 12, 30 % of 11 and 13
+            box(130, 0, 200, 100),  # 70 % of 11
+            box(130, 100, 200, 150),  # 35 % of 13: beats A's 30 %
+            box(0, 0, 200, 200),  # no class: ignored
+        ],
+        crs="EPSG:2154",
+    )
+    got = zones.majority_landuse(toy_tiles(), layer, "use")
+    assert got.loc[[10, 11, 12, 13]].tolist() == ["A", "B", "A", "C"]
+    assert pd.isna(got.loc[14])
+    assert got.index.equals(toy_tiles().index)
+
+
+def test_majority_landuse_sums_pieces_of_one_class_and_reprojects():
+    # tile 10 is 40 % A in two pieces (20 % + 20 %) and 35 % B: A wins only by summing
+    layer = gpd.GeoDataFrame(
+        {"use": ["A", "A", "B"]},
+        geometry=[box(0, 0, 20, 100), box(80, 0, 100, 100), box(20, 0, 55, 100)],
+        crs="EPSG:2154",
+    ).to_crs("EPSG:3857")
+    got = zones.majority_landuse(toy_tiles(), layer, "use", min_share=0.01)
+    assert got.loc[10] == "A"
+    assert got.drop(10).isna().all()  # the reprojection's sliver over tile 12 does not count
+    assert zones.majority_landuse(toy_tiles(), layer, "use").loc[12] == "B"
+    with pytest.raises(ValueError, match="no column"):
+        zones.majority_landuse(toy_tiles(), layer, "class")
+
+
+def test_compare_reports_precision_and_recall_per_class():
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    classes = np.array(["a", "a", "b", "b", "b", "c", "c", None], dtype=object)
+    out = zones.compare(labels, classes)
+    assert out["scores"]["tiles compared"] == 7
+    pc = out["per_class"]
+    assert pc.loc["a", "matched cluster"] == 0
+    assert pc.loc["a", "precision"] == pytest.approx(2 / 3)
+    assert pc.loc["a", "recall"] == 1.0
+    assert pc.loc["b", "precision"] == 1.0 and pc.loc["b", "recall"] == pytest.approx(2 / 3)
+    assert out["table"].to_numpy().sum() == 7
+
+
+# --- anomalies: a planted spike ----------------------------------------------------------------
+def synthetic_hourly(seed=0, tiles=40, days=None):
+    days = days or study_days(dt.date(2019, 4, 1), 14)
+    rng = np.random.default_rng(seed)
+    hours = np.arange(24)
+    shapes = [np.exp(-0.5 * ((hours - 11) / 3) ** 2), np.exp(-0.5 * ((hours - 20) / 2.5) ** 2)]
+    labels = np.arange(tiles) % 2
+    level = rng.lognormal(3, 0.5, size=tiles)
+    out = np.empty((tiles, len(days), 24))
+    for j, day in enumerate(days):
+        weekend = 0.4 if day.weekday() >= 5 else 1.0
+        for t in range(tiles):
+            base = shapes[labels[t]] * (weekend if labels[t] == 0 else 1.0) + 0.05
+            out[t, j] = level[t] * base * rng.lognormal(0, 0.03, size=24)
+    return out, labels, days
+
+
+def test_anomaly_scorer_finds_a_planted_spike_and_nothing_else():
+    hourly, labels, days = synthetic_hourly()
+    hourly[7, 3, 19:23] *= 5.0  # a four-hour spike on one tile and day
+    scores = anomalies.score_tile_days(hourly, labels, days, "Paris")
+    flags = scores.flags(8.0)
+    assert flags[7, 3] and scores.score[7, 3] > 0
+    assert flags.sum() == 1
+    assert np.unravel_index(np.abs(scores.score).argmax(), flags.shape) == (7, 3)
+
+
+def test_anomaly_scorer_sees_a_drop_and_ignores_a_city_wide_day():
+    hourly, labels, days = synthetic_hourly(seed=1)
+    hourly[:, 5] *= 1.3  # the whole city busier one day: not a tile anomaly
+    hourly[4, 9] *= 0.15  # a closure
+    scores = anomalies.score_tile_days(hourly, labels, days)
+    flags = scores.flags(8.0)
+    assert flags[4, 9] and scores.score[4, 9] < 0
+    assert flags.sum() == 1
+
+
+def test_city_days_finds_a_missing_hour_and_a_holiday_like_day():
+    hourly, labels, days = synthetic_hourly(seed=2)
+    hourly[:, 2, 2] = np.nan  # no traffic anywhere at 02:00
+    sunday = [j for j, d in enumerate(days) if d.weekday() == 6][0]
+    hourly[:, 8] = hourly[:, sunday]  # a Tuesday that behaves like a Sunday
+    table = anomalies.city_days(hourly, labels, days)
+    assert table.loc[2, "missing_hours"] == 1
+    assert table["flagged"].tolist() == [j in (2, 8) for j in range(len(days))]
+
+
+def test_event_truth_and_precision_recall():
+    truth = pd.DataFrame({"event_x": [1, 0, 1]}, index=[5, 6, 7])
+    events = pd.DataFrame({"name": ["x"], "kind": ["match"], "date": [pd.Timestamp("2019-04-02")]})
+    days = study_days(dt.date(2019, 4, 1), 3)
+    mask, which = anomalies.event_truth(truth, events, np.array([7, 6, 5]), days)
+    assert mask.tolist() == [[False, True, False], [False, False, False], [False, True, False]]
+    flags = np.zeros_like(mask)
+    flags[0, 1] = flags[1, 1] = True
+    pr = anomalies.precision_recall(flags, mask)
+    assert pr["precision"] == 0.5 and pr["recall"] == 0.5
+
+
+def test_zscore_baseline_flags_an_outlying_day():
+    days = study_days(dt.date(2019, 4, 1), 21)
+    rng = np.random.default_rng(0)
+    daily = rng.lognormal(5, 0.02, size=(3, len(days)))
+    daily[1, 7] *= 2  # a Monday
+    z = anomalies.zscore_baseline(daily, days)
+    assert z[1, 7] > 10
+    assert np.nanmax(np.abs(np.delete(z, 7, axis=1))) < 6
+
+
+# --- transfer on a tiny pair of cities ---------------------------------------------------------
+def test_transfer_labels_the_target_with_the_source_model(tiny_pair, tmp_path):
+    kw = dict(cache_dir=tmp_path / "cache")
+    root = tiny_pair
+    paris, lyon = (
+        pipeline.load_city(c, root / "traffic", root / "geo", root / "truth", **kw)
+        for c in ("Paris", "Lyon")
+    )
+    out = transfer.transfer_scores(paris, lyon, "kmeans", n_clusters=3)
+    moved, src = out["transferred"], out["source"]
+    assert moved.shape == (len(lyon.tile_ids),)
+    # no retraining: the source's own model, on Lyon standardised with the *Paris* scaler
+    expected = src.estimator.predict(src.scaler.transform(lyon.X))
+    assert np.array_equal(moved, expected)
+    own_scaled = pipeline.FeatureScaler().fit_transform(lyon.X)
+    assert not np.allclose(src.scaler.transform(lyon.X), own_scaled)
+    scores = out["scores"]
+    assert -1 <= scores["ARI transferred vs truth"] <= 1
+    assert scores["ratio transferred / own"] == pytest.approx(
+        scores["ARI transferred vs truth"] / scores["ARI own model vs truth"]
+    )
+    lyon.channels = lyon.channels[::-1]
+    with pytest.raises(ValueError, match="channels differ"):
+        pipeline.assign(src, lyon)
+
+
+def test_hourly_by_day_adds_up_to_the_daily_totals(tiny, tmp_path):
+    city = pipeline.load_city("Paris", tiny / "traffic", tiny / "geo", cache_dir=tmp_path)
+    hourly = hourly_by_day(city.ct, tiny / "traffic", cache_dir=tmp_path, progress=False)
+    assert hourly.shape == (len(city.tile_ids), len(city.ct.days), 24)
+    np.testing.assert_allclose(np.nansum(hourly, axis=2), city.ct.daily, rtol=1e-5)
+    dst = city.ct.days.index(dt.date(2019, 3, 31))
+    assert np.isnan(hourly[:, dst, 2]).all() and np.isfinite(hourly[:, dst, 3]).all()
+    again = hourly_by_day(city.ct, tiny / "traffic", cache_dir=tmp_path, progress=False)
+    assert np.array_equal(again, hourly, equal_nan=True)
