@@ -203,7 +203,8 @@ def permutation_importance(
     along ``axis``: 1 = channels, 2 = hours) is shuffled across tiles, the tiles are labelled
     again by ``predict`` (a fitted estimator's ``predict``, or a :class:`NearestCentroid`
     surrogate's), and the share of tiles whose label changes is recorded. Returns mean and sd
-    over ``n_repeats`` shuffles per group, most important first."""
+    over ``n_repeats`` shuffles per group, most important first (a group of more channels or
+    hours, ``size``, moves more labels for the same importance per feature)."""
     X = np.asarray(X, dtype=np.float32)
     if axis not in (1, 2):
         raise ValueError("axis must be 1 (channels) or 2 (steps)")
@@ -220,5 +221,20 @@ def permutation_importance(
             else:
                 Xp[:, :, idx] = X[perm][:, :, idx]
             changed.append(float(np.mean(np.asarray(predict(Xp)) != base)))
-        rows.append({"group": name, "changed": np.mean(changed), "sd": np.std(changed)})
+        rows.append(
+            {"group": name, "size": len(idx), "changed": np.mean(changed), "sd": np.std(changed)}
+        )
     return pd.DataFrame(rows).set_index("group").sort_values("changed", ascending=False)
+
+
+def day_parts() -> dict[str, np.ndarray]:
+    """Hours of the week in eight groups: weekday or weekend x night (0-6h), morning (6-12h),
+    afternoon (12-18h), evening (18-24h)."""
+    parts = {"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}
+    out = {}
+    for label, days in (("weekday", range(5)), ("weekend", range(5, 7))):
+        for part, (a, b) in parts.items():
+            out[f"{label} {part}"] = np.concatenate(
+                [np.arange(24 * d + a, 24 * d + b) for d in days]
+            )
+    return out

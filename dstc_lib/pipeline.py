@@ -10,7 +10,9 @@ already-fitted estimator to :func:`predict`.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans
 
 from . import geo, synth
+from .cache import Cache, cache_key
 from .features import FeatureScaler, city_features
 from .reduce import CityTensors, reduce_city
 
@@ -187,21 +190,48 @@ def cluster_city(
     *,
     use_graph: bool = True,
     estimator=None,
+    cache_dir: Path | str | None = None,
     **params,
 ) -> Clustering:
     """Standardise the city's features (scaler fitted on this city), fit ``method`` (or the
     given unfitted ``estimator``) and label the tiles. ``use_graph=False`` withholds the tile
-    graph (DSTC without graph, contrastive without spatial-neighbour augmentation)."""
-    scaler = FeatureScaler().fit(city.X)
-    Xs = scaler.transform(city.X)
+    graph (DSTC without graph, contrastive without spatial-neighbour augmentation).
+
+    With ``cache_dir``, the fitted clustering is stored (pickled) under a key made of the
+    city's data fingerprint, the features, the graph, the method and its parameters and the
+    source of the estimator's module, so the chapters share one fit per setting."""
     est = (
         estimator
         if estimator is not None
         else make_estimator(method, n_clusters, random_state, **params)
     )
     graph = city.graph if use_graph else None
+    cache = key = None
+    if cache_dir is not None:
+        source = Path(inspect.getsourcefile(type(est)) or __file__).read_bytes()
+        spec = {
+            "city": city.name,
+            "features": city.feature_options,
+            "channels": list(city.channels),
+            "graph": [int(city.graph.nnz), use_graph],
+            "method": method,
+            "estimator": repr(sorted(vars(est).items())),
+            "code": hashlib.sha256(source + Path(__file__).read_bytes()).hexdigest()[:16],
+        }
+        cache, key = Cache(cache_dir), cache_key("cluster", spec, city.ct.fingerprint)
+        hit = cache.get(f"cluster-{city.name}", key)
+        if hit is not None:
+            with open(hit / "clustering.pkl", "rb") as f:  # our own cache entry
+                scaler, est, labels = pickle.load(f)
+            return Clustering(city, method, scaler, est, labels, use_graph)
+    scaler = FeatureScaler().fit(city.X)
+    Xs = scaler.transform(city.X)
     fit(est, Xs, graph)
     labels = predict(est, Xs, graph)
+    if cache is not None:
+        with cache.write(f"cluster-{city.name}", key, {"kind": "cluster"}) as tmp:
+            with open(tmp / "clustering.pkl", "wb") as f:
+                pickle.dump((scaler, est, labels), f)
     return Clustering(city, method, scaler, est, labels, use_graph)
 
 
@@ -216,3 +246,52 @@ def assign(clustering: Clustering, target: City) -> np.ndarray:
         )
     Xt = clustering.scaler.transform(target.X)
     return predict(clustering.estimator, Xt, target.graph if clustering.use_graph else None)
+
+
+def summary(clustering: Clustering, *, permutations: int = 99) -> pd.Series:
+    """The numbers a case study opens with: against the truth (if any), on the features, and
+    on the map (spatial coherence on the tile graph)."""
+    from . import metrics
+
+    city, labels = clustering.city, clustering.labels
+    row = {"city": city.name, "method": clustering.method, "tiles": len(labels)}
+    row["clusters"] = int(len(np.unique(labels)))
+    if city.archetype is not None:
+        row |= {
+            f"{k} vs planted": v for k, v in metrics.external_scores(labels, city.archetype).items()
+        }
+    row |= metrics.internal_scores(clustering.Xs, labels)
+    row |= metrics.spatial_scores(labels, city.graph, permutations=permutations)
+    return pd.Series(row)
+
+
+def attribution(
+    clustering: Clustering,
+    *,
+    surrogate: bool = False,
+    n_repeats: int = 3,
+    random_state: int = 0,
+) -> dict[str, pd.DataFrame]:
+    """Permutation importance of the service families and of the parts of the week for the
+    clustering's assignment (:func:`dstc_lib.explain.permutation_importance`), re-predicting
+    with the fitted estimator, or with a nearest-centroid surrogate (``surrogate=True``)."""
+    from . import explain
+
+    Xs, city = clustering.Xs, clustering.city
+    if surrogate:
+        predictor = explain.NearestCentroid().fit(Xs, clustering.labels).predict
+    else:
+        graph = city.graph if clustering.use_graph else None
+
+        def predictor(X):
+            return predict(clustering.estimator, X, graph)
+
+    options = dict(n_repeats=n_repeats, random_state=random_state)
+    return {
+        "service family": explain.permutation_importance(
+            predictor, Xs, explain.channel_groups(city.channels), axis=1, **options
+        ),
+        "part of the week": explain.permutation_importance(
+            predictor, Xs, explain.day_parts(), axis=2, **options
+        ),
+    }

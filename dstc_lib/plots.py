@@ -93,3 +93,58 @@ def style_quality(days: pd.DataFrame) -> pd.io.formats.style.Styler:
         )
         .hide(axis="index")
     )
+
+
+# --- clusters: sizes, signatures, confusion, attribution ---------------------------------------
+
+
+def cluster_sizes(labels: np.ndarray, names: pd.Series | None = None, ax=None) -> plt.Axes:
+    """Horizontal bars: tiles per cluster, labelled with the proposed names if given."""
+    counts = pd.Series(np.asarray(labels)).value_counts().sort_index()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.3 * len(counts) + 1))
+    ticks = [f"{c}: {names[c]}" if names is not None else str(c) for c in counts.index]
+    ax.barh(ticks, counts.to_numpy(), color="0.4")
+    ax.invert_yaxis()
+    ax.set_xlabel("tiles")
+    ax.set_title("Cluster sizes")
+    return ax
+
+
+def profile_heatmap(profile: pd.DataFrame, ax=None, title: str = "") -> plt.Axes:
+    """Groups (rows) x the 168 hours of the week: each group's share of its weekly traffic
+    (``explain.weekly_profile`` output), with day boundaries."""
+    data = profile.T
+    if ax is None:
+        _, ax = plt.subplots(figsize=(11, 0.35 * len(data) + 1.2))
+    im = ax.imshow(data.to_numpy() * 168, aspect="auto", cmap="rocket_r", interpolation="nearest")
+    ax.set_yticks(range(len(data)), [str(i) for i in data.index], fontsize=8)
+    ax.set_xticks([24 * d + 12 for d in range(7)], DAY_NAMES)
+    for d in range(1, 7):
+        ax.axvline(24 * d - 0.5, color="white", lw=1)
+    plt.colorbar(im, ax=ax, fraction=0.02, label="traffic / weekly mean")
+    ax.set_title(title)
+    return ax
+
+
+def confusion_heatmap(table: pd.DataFrame, ax=None, title: str = "") -> plt.Axes:
+    """A contingency table (counts) as an annotated heatmap, rows normalised for the colour."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.7 * table.shape[1] + 2.5, 0.45 * table.shape[0] + 1.5))
+    share = table.div(table.sum(axis=1).replace(0, 1), axis=0)
+    sns.heatmap(
+        share, annot=table, fmt="d", cmap="Blues", cbar=False, ax=ax, annot_kws={"fontsize": 7}
+    )
+    ax.set_title(title)
+    return ax
+
+
+def importance_bars(importance: pd.DataFrame, ax=None, title: str = "") -> plt.Axes:
+    """Permutation importance (``explain.permutation_importance``): share of tiles relabelled."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 0.28 * len(importance) + 1))
+    ax.barh(importance.index, importance["changed"], xerr=importance["sd"], color="tab:blue")
+    ax.invert_yaxis()
+    ax.set_xlabel("share of tiles whose cluster changes")
+    ax.set_title(title)
+    return ax

@@ -24,6 +24,7 @@ def transfer_scores(
     random_state: int = 0,
     *,
     use_graph: bool = True,
+    cache_dir=None,
     **params,
 ) -> dict:
     """Fit ``method`` on the source and on the target, assign the target with the source's
@@ -31,8 +32,9 @@ def transfer_scores(
     where the target has a truth, of both against it; ``ratio`` = transferred ARI / own ARI
     (against the truth). Returns the scores and the three labelings."""
     t0 = time.perf_counter()
-    src = cluster_city(source, method, n_clusters, random_state, use_graph=use_graph, **params)
-    own = cluster_city(target, method, n_clusters, random_state, use_graph=use_graph, **params)
+    kw = dict(use_graph=use_graph, cache_dir=cache_dir, **params)
+    src = cluster_city(source, method, n_clusters, random_state, **kw)
+    own = cluster_city(target, method, n_clusters, random_state, **kw)
     moved = assign(src, target)
     row = {
         "method": method,
@@ -63,6 +65,7 @@ def transfer_table(
     variants: list[dict],
     n_clusters: int = 9,
     seeds: tuple[int, ...] = (0,),
+    cache_dir=None,
 ) -> tuple[pd.DataFrame, dict]:
     """:func:`transfer_scores` for each variant (a dict with ``method``, optionally
     ``use_graph`` and estimator parameters) and seed. Returns one row per (variant, seed) and
@@ -75,7 +78,12 @@ def transfer_table(
         )
         for seed in seeds:
             out = transfer_scores(
-                source, target, n_clusters=n_clusters, random_state=seed, **variant
+                source,
+                target,
+                n_clusters=n_clusters,
+                random_state=seed,
+                cache_dir=cache_dir,
+                **variant,
             )
             rows.append({"variant": label, "seed": seed, **out["scores"]})
             last[label] = out
