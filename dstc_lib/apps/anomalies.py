@@ -365,14 +365,14 @@ def calendar_figure(
                 ax.add_patch(
                     plt.Rectangle((j - 0.5, -0.5), 1, len(names), fill=False, ec="tab:blue", lw=2)
                 )
-                ax.text(j, -0.6, ev.kind, ha="center", va="bottom", fontsize=7, color="tab:blue")
+                ax.text(j, -0.45, ev.kind, ha="center", va="top", fontsize=7, color="tab:blue")
     if special is not None:
         for j, flagged in enumerate(special["flagged"]):
             if flagged:
-                ax.text(j, len(names) - 0.4, "city", ha="center", va="top", fontsize=7)
+                ax.text(j, len(names) - 0.55, "city", ha="center", va="bottom", fontsize=7)
     for tick, d in zip(ax.get_xticklabels(), days, strict=True):
         if d.weekday() >= 5 or d in hol:
             tick.set_color("tab:red")
     plt.colorbar(im, ax=ax, fraction=0.02, label="log10(1 + tiles flagged)")
-    ax.set_title("Tiles flagged per day (blue boxes: planted events)", pad=14)
+    ax.set_title("Tiles flagged per day (blue boxes: planted events)")
     return ax
