@@ -332,6 +332,10 @@ def chapter_stamp(src: Path, params: dict, profile: str, inputs: dict[str, str])
     }
 
 
+def _shown(values: dict, key: str) -> str:
+    return repr(values[key]) if key in values else "(default)"
+
+
 def stale_reason(stamp: dict, executed: Path) -> str:
     """Why ``executed`` must be produced again for ``stamp``; "" if it can be reused."""
     path = stamp_path(executed)
@@ -350,7 +354,7 @@ def stale_reason(stamp: dict, executed: Path) -> str:
         if key in ("parameters", "inputs"):
             a, b = old.get(key) or {}, stamp[key]
             diff = [
-                f"{k} {a.get(k)!r} -> {b.get(k)!r}"
+                f"{k} {_shown(a, k)} -> {_shown(b, k)}"
                 for k in sorted({*a, *b})
                 if a.get(k) != b.get(k)
             ]
