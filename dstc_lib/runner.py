@@ -199,9 +199,10 @@ class ChapterResult:
     reason: str = ""  # why it was executed or skipped
 
 
-# Parameters naming the data a chapter reads: their folders' fingerprints go into the stamp
-# that decides whether the chapter must run again, and into the page's provenance.
-INPUT_PARAMETERS = ("traffic_root", "geo_dir", "truth_dir")
+# Parameters naming the files a chapter reads: their fingerprints go into the stamp that decides
+# whether the chapter must run again, and into the page's provenance. (``chapters_dir``: a page
+# that reads the other chapters, like the reproducibility chapter.)
+INPUT_PARAMETERS = ("traffic_root", "geo_dir", "truth_dir", "chapters_dir")
 
 
 def fingerprint_path(path: Path) -> str:
@@ -447,6 +448,9 @@ def build_book(
         dst = stage / page
         dst.parent.mkdir(parents=True, exist_ok=True)
         stem = Path(page).stem
+        for stale in (".md", ".ipynb"):  # a page that changed from .md to .ipynb or back
+            if stale != src.suffix:
+                dst.with_suffix(stale).unlink(missing_ok=True)
         if src.suffix != ".ipynb":
             shutil.copy2(src, dst)
             continue
