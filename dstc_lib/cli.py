@@ -268,7 +268,7 @@ def parser() -> argparse.ArgumentParser:
     pr.add_argument("notebook", help="the chapter, e.g. book/02_preprocessing.ipynb")
     pr.set_defaults(func=cmd_chapter_params)
 
-    text = "build the book"
+    text = "build the book: execute its chapters, then make the HTML"
     book = sub.add_parser("book", help=text, description=text).add_subparsers(
         dest="command", required=True
     )

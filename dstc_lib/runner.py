@@ -252,7 +252,8 @@ def _failing_cell(output: Path, lines: int = 12) -> str:
             if len(source) > lines:
                 source = source[:lines] + [f"... ({len(cell.source.splitlines()) - lines} more)"]
             tb = "\n".join(errors[0].get("traceback", []))
-            tb = re.sub(r"\x1b\[[0-9;]*m", "", tb).strip().splitlines()[-lines:]
+            tb = re.sub(r"\x1b\[[0-9;]*m", "", tb).strip().splitlines()
+            tb = [t for t in tb if not re.match(r"^-+$|.*Traceback \(most recent", t)][-lines:]
             return "\n".join(
                 ["the failing cell:", *(f"  | {s}" for s in source), "its error:"]
                 + [f"  {t}" for t in tb]
