@@ -1,7 +1,8 @@
 """Check the built book: every page of _toc.yml has its HTML with a title, no cell shows an
 error, every image exists, and Jupyter Book logged no warning. With --browser, also serve the HTML
 on localhost and open every page in headless Chromium: it must load (HTTP 200), render its title,
-show no error output and no image that failed to load; screenshots go to _build/screenshots/.
+show no error output and no image that failed to load, and a chapter (.ipynb) must show its
+provenance block; screenshots go to _build/screenshots/.
 Exit 1 listing what is wrong."""
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ PAGE_REPORT = """(async () => {
     images: images.length,
     broken: images.filter(i => !(i.naturalWidth > 0)).map(i => i.getAttribute('src')),
     errors: errors.concat(stderr),
+    provenance: document.body.innerText.includes('Provenance of this page'),
     height: document.documentElement.scrollHeight,
   };
 })()"""
@@ -305,6 +307,8 @@ def browser_check(
                 problems.append(f"{where}: title {report['h1']!r}, expected {expected!r}")
             problems += [f"{where}: an output shows an error: {e}" for e in report["errors"]]
             problems += [f"{where}: broken image {src}" for src in report["broken"]]
+            if page.endswith(".ipynb") and not report["provenance"]:
+                problems.append(f"{where}: no provenance block at the end")
             if screenshots is not None and (every_page or name == shoot):
                 browser.screenshot(screenshots / f"{Path(name).name}.png", report["height"])
             log(

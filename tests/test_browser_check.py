@@ -99,7 +99,7 @@ def test_a_real_book_with_a_failing_chapter_and_a_missing_page(tmp_path, monkeyp
     (tmp_path / "book" / "index.md").write_text("# Toy book\n\nTwo chapters.\n")
     for name, body in (
         ("good", "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()"),
-        ("bad", "raise ValueError('broken on purpose')"),
+        ("bad", "raise ValueError('broken on purpose')"),  # so no provenance either
     ):
         nb = nbformat.v4.new_notebook()
         nb.metadata["kernelspec"] = {
@@ -110,17 +110,19 @@ def test_a_real_book_with_a_failing_chapter_and_a_missing_page(tmp_path, monkeyp
         params = nbformat.v4.new_code_cell("k = 1")
         params.metadata["tags"] = ["parameters"]
         title = nbformat.v4.new_markdown_cell(f"# The {name} chapter")
-        nb.cells = [title, params, nbformat.v4.new_code_cell(body)]
+        start = "from dstc_lib import provenance\nrun = provenance.start(globals())"
+        cells = [start, body, "provenance.footer(run)"]
+        nb.cells = [title, params, *map(nbformat.v4.new_code_cell, cells)]
         nbformat.write(nb, tmp_path / "book" / f"{name}.ipynb")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(runner.RunnerError, match="book/bad.ipynb: cell 2: ValueError"):
+    with pytest.raises(runner.RunnerError, match="book/bad.ipynb: cell 3: ValueError"):
         runner.build_book("mini", tmp_path, progress=False, log=lambda *a: None)
     html = tmp_path / "_build" / "html"
     problems = _check(tmp_path, html, tmp_path, shoot="book/good")
-    assert len(problems) == 1 and problems[0].startswith(
-        "book/bad.ipynb (in the browser): an output shows an error:"
-    )
-    assert "ValueError" in problems[0] and "broken on purpose" in problems[0]
+    assert problems == [
+        "book/bad.ipynb (in the browser): an output shows an error: ValueError: broken on purpose",
+        "book/bad.ipynb (in the browser): no provenance block at the end",
+    ]
     assert (tmp_path / "shots" / "good.png").stat().st_size > 1000
     (html / "book" / "good.html").unlink()
     problems = _check(tmp_path, html, tmp_path, shoot="book/good")

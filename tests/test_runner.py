@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
 
 from dstc_lib import provenance, runner
@@ -186,6 +187,13 @@ def test_book_build_skips_what_did_not_change(tmp_path, monkeypatch):
     nb.cells[0].source += "\ntraffic_root = 'x'"
     nbformat.write(nb, root / "book/toy.ipynb")
     _fake_jupyter_book(monkeypatch, root)
+    runs = []  # no kernel: papermill's output is the input, and each run is counted
+
+    def execute(src, dst, **kw):
+        runs.append(kw["parameters"])
+        shutil.copy(src, dst)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
     lines = []
 
     def build(**kw):
@@ -213,6 +221,7 @@ def test_book_build_skips_what_did_not_change(tmp_path, monkeypatch):
     monkeypatch.chdir(root)
     assert main(["chapter", "run", "book/toy.ipynb"]) == 0  # by hand: leaves no stamp
     assert build().reason == "not executed before"
+    assert len(runs) == 8 and runs[0] == {"k": 7, "traffic_root": "data"}
 
 
 def test_a_failed_chapter_runs_again(tmp_path, monkeypatch):
