@@ -341,8 +341,10 @@ def _shown(values: dict, key: str) -> str:
 def stale_reason(stamp: dict, executed: Path) -> str:
     """Why ``executed`` must be produced again for ``stamp``; "" if it can be reused."""
     path = stamp_path(executed)
-    if not executed.is_file() or not path.is_file():
+    if not executed.is_file():
         return "not executed before"
+    if not path.is_file():
+        return "no stamp: the last run was by hand, failed or was interrupted"
     try:
         old = json.loads(path.read_text())
     except ValueError:
@@ -501,7 +503,7 @@ def build_book(
     ran = [r for r in results if not r.skipped]
     log(f"chapters: {len(ran)} executed, {len(results) - len(ran)} skipped (unchanged)")
     if failed or proc.returncode:
-        problems = [f"{r.notebook}: {r.error}" for r in failed]
+        problems = [f"{r.notebook}: {r.error}\n{r.detail}".strip() for r in failed]
         if proc.returncode:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
             problems.append(f"jupyter-book exited {proc.returncode}:\n{tail}")
