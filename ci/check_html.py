@@ -281,6 +281,8 @@ def browser_check(
     from dstc_lib.runner import toc_files
 
     pages = toc_files(root)
+    if not shutil.which(binary):
+        return [f"no browser at {binary!r}: install it (apt-get install -y chromium)"]
     if shoot and shoot not in {str(Path(p).with_suffix("")) for p in pages}:
         return [f"--screenshot-page {shoot}: not a page of _toc.yml"]
     problems = []

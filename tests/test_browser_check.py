@@ -2,6 +2,8 @@
 
 import importlib.util
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +20,7 @@ check_html = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(check_html)
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium; .ci/run installs it)"
 )
 PAGE = "<html><head><title>{t} - Book</title></head><body><main><h1>{t}</h1>{body}</main></body>"
@@ -50,6 +52,7 @@ def _check(root, html, tmp_path, shoot="book/a", **kw):
     return check_html.browser_check(root, html, shots, shoot, binary=CHROMIUM, log=log, **kw)
 
 
+@needs_chromium
 def test_a_clean_site_passes_and_leaves_screenshots(tmp_path):
     root, html = _site(tmp_path)
     assert _check(root, html, tmp_path) == []
@@ -58,6 +61,7 @@ def test_a_clean_site_passes_and_leaves_screenshots(tmp_path):
     assert (tmp_path / "shots" / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@needs_chromium
 def test_missing_page_error_output_broken_image_and_wrong_title_fail(tmp_path):
     root, html = _site(tmp_path)
     (html / "book" / "index.html").unlink()
@@ -85,8 +89,22 @@ def test_missing_page_error_output_broken_image_and_wrong_title_fail(tmp_path):
     assert any("book/b.md (in the browser): broken image empty.png" in p for p in problems)
     assert len(problems) == 5
     assert [p.name for p in (tmp_path / "shots").iterdir()] == ["a.png"]  # the named one only
+    script = [sys.executable, str(ROOT / "ci" / "check_html.py"), "--root", str(root)]
+    script += ["--html", str(html), "--browser", "--screenshots", str(tmp_path / "cli")]
+    run = subprocess.run([*script, "--screenshot-page", "book/a"], capture_output=True, text=True)
+    assert run.returncode == 1 and "HTTP 404" in run.stdout  # what .ci/run calls fails too
+    assert "check_html: browser check" in run.stdout and (tmp_path / "cli" / "a.png").is_file()
 
 
+def test_no_browser_is_a_clear_problem(tmp_path):
+    root, html = _site(tmp_path)
+    problems = check_html.browser_check(root, html, binary="/nowhere/chromium")
+    assert problems == [
+        "no browser at '/nowhere/chromium': install it (apt-get install -y chromium)"
+    ]
+
+
+@needs_chromium
 def test_a_real_book_with_a_failing_chapter_and_a_missing_page(tmp_path, monkeypatch):
     """Jupyter Book's own HTML: a chapter that raises shows its error cell, which the browser
     check reports; the chapter that works reports nothing; a deleted page is a 404."""
