@@ -173,7 +173,7 @@ def test_every_command_of_the_chapter_runs(toy, capsys):
     manifest = json.loads((toy / "data/synthetic/seed7/manifest.json").read_text())
     assert manifest["seed"] == 7
     builds = [(line, out) for line, out in seen if line.startswith("dstc book build")]
-    assert "executing book/04_dstc.ipynb (not executed before)" in builds[0][1]
+    assert "executing book/04_dstc.ipynb (no stamp: the last run was by hand" in builds[0][1]
     assert "skipped book/04_dstc.ipynb: unchanged" in builds[1][1]  # same command again
     assert "executing book/04_dstc.ipynb (--force)" in builds[2][1]
     assert "parameters (n_clusters (default) -> 12)" in builds[3][1]
