@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import pickle
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,9 +230,13 @@ def cluster_city(
     fit(est, Xs, graph)
     labels = predict(est, Xs, graph)
     if cache is not None:
-        with cache.write(f"cluster-{city.name}", key, {"kind": "cluster"}) as tmp:
-            with open(tmp / "clustering.pkl", "wb") as f:
-                pickle.dump((scaler, est, labels), f)
+        try:
+            blob = pickle.dumps((scaler, est, labels))
+        except Exception as err:  # an estimator that cannot be pickled is just not cached
+            warnings.warn(f"{method} fit not cached: {err}", stacklevel=2)
+        else:
+            with cache.write(f"cluster-{city.name}", key, {"kind": "cluster"}) as tmp:
+                (tmp / "clustering.pkl").write_bytes(blob)
     return Clustering(city, method, scaler, est, labels, use_graph)
 
 
