@@ -170,3 +170,14 @@ def test_hourly_by_day_adds_up_to_the_daily_totals(tiny, tmp_path):
     assert np.isnan(hourly[:, dst, 2]).all() and np.isfinite(hourly[:, dst, 3]).all()
     again = hourly_by_day(city.ct, tiny / "traffic", cache_dir=tmp_path, progress=False)
     assert np.array_equal(again, hourly, equal_nan=True)
+
+
+def test_a_closure_on_one_of_two_fridays_flags_that_friday_only():
+    hourly, labels, days = synthetic_hourly(seed=3)
+    fridays = [j for j, d in enumerate(days) if d.weekday() == 4]
+    assert len(fridays) == 2  # the tiles' own history cannot tell which Friday is odd
+    closed = np.flatnonzero(labels == 0)[:8]  # 8 of the cluster's 20 tiles
+    hourly[closed, fridays[1]] *= 0.15
+    flags = anomalies.score_tile_days(hourly, labels, days).flags(8.0)
+    assert flags[closed, fridays[1]].all()
+    assert flags.sum() == len(closed)
