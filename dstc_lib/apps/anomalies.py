@@ -192,12 +192,20 @@ def score_tile_days(
 
 
 def zscore_baseline(
-    daily: np.ndarray, days: list[dt.date], city: str | None = None, *, min_others: int = 3
+    daily: np.ndarray,
+    days: list[dt.date],
+    city: str | None = None,
+    *,
+    min_others: int = 3,
+    remove_city_day: bool = True,
 ) -> np.ndarray:
     """The baseline: each tile's log daily total against its other days of the same kind,
     ``(y - mean) / sd`` over those days (NaN where there are fewer than ``min_others``: the sd
-    of two days is too unstable to divide by)."""
+    of two days is too unstable to divide by). ``remove_city_day``: first subtract each day's
+    median over tiles, so a busy day for the whole city is not an anomaly of every tile."""
     y = np.log(np.maximum(np.asarray(daily, dtype=np.float64), 0.0) + 1e-9)
+    if remove_city_day:  # the median over tiles of each tile's change from its usual level
+        y = y - np.median(y - np.median(y, axis=1, keepdims=True), axis=0, keepdims=True)
     kinds = np.array([day_kind(d, city) for d in days])
     z = np.full(y.shape, np.nan)
     for kind in np.unique(kinds):
