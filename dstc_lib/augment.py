@@ -43,10 +43,20 @@ class Context:
     neighbours: sp.csr_array | None = None
 
     def __post_init__(self) -> None:
+        self._csr = None
         if self.neighbours is not None:
             a = sp.csr_array(self.neighbours)
-            self._indptr = torch.as_tensor(a.indptr.astype(np.int64))
-            self._indices = torch.as_tensor(a.indices.astype(np.int64))
+            self._csr = (
+                torch.as_tensor(a.indptr.astype(np.int64)),
+                torch.as_tensor(a.indices.astype(np.int64)),
+            )
+
+    def take(self, rows: torch.Tensor) -> Context:
+        """The context of a sub-batch: rows ``rows`` of this batch."""
+        out = Context.__new__(Context)
+        out.data, out.neighbours, out._csr = self.data, self.neighbours, self._csr
+        out.index = None if self.index is None else self.index[rows]
+        return out
 
 
 def _rand(generator: torch.Generator | None, *shape: int) -> torch.Tensor:
@@ -190,12 +200,13 @@ def neighbour_mix(
     if context is None or context.neighbours is None or context.data is None:
         raise ValueError("neighbour_mix needs a Context with data, index and neighbours")
     index = context.index if context.index is not None else torch.arange(len(x))
-    start, stop = context._indptr[index], context._indptr[index + 1]
+    indptr, indices = context._csr
+    start, stop = indptr[index], indptr[index + 1]
     degree = stop - start
     pick = start + (_rand(generator, len(index)) * degree.clamp(min=1)).long()
     has = degree > 0
     neighbour = index.clone()
-    neighbour[has] = context._indices[pick[has]]
+    neighbour[has] = indices[pick[has]]
     mixed = (1.0 - strength) * x + strength * context.data[neighbour].to(x.dtype)
     return torch.where(has[:, None, None], mixed, x)
 
@@ -251,9 +262,14 @@ def augment(
     strengths = strengths or {}
     for name in check_names(names):
         spec = AUGMENTATIONS[name]
-        out = spec.function(
-            x, strengths.get(name, spec.strength), generator=generator, context=context
+        rows = torch.nonzero(_rand(generator, len(x)) < probability).ravel()
+        if len(rows) == 0:
+            continue
+        part = spec.function(
+            x[rows],
+            strengths.get(name, spec.strength),
+            generator=generator,
+            context=None if context is None else context.take(rows),
         )
-        chosen = _rand(generator, len(x)) < probability
-        x = torch.where(chosen[:, None, None], out, x)
+        x = x.index_copy(0, rows, part)
     return x

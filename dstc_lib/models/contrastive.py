@@ -11,15 +11,17 @@ Two augmented views of each tile of a mini-batch go through one 1-D convolutiona
   on the clusters' sizes, ``log K - H(sizes)`` per view, keeps every cluster in use.
 
 The loss per step is ``instance + cluster + entropy_weight * entropy``. A tile's cluster is
-the argmax of its assignment (``assign="head"``) or, as a check, k-means on the latent
-(``assign="kmeans"``). Inputs are plain arrays ``(n_samples, n_channels, n_steps)``, best
-standardised per (channel, step) first (``features.FeatureScaler``).
+the argmax of its assignment (``assign="head"``) or, as a check, k-means on the latent scaled
+to unit length (``assign="kmeans"``; the losses compare latents by cosine). Inputs are plain
+arrays ``(n_samples, n_channels, n_steps)``, best standardised per (channel, step) first
+(``features.FeatureScaler``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +120,9 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     checkpoint: a file to save the training state to after each epoch; a fit that finds one
         written for the same settings and data shape resumes from it (more ``epochs`` than
         the checkpoint holds continue its training).
+    n_threads: torch threads while fitting and predicting (restored afterwards). These small
+        convolutions gain little from more threads and lose much on a busy machine; ``None``
+        keeps torch's setting.
     progress: show a tqdm bar over the epochs.
 
     Attributes: ``labels_``, ``history_`` (``"loss"``, ``"instance"``, ``"cluster"``,
@@ -145,6 +150,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         random_state: int | None = 0,
         snapshot_steps: Sequence[int] = (),
         checkpoint: str | Path | None = None,
+        n_threads: int | None = 1,
         progress: bool = False,
     ):
         self.n_clusters = n_clusters
@@ -165,6 +171,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.snapshot_steps = snapshot_steps
         self.checkpoint = checkpoint
+        self.n_threads = n_threads
         self.progress = progress
 
     # --- fitting ------------------------------------------------------------------------------
@@ -172,6 +179,10 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y=None, adjacency: sp.sparray | None = None):
         """Train on ``X``; ``adjacency`` (sparse ``(n, n)``, e.g. ``geo.tile_graph``) gives each
         sample's grid neighbours for ``neighbour_mix``."""
+        with _threads(self.n_threads):
+            return self._fit(X, adjacency)
+
+    def _fit(self, X: np.ndarray, adjacency: sp.sparray | None):
         X = self._check_X(X, fitted=False)
         n = len(X)
         if n < max(self.n_clusters, 2):
@@ -269,7 +280,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.n_steps_ = step
         if self.assign == "kmeans":
             self.kmeans_ = KMeans(self.n_clusters, n_init=10, random_state=seed)
-            self.kmeans_.fit(self.transform(X))
+            self.kmeans_.fit(_unit_rows(self.transform(X)))
         self.labels_ = self.predict(X)
         return self
 
@@ -289,7 +300,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Cluster of each sample (argmax of the head, or k-means on the latent)."""
         if self.assign == "kmeans":
-            return self.kmeans_.predict(self.transform(X)).astype(np.int64)
+            return self.kmeans_.predict(_unit_rows(self.transform(X))).astype(np.int64)
         return self.predict_proba(X).argmax(axis=1).astype(np.int64)
 
     def _forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -298,7 +309,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         X = self._check_X(X, fitted=True)
         self.network_.eval()
         latents, probs = [], []
-        with torch.no_grad():
+        with torch.no_grad(), _threads(self.n_threads):
             for chunk in torch.split(torch.from_numpy(X), 4096):
                 h, _, p = self.network_(chunk)
                 latents.append(h)
@@ -348,10 +359,25 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         }
 
     def _checkpoint_tag(self, shape: tuple, names: list[str]) -> str:
-        params = {k: v for k, v in self.get_params().items() if k not in ("epochs", "progress")}
-        params.pop("checkpoint", None)
-        params.pop("snapshot_steps", None)
+        skip = ("epochs", "progress", "checkpoint", "snapshot_steps", "n_threads")
+        params = {k: v for k, v in self.get_params().items() if k not in skip}
         return repr((tuple(shape), names, sorted(params.items(), key=lambda kv: kv[0])))
+
+
+def _unit_rows(latent: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length: the contrastive losses compare latents by cosine."""
+    return latent / np.maximum(np.linalg.norm(latent, axis=1, keepdims=True), 1e-12)
+
+
+@contextmanager
+def _threads(n: int | None):
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _history_to_state(history: dict) -> dict:
@@ -417,7 +443,7 @@ def score_variants(
         ).fit(X, adjacency=adjacency if "neighbour_mix" in variants[variant] else None)
         seconds = time.perf_counter() - t0
         latent = KMeans(model.n_clusters, n_init=10, random_state=seed).fit_predict(
-            model.transform(X)
+            _unit_rows(model.transform(X))
         )
         head = external_scores(model.labels_, truth)
         on_latent = external_scores(latent, truth)
