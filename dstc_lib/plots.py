@@ -93,3 +93,31 @@ def style_quality(days: pd.DataFrame) -> pd.io.formats.style.Styler:
         )
         .hide(axis="index")
     )
+
+
+def architecture(layers: pd.DataFrame, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
+    """A model's layers (a table with part, layer, output shape, parameters, as
+    ``DSTC.layer_table`` gives) drawn as a chain of boxes, coloured by part."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(12, 0.9 + 0.42 * len(layers)))
+    colours = {"encoder": "#cfe3f7", "decoder": "#f7dccf", "clustering": "#d8f0d2"}
+    n = len(layers)
+    for i, row in enumerate(layers.itertuples(index=False)):
+        y = n - i
+        ax.add_patch(
+            plt.Rectangle(
+                (0.0, y - 0.4), 1.0, 0.8, facecolor=colours.get(row.part, "0.9"), edgecolor="0.3"
+            )
+        )
+        ax.text(0.02, y, f"{row.part}: {row.layer}", va="center", fontsize=9)
+        ax.text(0.70, y, f"-> {row[2]}", va="center", fontsize=9, family="monospace")
+        ax.text(0.98, y, f"{row.parameters:,}", va="center", ha="right", fontsize=9)
+        if i < n - 1:
+            ax.annotate("", (0.5, y - 0.6), (0.5, y - 0.4), arrowprops={"arrowstyle": "->"})
+    ax.text(0.98, n + 0.75, "parameters", ha="right", fontsize=9, weight="bold")
+    ax.text(0.70, n + 0.75, "output shape", fontsize=9, weight="bold")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0.3, n + 1.1)
+    ax.set_axis_off()
+    ax.set_title(title or f"{int(layers['parameters'].sum()):,} parameters")
+    return ax
