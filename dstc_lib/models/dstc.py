@@ -518,10 +518,13 @@ def _layer_args(layer: nn.Module) -> str:
 @contextlib.contextmanager
 def _torch_context(seed: int, num_threads: int | None, deterministic: bool = True):
     """Seed torch locally (the caller's global RNG state is restored afterwards), optionally
-    limit threads, and enforce deterministic algorithms."""
+    limit threads (torch's and the native pools k-means uses), and enforce deterministic
+    algorithms."""
+    from threadpoolctl import threadpool_limits
+
     threads = torch.get_num_threads()
     was = torch.are_deterministic_algorithms_enabled()
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), threadpool_limits(num_threads):
         torch.manual_seed(seed)
         if num_threads:
             torch.set_num_threads(num_threads)
