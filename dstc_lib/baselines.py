@@ -16,6 +16,7 @@ that do not use one), ``labels_`` afterwards.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -130,8 +131,10 @@ class KShapeClustering(_Base):
         self.random_state = random_state
 
     def _fit_predict(self, X, graph) -> np.ndarray:
-        from tslearn.clustering import KShape
-        from tslearn.preprocessing import TimeSeriesScalerMeanVariance
+        with warnings.catch_warnings():  # tslearn warns that h5py (file export) is absent
+            warnings.filterwarnings("ignore", message="h5py not installed")
+            from tslearn.clustering import KShape
+            from tslearn.preprocessing import TimeSeriesScalerMeanVariance
 
         X = np.asarray(X, dtype=np.float64)
         _flat(X)
