@@ -57,7 +57,7 @@ def run_seeds(
     caps the native thread pools (OpenMP, BLAS): on a small city one thread is fastest, and
     on a shared machine more threads than free cores make k-means ten times slower."""
     from threadpoolctl import threadpool_limits
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     rows, labels = [], {name: [] for name in methods}
     jobs = [(name, seed) for seed in seeds for name in methods]

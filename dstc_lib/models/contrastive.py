@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..augment import DEFAULT_AUGMENTATIONS, HOURS_PER_DAY, WEEK_DAY_KINDS, Context, augment
 from ..augment import check_names as check_augmentations

@@ -41,7 +41,7 @@ import torch
 from sklearn.cluster import KMeans
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..geo import normalise_graph
 from .checkpoint import load_checkpoint, save_checkpoint
