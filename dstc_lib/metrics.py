@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -78,7 +79,9 @@ def join_count_z(
     """Spatial autocorrelation of the label map: for each label, esda's join-count statistic of
     "this label" joins (BB) against random permutations of the labels, as a z-score; the mean
     over labels weighted by their size. Large positive = spatially coherent clusters."""
-    import esda
+    with warnings.catch_warnings():  # esda imports tqdm.auto, which warns without ipywidgets
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import esda
     from libpysal import graph
 
     w = graph.Graph.from_sparse(sp.csr_array(adjacency)).to_W()
