@@ -1,8 +1,10 @@
 """Streaming reduction of a Paris-size synthetic city (409 x 346 = 141,514 tiles, one service)
 over 1, 2 and 4 days (1x, 2x, 4x): time per file and peak memory should stay flat. Then the
-4-day reduction through each executor (serial, processes, dask) with 1 and 2 workers: the local
-speed-up, and a checksum showing that every executor gives the same bits. Each run is a fresh
-process, so that its peak memory is its own (driver and worker processes together).
+2- and 4-day reductions through each executor (serial, processes, dask) with 1 and 2 workers:
+the local speed-up, overall and per additional file (the difference between the two sizes, which
+leaves out starting a pool or a cluster), and checksums showing that every executor gives the
+same bits. Each run is a fresh process, so that its peak memory is its own (driver and worker
+processes together); each configuration runs twice and the faster run counts.
 
     .venv/bin/python benchmarks/bench_reduce.py   -> benchmarks/results.json ("reduce")
 """
@@ -23,6 +25,7 @@ from common import ROOT, PeakRSS, in_subprocess, save_section  # noqa: E402
 DATA = ROOT / "data/synthetic/bench-reduce"
 CITY = "Paris"
 DAYS = (1, 2, 4)
+REPEAT = 2  # runs of each configuration; the fastest counts (the machine may be shared)
 EXECUTORS = (("serial", 1), ("processes", 1), ("processes", 2), ("dask", 1), ("dask", 2))
 
 
@@ -87,18 +90,33 @@ def main() -> dict:
 
     read_traffic_file(traffic_path(root, CITY, "Facebook", preset().start, "DL"))  # compile once
     script = Path(__file__).resolve()
-    scaling = [
-        in_subprocess(script, {"root": str(root), "days": d, "executor": "serial", "workers": 1})
-        for d in DAYS
-    ]
-    executors = [
-        in_subprocess(script, {"root": str(root), "days": max(DAYS), "executor": e, "workers": w})
-        for e, w in EXECUTORS
-    ]
-    serial = next(r for r in executors if r["executor"] == "serial")
+    runs = {}
+    for e, w in EXECUTORS:  # serial over every size; the others over the two largest
+        for d in DAYS if e == "serial" else DAYS[1:]:
+            payload = {"root": str(root), "days": d, "executor": e, "workers": w}
+            tries = [in_subprocess(script, payload) for _ in range(REPEAT)]
+            runs[e, w, d] = min(tries, key=lambda r: r["seconds"])  # the least disturbed
+            runs[e, w, d]["seconds_all_tries"] = [r["seconds"] for r in tries]
+    scaling = [runs["serial", 1, d] for d in DAYS]
+    executors = []
+    for e, w in EXECUTORS:
+        small, big = runs[e, w, DAYS[-2]], runs[e, w, DAYS[-1]]
+        marginal = (big["seconds"] - small["seconds"]) / (big["files"] - small["files"])
+        executors.append(
+            {
+                **big,
+                "marginal_seconds_per_file": marginal,
+                "fixed_seconds": big["seconds"] - marginal * big["files"],
+                "same_bits_as_serial": big["checksum"] == runs["serial", 1, DAYS[-1]]["checksum"]
+                and small["checksum"] == runs["serial", 1, DAYS[-2]]["checksum"],
+            }
+        )
+    serial = executors[0]
     for r in executors:
         r["speedup_vs_serial"] = serial["seconds"] / r["seconds"]
-        r["same_bits_as_serial"] = r["checksum"] == serial["checksum"]
+        r["marginal_speedup_vs_serial"] = (
+            serial["marginal_seconds_per_file"] / r["marginal_seconds_per_file"]
+        )
     section = {
         "city": CITY,
         "grid": list(preset().grids[CITY]),

@@ -23,6 +23,7 @@ def main(names: list[str]) -> None:
         raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
     if not names and RESULTS.exists():
         RESULTS.unlink()  # a full run starts a fresh file: no section from another day
+    env = environment()  # the load average before the benchmarks start, and after
     t0 = time.perf_counter()
     seconds = {}
     for name in names or BENCHMARKS:
@@ -31,7 +32,8 @@ def main(names: list[str]) -> None:
         importlib.import_module(BENCHMARKS[name]).main()
         seconds[name] = round(time.perf_counter() - t, 1)
         print(f"benchmark {name}: {seconds[name]} s", flush=True)
-    save_section("environment", environment())
+    env["load_average_1min_end"] = environment()["load_average_1min"]
+    save_section("environment", env)
     save_section("bench_seconds", {**seconds, "total": round(time.perf_counter() - t0, 1)})
     print(f"wrote {RESULTS} in {time.perf_counter() - t0:.0f} s")
 
