@@ -16,6 +16,7 @@ rounding float32 parser (pyarrow's) gives.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -25,6 +26,8 @@ N_VALUES = 96
 _P32 = np.array([10.0**k for k in range(11)], np.float32)
 _P64 = np.array([10.0**k for k in range(23)], np.float64)
 _MIN_BYTES_PER_THREAD = 1 << 20  # below this a second thread costs more than it saves
+_MIN_LINE_BYTES = 98  # a tile id of one digit, 96 empty fields and the newline
+_COUNT_COST = 0.2  # counting a chunk's lines against parsing it (measured: 27 ms vs 133 ms)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -170,34 +173,70 @@ def parse_lines(
     buf: np.ndarray, threads: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, bool] | None:
     """Parse a whole file's bytes (``uint8``, ending with a newline) into ``(tile_ids int64 [n],
-    values float32 [n, 96], ids_increasing)``, or None if the fast path does not handle it."""
+    values float32 [n, 96], ids_increasing)``, or None if the fast path does not handle it.
+
+    Thread 0 parses the first chunk at once; thread k counts the lines of chunk k-1 (so that it
+    knows where its rows start once the earlier threads have counted theirs) and then parses
+    chunk k. The chunks shrink from first to last by the counting work, so the threads finish
+    together. Rows go straight into one array sized for the most rows the bytes could hold
+    (pages never written are never resident).
+    """
     n = len(buf)
     if n == 0 or buf[-1] != 10:
         return None
     threads = max(1, min(threads or default_threads(), n // _MIN_BYTES_PER_THREAD))
-    bounds = [0]
-    for k in range(1, threads):  # cut at the first newline after each equal share
-        at = max(n * k // threads, bounds[-1])
-        bounds.append(at + int(np.argmax(buf[at:] == 10)) + 1)
-    bounds.append(n)
-    spans = list(zip(bounds[:-1], bounds[1:], strict=True))
-    with ThreadPoolExecutor(threads) as pool:
-        counts = list(pool.map(lambda s: _count_lines(buf, s[0], s[1]), spans))
-        first = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        ids = np.empty(first[-1], np.int64)
-        values = np.empty((first[-1], N_VALUES), np.float32)
-        done = list(
-            pool.map(
-                lambda k: _parse(buf, *spans[k], ids, values, first[k], _P32, _P64), range(threads)
-            )
-        )
-    if not all(ok for ok, _ in done):
+    spans = _chunks(buf, threads)
+    cap = n // _MIN_LINE_BYTES + threads
+    ids = np.empty(cap, np.int64)
+    values = np.empty((cap, N_VALUES), np.float32)
+    counts = [0] * threads
+    counted = [threading.Event() for _ in range(threads)]
+
+    def work(k: int) -> tuple[int, bool, int]:
+        if k:
+            try:
+                counts[k - 1] = _count_lines(buf, *spans[k - 1])
+            finally:
+                counted[k - 1].set()
+            for event in counted[: k - 1]:
+                event.wait()
+        first = sum(counts[:k])
+        return (first, *_parse(buf, *spans[k], ids, values, first, _P32, _P64))
+
+    if threads == 1:
+        done = [work(0)]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            done = list(pool.map(work, range(threads)))
+    if not all(ok for _, ok, _ in done):
         return None
-    ends = [end for _, end in done]
-    rows = sum(end - start for end, start in zip(ends, first[:-1], strict=True))
-    if rows == 0:
+    if sum(end - first for first, _, end in done) == 0:
         return None
-    if rows < first[-1]:  # empty lines left gaps at the ends of chunks: close them
-        keep = np.concatenate([np.arange(s, e) for s, e in zip(first[:-1], ends, strict=True)])
+    gaps = any(end != nxt for (_, _, end), (nxt, _, _) in zip(done, done[1:], strict=False))
+    if gaps:  # empty lines at the end of a chunk left rows unused: close the gaps
+        keep = np.concatenate([np.arange(first, end) for first, _, end in done])
         ids, values = ids[keep], values[keep]
+    else:
+        ids, values = ids[: done[-1][2]], values[: done[-1][2]]
     return ids, values, bool((ids[1:] > ids[:-1]).all())
+
+
+def _chunks(buf: np.ndarray, threads: int) -> list[tuple[int, int]]:
+    """Byte ranges ending at newlines: chunk k+1 is smaller than chunk k by the time its thread
+    spends counting chunk k's lines (``_COUNT_COST`` of parsing them)."""
+    shares = [1.0]
+    for _ in range(1, threads):
+        shares.append(shares[0] - _COUNT_COST * shares[-1])
+    n, total, bounds, acc = len(buf), sum(shares), [0], 0.0
+    for share in shares[:-1]:
+        acc += share
+        at = max(int(n * acc / total), bounds[-1])
+        while at < n:
+            found = bytes(buf[at : at + 65536]).find(b"\n")
+            if found >= 0:
+                at += found + 1
+                break
+            at += 65536
+        bounds.append(min(at, n))
+    bounds.append(n)
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
