@@ -50,7 +50,7 @@ def reduce_tables(results: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     columns = ["executor", "workers", "days", "files", "seconds", "seconds_per_file"]
     memory = ["peak_rss_mb", "peak_rss_driver_mb"]
     scaling = pd.DataFrame(r["scaling"])[columns + memory]
-    extra = ["marginal_seconds_per_file", "fixed_seconds", "marginal_speedup_vs_serial"]
+    extra = ["startup_seconds", "speedup_with_startup"]
     executors = pd.DataFrame(r["executors"])
     executors = executors[
         columns

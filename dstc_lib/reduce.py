@@ -99,17 +99,9 @@ def _executor_map(
         return pool_map
 
     def dask_map(fn, items):
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
-        cluster = None
-        if scheduler is None:
-            cluster = LocalCluster(
-                n_workers=n_workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+        cluster = local_cluster(n_workers) if scheduler is None else None
         client = Client(cluster if cluster is not None else scheduler, set_as_default=False)
         try:
             slots = n_workers if cluster is not None else max(1, _cluster_threads(client))
@@ -124,6 +116,20 @@ def _executor_map(
                 cluster.close()
 
     return dask_map
+
+
+def local_cluster(workers: int):
+    """The dask ``LocalCluster`` that ``executor='dask'`` starts when given no scheduler:
+    ``workers`` single-threaded worker processes, no dashboard."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
 
 
 _WINDOW_PER_WORKER = 2
