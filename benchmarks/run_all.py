@@ -21,9 +21,9 @@ def main(names: list[str]) -> None:
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
         raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
+    env = environment()  # the commit and load average before the benchmarks start
     if not names and RESULTS.exists():
         RESULTS.unlink()  # a full run starts a fresh file: no section from another day
-    env = environment()  # the load average before the benchmarks start, and after
     t0 = time.perf_counter()
     seconds = {}
     for name in names or BENCHMARKS:
