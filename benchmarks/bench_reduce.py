@@ -1,5 +1,6 @@
 """Streaming reduction of a Paris-size synthetic city (409 x 346 = 141,514 tiles, one service)
-over 1, 2 and 4 days (1x, 2x, 4x): time per file and peak memory should stay flat. Then the
+over 1, 2 and 4 days (1x, 2x, 4x): time per file and peak memory should stay flat; and one day
+of 1, 2 and 4 services, where the typical week grows with the services. Then the
 4-day reduction through each executor (serial, processes, dask) with 1 and 2 workers: the local
 speed-up, with and without starting the Dask cluster (its worker processes and their imports,
 timed apart), and checksums showing that every executor gives the same bits. Each run is a fresh
@@ -25,27 +26,35 @@ from common import ROOT, PeakRSS, in_subprocess, save_section  # noqa: E402
 DATA = ROOT / "data/synthetic/bench-reduce"
 CITY = "Paris"
 DAYS = (1, 2, 4)
-REPEAT = 3  # runs of each configuration; the fastest counts (the machine may be shared)
+SERVICES = (1, 2, 4)
+REPEAT = 2  # runs of each configuration; the fastest counts (the machine may be shared)
 EXECUTORS = (("serial", 1), ("processes", 1), ("processes", 2), ("dask", 1), ("dask", 2))
 
 
-def preset():
+def preset(kind: str = "days"):
+    """``days``: one service over ``max(DAYS)`` days; ``services``: ``max(SERVICES)`` services
+    over one day. Both on the real Paris grid."""
     from dstc_lib.synth import PRESETS, Preset
 
     grid = PRESETS["fullgrid"].grids[CITY]
-    return Preset({CITY: grid}, ("Facebook",), dt.date(2019, 3, 18), max(DAYS), zone_tiles=400)
+    start = dt.date(2019, 3, 18)
+    if kind == "days":
+        return Preset({CITY: grid}, ("Facebook",), start, max(DAYS), zone_tiles=400)
+    services = ("Facebook", "Netflix", "Spotify", "YouTube")[: max(SERVICES)]
+    return Preset({CITY: grid}, services, start, 1, zone_tiles=400, events=False)
 
 
-def make_data() -> Path:
+def make_data(kind: str = "days") -> Path:
     """Generate the city once (a marker file remembers what was generated)."""
     from dstc_lib.synth import generate_city
 
-    marker = DATA / "generated.json"
-    what = repr(preset())
+    out = DATA / kind
+    marker = out / "generated.json"
+    what = repr(preset(kind))
     if not (marker.exists() and marker.read_text() == what):
-        generate_city(DATA, CITY, preset(), seed=0, progress=False, workers=None)
+        generate_city(out, CITY, preset(kind), seed=0, progress=False, workers=None)
         marker.write_text(what)
-    return DATA / "traffic"
+    return out / "traffic"
 
 
 def one(payload: dict) -> dict:
@@ -57,6 +66,7 @@ def one(payload: dict) -> dict:
 
     start = preset().start
     days = [start + dt.timedelta(days=i) for i in range(payload["days"])]
+    services = list(preset("services").services[: payload.get("services", 1)])
     with tempfile.TemporaryDirectory() as cache, PeakRSS() as peak:
         t0 = time.perf_counter()
         cluster = scheduler = None
@@ -74,6 +84,7 @@ def one(payload: dict) -> dict:
             CITY,
             cache_dir=cache,
             days=days,
+            services=services if "services" in payload else None,
             executor=payload["executor"],
             workers=None if scheduler else payload["workers"],
             scheduler=scheduler,
@@ -105,7 +116,7 @@ def _import_library():
 
 def main() -> dict:
     t0 = time.perf_counter()
-    root = make_data()
+    root = make_data("days")
     generated = time.perf_counter() - t0
     from dstc_lib.netmob import read_traffic_file, traffic_path
 
@@ -119,6 +130,14 @@ def main() -> dict:
             runs[e, w, d] = min(tries, key=lambda r: r["seconds"])  # the least disturbed
             runs[e, w, d]["seconds_all_tries"] = [r["seconds"] for r in tries]
     scaling = [runs["serial", 1, d] for d in DAYS]
+    services_root = make_data("services")
+    by_services = []
+    for n in SERVICES:  # memory with the number of services (the typical week grows)
+        payload = {"root": str(services_root), "days": 1, "services": n}
+        payload |= {"executor": "serial", "workers": 1}
+        tries = [in_subprocess(script, payload) for _ in range(REPEAT)]
+        best = min(tries, key=lambda r: r["seconds"])
+        by_services.append({**best, "seconds_all_tries": [r["seconds"] for r in tries]})
     executors = [runs[e, w, DAYS[-1]] for e, w in EXECUTORS]
     serial = executors[0]
     for r in executors:
@@ -131,6 +150,7 @@ def main() -> dict:
         "services": list(preset().services),
         "generate_seconds": generated,
         "scaling": scaling,
+        "services_scaling": by_services,
         "executors": executors,
     }
     save_section("reduce", section)

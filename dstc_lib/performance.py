@@ -62,6 +62,12 @@ def reduce_tables(results: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     return scaling, executors
 
 
+def services_table(results: dict) -> pd.DataFrame:
+    """Streaming reduction of one day with more and more services: time and peak memory."""
+    rows = pd.DataFrame(results["reduce"]["services_scaling"])
+    return rows[["services", "files", "seconds", "peak_rss_mb", "peak_rss_driver_mb"]]
+
+
 def fit_cost(files, seconds) -> tuple[float, float]:
     """Least-squares ``seconds = fixed + per_file x files``: returns ``(fixed, per_file)``."""
     per_file, fixed = np.polyfit(np.asarray(files, float), np.asarray(seconds, float), 1)

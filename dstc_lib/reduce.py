@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import mmap
 import os
 import warnings
 from collections import deque
@@ -422,7 +423,7 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
             counts[:, hours] += valid
         if week is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
-                week[:, s_idx, :] = (sums / counts) if sums is not None else np.nan
+                _write_service(week, s_idx, (sums / counts) if sums is not None else np.nan)
     bar.close()
     if tile_ids is None:
         raise FileNotFoundError(f"{city}: no readable traffic file among {len(jobs)} expected")
@@ -438,6 +439,29 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
     (out / "axes.json").write_text(
         json.dumps({"city": city, "services": services, "days": [str(d) for d in days]})
     )
+
+
+_BLOCK_BYTES = 64 << 20
+
+
+def _write_service(week: np.memmap, s_idx: int, values) -> None:
+    """Write one service's ``[tiles, 168]`` into the typical week, a block of tiles at a time,
+    unmapping each block's pages once written. A service's slice touches every page of the
+    ``[tiles, services, 168]`` file, so otherwise the whole file would become resident; the data
+    stays in the file and the page cache (a shared mapping keeps what was written)."""
+    values = np.broadcast_to(values, (week.shape[0], week.shape[2]))
+    row = week.strides[0]
+    step = max(1, _BLOCK_BYTES // row)
+    mapped = getattr(week, "_mmap", None)
+    can_release = mapped is not None and hasattr(mmap, "MADV_DONTNEED")
+    base = week.offset % mmap.ALLOCATIONGRANULARITY if can_release else 0
+    for lo in range(0, week.shape[0], step):
+        hi = min(lo + step, week.shape[0])
+        week[lo:hi, s_idx, :] = values[lo:hi]
+        if can_release:
+            start = base + lo * row
+            start -= start % mmap.PAGESIZE
+            mapped.madvise(mmap.MADV_DONTNEED, start, base + hi * row - start)
 
 
 def _align(tile_ids: np.ndarray, part: FilePartial) -> tuple[np.ndarray, np.ndarray, int]:

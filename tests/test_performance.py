@@ -25,6 +25,7 @@ def test_tables_from_a_results_file(tmp_path):
         "read_one_file": {"mb": 66.0, "txt": fmt, "gz": fmt},
         "reduce": {
             "scaling": [run],
+            "services_scaling": [run | {"services": 4}],
             "executors": [run | {"speedup_vs_serial": 1.0, "same_bits_as_serial": True}],
         },
     }
@@ -37,6 +38,7 @@ def test_tables_from_a_results_file(tmp_path):
     scaling, executors = perf.reduce_tables(results)
     assert scaling["peak_rss_mb"].tolist() == [900.0]
     assert executors["same_bits_as_serial"].all()
+    assert perf.services_table(results)["services"].tolist() == [4]
 
 
 def test_compare_executors_times_each_run_and_checks_the_bits(tiny):

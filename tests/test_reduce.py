@@ -254,3 +254,12 @@ def test_bad_parameters_are_refused(tiny, tmp_path):
         red.reduce_city(tiny / "traffic", "Paris", cache_dir=tmp_path, direction="both")
     with pytest.raises(ValueError, match=r"services not found for Paris: \['Tor'\]"):
         red.reduce_city(tiny / "traffic", "Paris", cache_dir=tmp_path, services=["Tor"])
+
+
+def test_typical_week_written_in_blocks_of_tiles_keeps_every_value(tiny, tmp_path, monkeypatch):
+    root = tiny / "traffic"
+    whole = red.reduce_city(root, "Paris", cache_dir=tmp_path / "a", progress=False)
+    monkeypatch.setattr(red, "_BLOCK_BYTES", 1)  # one tile per block, its pages released
+    blocks = red.reduce_city(root, "Paris", cache_dir=tmp_path / "b", progress=False)
+    assert np.isfinite(blocks.week).mean() > 0.9
+    _same_bits(whole, blocks)
