@@ -67,32 +67,34 @@ def one(payload: dict) -> dict:
     start = preset().start
     days = [start + dt.timedelta(days=i) for i in range(payload["days"])]
     services = list(preset("services").services[: payload.get("services", 1)])
-    with tempfile.TemporaryDirectory() as cache, PeakRSS() as peak:
-        t0 = time.perf_counter()
-        cluster = scheduler = None
-        if payload["executor"] == "dask":
-            from distributed import Client
+    with tempfile.TemporaryDirectory() as cache:
+        with PeakRSS() as peak:
+            t0 = time.perf_counter()
+            cluster = scheduler = None
+            if payload["executor"] == "dask":
+                from distributed import Client
 
-            cluster = local_cluster(payload["workers"])
-            scheduler = cluster.scheduler_address
-            with Client(cluster) as client:
-                client.run(_import_library)
-        startup = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        ct = reduce_city(
-            payload["root"],
-            CITY,
-            cache_dir=cache,
-            days=days,
-            services=services if "services" in payload else None,
-            executor=payload["executor"],
-            workers=None if scheduler else payload["workers"],
-            scheduler=scheduler,
-            progress=False,
-        )
-        seconds = time.perf_counter() - t0
-        if cluster is not None:
-            cluster.close()
+                cluster = local_cluster(payload["workers"])
+                scheduler = cluster.scheduler_address
+                with Client(cluster) as client:
+                    client.run(_import_library)
+            startup = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            ct = reduce_city(
+                payload["root"],
+                CITY,
+                cache_dir=cache,
+                days=days,
+                services=services if "services" in payload else None,
+                executor=payload["executor"],
+                workers=None if scheduler else payload["workers"],
+                scheduler=scheduler,
+                progress=False,
+            )
+            seconds = time.perf_counter() - t0
+            driver_mb = PeakRSS.driver_mb()  # before the checksum reads the whole result
+            if cluster is not None:
+                cluster.close()
         digest = hashlib.sha256()
         for array in (ct.tile_ids, ct.week, ct.daily, ct.city_hourly):
             digest.update(array.tobytes())
@@ -105,7 +107,7 @@ def one(payload: dict) -> dict:
         "startup_seconds": startup,
         "seconds_per_file": seconds / n_files,
         "peak_rss_mb": peak.total_mb,
-        "peak_rss_driver_mb": PeakRSS.driver_mb(),
+        "peak_rss_driver_mb": driver_mb,
         "checksum": digest.hexdigest()[:16],
     }
 

@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, environment, save_section  # noqa: E402
 
-BENCHMARKS = {"read": "bench_read", "reduce": "bench_reduce"}
+BENCHMARKS = {"read": "bench_read", "reduce": "bench_reduce", "train": "bench_train"}
 
 
 def main(names: list[str]) -> None:

@@ -68,6 +68,13 @@ def services_table(results: dict) -> pd.DataFrame:
     return rows[["services", "files", "seconds", "peak_rss_mb", "peak_rss_driver_mb"]]
 
 
+def train_table(results: dict) -> pd.DataFrame:
+    """Training throughput per model (one epoch on Paris-size data), if it was measured."""
+    train = results.get("train", {})
+    rows = {name: values for name, values in train.items() if isinstance(values, dict)}
+    return pd.DataFrame(rows).T
+
+
 def fit_cost(files, seconds) -> tuple[float, float]:
     """Least-squares ``seconds = fixed + per_file x files``: returns ``(fixed, per_file)``."""
     per_file, fixed = np.polyfit(np.asarray(files, float), np.asarray(seconds, float), 1)
