@@ -69,10 +69,10 @@ def services_table(results: dict) -> pd.DataFrame:
 
 
 def train_table(results: dict) -> pd.DataFrame:
-    """Training throughput per model (one epoch on Paris-size data), if it was measured."""
+    """Training throughput, one column per model (one epoch on Paris-size data), if measured."""
     train = results.get("train", {})
     rows = {name: values for name, values in train.items() if isinstance(values, dict)}
-    return pd.DataFrame(rows).T
+    return pd.DataFrame(rows, dtype=object)  # one column per model, one row per measure
 
 
 def fit_cost(files, seconds) -> tuple[float, float]:

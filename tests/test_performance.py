@@ -41,7 +41,7 @@ def test_tables_from_a_results_file(tmp_path):
     assert perf.services_table(results)["services"].tolist() == [4]
     assert perf.train_table(results).empty
     results["train"] = {"data_shape": [3, 2, 1], "m": {"parameters": 7, "fit_seconds": 1.5}}
-    assert perf.train_table(results).loc["m", "parameters"] == 7
+    assert perf.train_table(results).loc["parameters", "m"] == 7
 
 
 def test_compare_executors_times_each_run_and_checks_the_bits(tiny):
