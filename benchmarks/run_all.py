@@ -1,7 +1,7 @@
 """Run every benchmark and write ``benchmarks/results.json``: one section per benchmark, plus the
 environment the numbers come from and the total time. ``make bench`` runs this.
 
-    .venv/bin/python benchmarks/run_all.py [name ...]     (names: read, reduce, train)
+    .venv/bin/python benchmarks/run_all.py [name ...]     (names: read, reduce, train, dstc)
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, environment, save_section  # noqa: E402
 
-BENCHMARKS = {"read": "bench_read", "reduce": "bench_reduce", "train": "bench_train"}
+BENCHMARKS = {
+    "read": "bench_read",
+    "reduce": "bench_reduce",
+    "train": "bench_train",
+    "dstc": "bench_dstc",
+}
 
 
 def main(names: list[str]) -> None:

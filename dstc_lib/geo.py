@@ -202,3 +202,40 @@ def normalise_graph(
         root = np.sqrt(inv)
         return sp.csr_array(sp.diags_array(root) @ a @ sp.diags_array(root), dtype=np.float32)
     raise ValueError(f"mode={mode!r}; choose 'row' or 'sym'")
+
+
+def build_graph(
+    tiles: gpd.GeoDataFrame,
+    kind: str = "queen",
+    *,
+    tile_ids: np.ndarray | None = None,
+    features: np.ndarray | None = None,
+    n_neighbors: int = 8,
+    distance: float | None = None,
+) -> sp.csr_array:
+    """A model's graph by name: a :func:`tile_graph` kind, ``"knn"`` (neighbours in feature
+    space, :func:`feature_knn_graph` of ``features``), or a spatial kind plus ``"+knn"`` (e.g.
+    ``"queen+knn"``: the union of both). ``features`` rows follow ``tile_ids``."""
+    spatial, _, knn = kind.partition("+")
+    if knn not in ("", "knn") or (spatial != "knn" and spatial not in GRAPH_KINDS):
+        raise ValueError(f"graph {kind!r}; choose one of {GRAPH_KINDS}, 'knn' or e.g. 'queen+knn'")
+    parts = []
+    if spatial != "knn":
+        parts.append(tile_graph(tiles, spatial, tile_ids=tile_ids, distance=distance))
+    if spatial == "knn" or knn:
+        if features is None:
+            raise ValueError(f"graph {kind!r} needs features= (one row per tile)")
+        parts.append(feature_knn_graph(features, n_neighbors))
+    return combine_graphs(*parts)
+
+
+def grid_graph(rows: int, cols: int, kind: str = "queen") -> sp.csr_array:
+    """Binary adjacency of a full ``rows x cols`` grid numbered row by row (``"queen"`` or
+    ``"rook"``), built by libpysal without geometry: the graph of a rectangular tile grid."""
+    from libpysal.weights import lat2SW
+
+    if kind not in ("queen", "rook"):
+        raise ValueError(f"grid graph kind {kind!r}; choose 'queen' or 'rook'")
+    adjacency = sp.csr_array(lat2SW(rows, cols, criterion=kind), dtype=np.float32)
+    adjacency.data[:] = 1.0
+    return adjacency

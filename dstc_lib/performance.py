@@ -69,10 +69,40 @@ def services_table(results: dict) -> pd.DataFrame:
 
 
 def train_table(results: dict) -> pd.DataFrame:
-    """Training throughput, one column per model (one epoch on Paris-size data), if measured."""
+    """Training on Paris-size data, one row per model and phase: parameters, seconds for one
+    epoch, samples per second (only the models that were measured)."""
+    rows = []
     train = results.get("train", {})
-    rows = {name: values for name, values in train.items() if isinstance(values, dict)}
-    return pd.DataFrame(rows, dtype=object)  # one column per model, one row per measure
+    if "contrastive" in train:
+        c = train["contrastive"]
+        seconds = c["fit_seconds"] - c["predict_seconds"]  # fit ends with a prediction pass
+        rows.append(
+            (
+                "ContrastiveClustering",
+                "epoch",
+                c["parameters"],
+                train["data_shape"][0],
+                seconds,
+                c["n_threads"],
+            )
+        )
+    if "dstc_epoch" in results:
+        d = results["dstc_epoch"]
+        for phase in ("pretrain", "joint"):
+            rows.append(
+                (
+                    "DSTC",
+                    phase,
+                    d["n_parameters"],
+                    d["tiles"],
+                    d[f"{phase}_epoch_seconds"],
+                    d["threads"],
+                )
+            )
+    columns = ["model", "phase", "parameters", "samples", "seconds", "threads"]
+    table = pd.DataFrame(rows, columns=columns)
+    table["samples_per_s"] = table["samples"] / table["seconds"]
+    return table
 
 
 def fit_cost(files, seconds) -> tuple[float, float]:

@@ -40,8 +40,13 @@ def test_tables_from_a_results_file(tmp_path):
     assert executors["same_bits_as_serial"].all()
     assert perf.services_table(results)["services"].tolist() == [4]
     assert perf.train_table(results).empty
-    results["train"] = {"data_shape": [3, 2, 1], "m": {"parameters": 7, "fit_seconds": 1.5}}
-    assert perf.train_table(results).loc["parameters", "m"] == 7
+    c = {"parameters": 7, "fit_seconds": 2.0, "predict_seconds": 0.5, "n_threads": 1}
+    results["train"] = {"data_shape": [300, 2, 1], "contrastive": c}
+    d = {"tiles": 300, "n_parameters": 5, "threads": 1}
+    results["dstc_epoch"] = d | {"pretrain_epoch_seconds": 3.0, "joint_epoch_seconds": 6.0}
+    table = perf.train_table(results)
+    assert table["phase"].tolist() == ["epoch", "pretrain", "joint"]
+    assert table["samples_per_s"].tolist() == [200.0, 100.0, 50.0]
 
 
 def test_compare_executors_times_each_run_and_checks_the_bits(tiny):

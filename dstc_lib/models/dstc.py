@@ -1,0 +1,536 @@
+"""DSTC, deep spatial temporal clustering: our reading of the paper's abstract ("a lightweight
+spatiotemporal autoencoder and graph construction, optimizing clustering and reconstruction
+objectives to learn representations and cluster assignments"); the full text is not public.
+
+The model, on ``X (n_samples, n_channels, n_steps)`` and an optional tile graph ``A``:
+
+- **Graph convolution, SIGN/TAGCN style.** With ``P`` the row-normalised graph with self loops,
+  the encoder sees the tile's own week and its neighbourhood averages ``[X, P X, ..., P^H X]``
+  stacked as channels; the first (linear) temporal convolution thus applies one learnt
+  spatio-temporal filter per hop, ``sum_h conv_h(P^h X)``, a polynomial graph filter
+  (Du et al. 2017; Frasca et al. 2020). ``P^h`` is precomputed once, sparse, on the whole city
+  and a mini-batch's rows of ``P^h X`` are computed on the fly (``P^h[batch] @ X``): mini-batches
+  of tiles then carry their neighbourhoods exactly, with no neighbour sampling, no dense matrix,
+  and memory for ``X`` only. Cost per batch: one sparse row-slice product per hop.
+- **Temporal autoencoder.** Three strided 1-D convolutions with circular padding (the week wraps
+  around) down to a small latent vector; the decoder mirrors them (upsampling + convolutions)
+  and reconstructs the tile's own week ``X``.
+- **Training.** Autoencoder pretraining (MSE), Student-t centroids initialised by k-means on the
+  latent space, then joint optimisation of ``lambda_rec * MSE + lambda_clu * KL(P_t || Q)`` with
+  the DEC target distribution ``P_t`` recomputed on all samples every ``update_interval`` steps
+  (DEC with ``lambda_rec=0``, IDEC with ``lambda_rec>0``; ``graph=None`` removes the graph).
+
+Deterministic for a fixed ``random_state``: weights are drawn under a forked torch RNG, batches
+from a private ``torch.Generator``, deterministic algorithms are enforced while fitting. With a
+``checkpoint_dir`` every epoch is saved (weights, optimiser, generator, target, history) and
+``resume=True`` continues a stopped run to the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from sklearn.cluster import KMeans
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from ..geo import normalise_graph
+from .checkpoint import load_checkpoint, save_checkpoint
+
+CHECKPOINT_NAME = "dstc.pt"
+
+
+# --- the clustering objective ------------------------------------------------------------------
+
+
+def soft_assignment(z: torch.Tensor, centroids: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+    """DEC's Student-t similarity of each latent vector to each centroid, rows summing to 1:
+    ``q_ij ∝ (1 + |z_i - mu_j|^2 / alpha) ^ -((alpha + 1) / 2)``."""
+    dist2 = torch.cdist(z, centroids).pow(2)
+    q = (1.0 + dist2 / alpha).pow(-(alpha + 1.0) / 2.0)
+    return q / q.sum(dim=1, keepdim=True)
+
+
+def target_distribution(q: torch.Tensor) -> torch.Tensor:
+    """DEC's sharpened target: ``p_ij ∝ q_ij^2 / f_j`` with ``f_j = sum_i q_ij`` (the soft
+    cluster size), rows summing to 1. Confident assignments gain weight; big clusters lose it."""
+    weight = q.pow(2) / q.sum(dim=0, keepdim=True)
+    return weight / weight.sum(dim=1, keepdim=True)
+
+
+def clustering_loss(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """``KL(P || Q)`` averaged over the samples of a batch."""
+    return (p * (torch.log(p.clamp_min(1e-12)) - torch.log(q.clamp_min(1e-12)))).sum(1).mean()
+
+
+# --- the network -------------------------------------------------------------------------------
+
+
+def _conv(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Conv1d:
+    return nn.Conv1d(c_in, c_out, kernel, stride, kernel // 2, padding_mode="circular")
+
+
+class SpatioTemporalAE(nn.Module):
+    """Temporal convolutional autoencoder over ``(channels * hops, steps)`` inputs that
+    reconstructs ``(channels, steps)``; the hops are the graph convolution (module docstring)."""
+
+    def __init__(
+        self,
+        n_channels: int,
+        n_steps: int,
+        hops: int,
+        latent_dim: int,
+        width: int,
+        n_clusters: int,
+    ):
+        super().__init__()
+        self.n_channels, self.n_steps = n_channels, n_steps
+        if n_steps % 8:
+            raise ValueError(f"n_steps={n_steps}: the autoencoder needs a multiple of 8")
+        self.reduced = n_steps // 8  # 4-step patches, then one stride-2 convolution
+        self.width = width
+        self.encoder = nn.Sequential(
+            nn.Conv1d(n_channels * (hops + 1), width, 4, stride=4),  # hours -> 4-hour patches
+            nn.GELU(),
+            _conv(width, width, 5, 2),
+            nn.GELU(),
+            nn.Flatten(),
+            nn.Linear(width * self.reduced, latent_dim),
+        )
+        self.expand = nn.Linear(latent_dim, width * self.reduced)
+        self.decoder = nn.Sequential(
+            nn.GELU(),
+            nn.Upsample(scale_factor=2),
+            _conv(width, width, 5),
+            nn.GELU(),
+            nn.ConvTranspose1d(width, n_channels, 4, stride=4),  # patches -> hours
+        )
+        self.centroids = nn.Parameter(torch.zeros(n_clusters, latent_dim))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.expand(z).view(len(z), self.width, self.reduced)
+        return self.decoder(h)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.encode(x)
+        return z, self.decode(z)
+
+
+# --- the estimator -----------------------------------------------------------------------------
+
+
+class DSTC:
+    """Deep spatial temporal clustering (module docstring), scikit-learn style.
+
+    ``fit(X, graph=A)`` with ``X (n_samples, n_channels, n_steps)`` (standardise each feature
+    first: :class:`dstc_lib.features.FeatureScaler`) and ``A`` a scipy sparse adjacency whose rows
+    follow ``X``'s (e.g. :func:`dstc_lib.geo.tile_graph`), or ``None`` for no graph.
+
+    - ``hops``: neighbourhood depth of the graph convolution (ignored without a graph).
+    - ``lambda_rec`` / ``lambda_clu``: weights of reconstruction and clustering terms in the
+      joint phase (``lambda_rec=0``: DEC; ``epochs=0``: autoencoder + k-means).
+    - ``update_interval``: steps between updates of the target distribution (None: each epoch).
+    - ``checkpoint_dir`` / ``resume``: save every epoch; continue from the last save.
+
+    After ``fit``: ``labels_``, ``history_`` (one row per step: phase, epoch, step, loss, rec,
+    clu), ``n_parameters_``, ``fit_seconds_``, ``cluster_centers_`` (latent space).
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 9,
+        *,
+        hops: int = 2,
+        lambda_rec: float = 1.0,
+        lambda_clu: float = 1.0,
+        pretrain_epochs: int = 30,
+        epochs: int = 30,
+        batch_size: int = 256,
+        latent_dim: int = 10,
+        width: int = 32,
+        lr: float = 3e-3,
+        update_interval: int | None = None,
+        alpha: float = 1.0,
+        smooth_target: bool = False,
+        random_state: int = 0,
+        progress: bool = False,
+        checkpoint_dir: Path | str | None = None,
+        resume: bool = False,
+        num_threads: int | None = None,
+    ):
+        self.n_clusters = n_clusters
+        self.hops = hops
+        self.lambda_rec = lambda_rec
+        self.lambda_clu = lambda_clu
+        self.pretrain_epochs = pretrain_epochs
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.latent_dim = latent_dim
+        self.width = width
+        self.lr = lr
+        self.update_interval = update_interval
+        self.alpha = alpha
+        self.smooth_target = smooth_target
+        self.random_state = random_state
+        self.progress = progress
+        self.checkpoint_dir = checkpoint_dir
+        self.resume = resume
+        self.num_threads = num_threads
+
+    # -- inputs --
+
+    def _propagators(self, graph: sp.sparray | None, n: int) -> list[sp.csr_array]:
+        """``[P, P^2, ..., P^H]`` of the row-normalised graph with self loops (empty: no graph)."""
+        if graph is None or self.hops == 0:
+            return []
+        if graph.shape != (n, n):
+            raise ValueError(f"graph of shape {graph.shape} for {n} samples; align its rows")
+        p = normalise_graph(graph, self_loops=True, mode="row")
+        powers = [p]
+        for _ in range(self.hops - 1):
+            powers.append(sp.csr_array(powers[-1] @ p))
+        return powers
+
+    def _batch(self, flat: np.ndarray, powers: list[sp.csr_array], idx: np.ndarray) -> torch.Tensor:
+        """Encoder input of samples ``idx``: their own features and ``P^h X`` rows, stacked as
+        channels ``(len(idx), channels * (hops + 1), steps)``."""
+        parts = [flat[idx]] + [p[idx] @ flat for p in powers]
+        x = np.concatenate([part.reshape(len(idx), self.n_channels_, -1) for part in parts], 1)
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+    def _check(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 3:
+            raise ValueError(f"expected an array (n_samples, n_channels, n_steps), got {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("X has NaN or infinite values; fill them first (features.py does)")
+        if hasattr(self, "n_channels_") and X.shape[1:] != (self.n_channels_, self.n_steps_):
+            raise ValueError(
+                f"fitted on (channels, steps) {(self.n_channels_, self.n_steps_)}, got "
+                f"{X.shape[1:]}"
+            )
+        return X
+
+    # -- fitting --
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: Any = None,
+        *,
+        graph: sp.sparray | None = None,
+        callback: Callable[[int, DSTC], None] | None = None,
+        pretrained: DSTC | None = None,
+    ) -> DSTC:
+        """Train on ``X`` with the optional ``graph``. ``callback(epoch, self)`` runs after each
+        epoch (after its checkpoint); an exception there stops training, ``resume`` continues.
+        ``pretrained``: a DSTC fitted on the same data with the same architecture, pretraining
+        settings and seed; its pretrained autoencoder is reused (the result is the same as
+        pretraining again), so ablations that differ only in the joint phase share one."""
+        t0 = time.perf_counter()
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim == 3:
+            self.n_channels_, self.n_steps_ = X.shape[1:]
+        X = self._check(X)
+        if len(X) < self.n_clusters:
+            raise ValueError(f"{len(X)} samples for {self.n_clusters} clusters")
+        n = len(X)
+        flat = X.reshape(n, -1)
+        powers = self._propagators(graph, n)
+        self.graph_hops_ = len(powers)
+        with _torch_context(self.random_state, self.num_threads):
+            self.module_ = SpatioTemporalAE(
+                self.n_channels_,
+                self.n_steps_,
+                len(powers),
+                self.latent_dim,
+                self.width,
+                self.n_clusters,
+            )
+            self.n_parameters_ = sum(p.numel() for p in self.module_.parameters())
+            self._train(flat, powers, callback, pretrained)
+            self.labels_ = self._predict(flat, powers)
+        self.fit_seconds_ = time.perf_counter() - t0 + self._resumed_seconds
+        return self
+
+    def _train(self, flat, powers, callback, pretrained) -> None:
+        n = len(flat)
+        module = self.module_
+        generator = torch.Generator().manual_seed(self.random_state)
+        steps_per_epoch = -(-n // self.batch_size)
+        interval = self.update_interval or steps_per_epoch
+        total = self.pretrain_epochs + self.epochs
+        self.history_: list[dict] = []
+        self._resumed_seconds = 0.0
+        target, optimiser_state = None, None
+        start, step = 0, 0
+        path = Path(self.checkpoint_dir) / CHECKPOINT_NAME if self.checkpoint_dir else None
+        if path is not None and self.resume and path.is_file():
+            state = load_checkpoint(path)
+            if state["config"] != self._config(n):
+                raise ValueError(f"{path} was written by a different configuration or data")
+            module.load_state_dict(state["model"])
+            optimiser_state = state["optimiser"]
+            generator.set_state(state["generator"])
+            self.history_ = state["history"]
+            target = state["target"]
+            start, step = state["epoch"], state["step"]
+            self._resumed_seconds = state["seconds"]
+        elif pretrained is not None:
+            self._check_pretrained(pretrained, n)
+            module.load_state_dict(pretrained.pretrain_state_["model"])
+            generator.set_state(pretrained.pretrain_state_["generator"])
+            self.history_ = [h for h in pretrained.history_ if h["phase"] == "pretrain"]
+            start, step = self.pretrain_epochs, pretrained.pretrain_state_["step"]
+        optimiser = None
+        t_start = time.perf_counter()
+        bar = tqdm(
+            range(start, total), desc="DSTC", disable=not self.progress, initial=start, total=total
+        )
+        for epoch in bar:
+            joint = epoch >= self.pretrain_epochs
+            if epoch == self.pretrain_epochs:
+                self._keep_pretrained(generator, step)
+            if optimiser is None or epoch == self.pretrain_epochs:  # a fresh one per phase
+                optimiser = torch.optim.Adam(module.parameters(), lr=self.lr)
+                if optimiser_state is not None and epoch not in (0, self.pretrain_epochs):
+                    optimiser.load_state_dict(optimiser_state)
+            if joint and epoch == self.pretrain_epochs and target is None:
+                self._init_centroids(flat, powers)
+            order = torch.randperm(n, generator=generator).numpy()
+            module.train()
+            for b in range(steps_per_epoch):
+                idx = np.sort(order[b * self.batch_size : (b + 1) * self.batch_size])
+                if joint and (target is None or step % interval == 0):
+                    target = self._target(flat, powers)
+                x = self._batch(flat, powers, idx)
+                z, recon = module(x)
+                rec = F.mse_loss(recon, x[:, : self.n_channels_])
+                if joint:
+                    q = soft_assignment(z, module.centroids, self.alpha)
+                    clu = clustering_loss(q, target[torch.from_numpy(idx)])
+                    loss = self.lambda_rec * rec + self.lambda_clu * clu
+                else:
+                    clu = torch.zeros(())
+                    loss = rec
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                self.history_.append(
+                    {
+                        "phase": "joint" if joint else "pretrain",
+                        "epoch": epoch,
+                        "step": step,
+                        "loss": loss.item(),
+                        "rec": rec.item(),
+                        "clu": clu.item(),
+                    }
+                )
+                step += 1
+            bar.set_postfix(phase="joint" if joint else "pretrain", loss=f"{loss.item():.4f}")
+            if path is not None:
+                save_checkpoint(
+                    path,
+                    {
+                        "config": self._config(n),
+                        "model": module.state_dict(),
+                        "optimiser": optimiser.state_dict(),
+                        "generator": generator.get_state(),
+                        "history": self.history_,
+                        "target": target,
+                        "epoch": epoch + 1,
+                        "step": step,
+                        "seconds": self._resumed_seconds + time.perf_counter() - t_start,
+                    },
+                )
+            if callback is not None:
+                callback(epoch, self)
+        bar.close()
+        if total == self.pretrain_epochs:
+            self._keep_pretrained(generator, step)
+        if self.epochs == 0:
+            self._init_centroids(flat, powers)  # autoencoder + k-means
+
+    def _keep_pretrained(self, generator: torch.Generator, step: int) -> None:
+        """Remember the state at the end of pretraining, for ``fit(pretrained=self)``."""
+        self.pretrain_state_ = {
+            "model": {k: v.detach().clone() for k, v in self.module_.state_dict().items()},
+            "generator": generator.get_state(),
+            "step": step,
+        }
+
+    def _check_pretrained(self, pretrained: DSTC, n: int) -> None:
+        keys = ("hops", "latent_dim", "width", "pretrain_epochs", "batch_size", "lr")
+        mine, theirs = self._config(n), pretrained._config(n)
+        if not hasattr(pretrained, "pretrain_state_") or any(
+            mine[k] != theirs[k] for k in keys + ("random_state", "n", "graph_hops")
+        ):
+            raise ValueError(
+                "pretrained must be a DSTC fitted on the same samples with the same "
+                f"{', '.join(keys)}, random_state and graph"
+            )
+
+    def _config(self, n: int) -> dict:
+        keys = ("n_clusters", "hops", "lambda_rec", "lambda_clu", "pretrain_epochs", "epochs")
+        more = ("batch_size", "latent_dim", "width", "lr", "update_interval", "alpha")
+        more += ("smooth_target",)
+        config = {k: getattr(self, k) for k in keys + more}
+        return config | {"random_state": self.random_state, "n": n, "graph_hops": self.graph_hops_}
+
+    def _init_centroids(self, flat, powers) -> None:
+        z = self._latent(flat, powers).numpy()
+        km = KMeans(self.n_clusters, n_init=10, random_state=self.random_state).fit(z)
+        with torch.no_grad():
+            self.module_.centroids.copy_(torch.from_numpy(km.cluster_centers_.astype(np.float32)))
+
+    @torch.no_grad()
+    def _latent(self, flat, powers) -> torch.Tensor:
+        self.module_.eval()
+        chunks = [
+            self.module_.encode(self._batch(flat, powers, np.arange(i, min(i + 4096, len(flat)))))
+            for i in range(0, len(flat), 4096)
+        ]
+        return torch.cat(chunks)
+
+    @torch.no_grad()
+    def _target(self, flat, powers) -> torch.Tensor:
+        z = self._latent(flat, powers)
+        q = soft_assignment(z, self.module_.centroids, self.alpha)
+        if self.smooth_target and powers:  # neighbours' assignments vote: P q
+            q = torch.from_numpy(np.asarray(powers[0] @ q.numpy(), dtype=np.float32))
+        return target_distribution(q)
+
+    def _predict(self, flat, powers) -> np.ndarray:
+        z = self._latent(flat, powers)
+        return soft_assignment(z, self.module_.centroids.detach(), self.alpha).argmax(1).numpy()
+
+    # -- using a fitted model --
+
+    def _prepare(self, X, graph) -> tuple[np.ndarray, list]:
+        if not hasattr(self, "module_"):
+            raise RuntimeError("DSTC is not fitted yet: call fit first")
+        X = self._check(X)
+        if self.graph_hops_ and graph is None:
+            raise ValueError("this model was fitted with a graph: pass graph= for these samples")
+        powers = self._propagators(graph, len(X)) if self.graph_hops_ else []
+        return X.reshape(len(X), -1), powers
+
+    def predict(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
+        """Cluster of each sample: the most likely under the Student-t soft assignment."""
+        flat, powers = self._prepare(X, graph)
+        with _torch_context(self.random_state, self.num_threads, deterministic=False):
+            return self._predict(flat, powers)
+
+    def predict_proba(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
+        """Soft assignment ``Q`` of each sample to each cluster."""
+        flat, powers = self._prepare(X, graph)
+        with _torch_context(self.random_state, self.num_threads, deterministic=False):
+            z = self._latent(flat, powers)
+            return soft_assignment(z, self.module_.centroids.detach(), self.alpha).numpy()
+
+    def transform(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
+        """Latent vectors ``(n_samples, latent_dim)``."""
+        flat, powers = self._prepare(X, graph)
+        with _torch_context(self.random_state, self.num_threads, deterministic=False):
+            return self._latent(flat, powers).numpy()
+
+    def fit_predict(self, X: np.ndarray, y: Any = None, *, graph=None, **kwargs) -> np.ndarray:
+        return self.fit(X, graph=graph, **kwargs).labels_
+
+    def layer_table(self) -> pd.DataFrame:
+        """The fitted network layer by layer: part, layer, output shape (for one sample) and
+        parameter count."""
+        if not hasattr(self, "module_"):
+            raise RuntimeError("DSTC is not fitted yet: call fit first")
+        module = self.module_
+        rows: list[dict] = []
+
+        def hook(part):
+            def record(layer, inputs, output):
+                rows.append(
+                    {
+                        "part": part,
+                        "layer": repr(layer).split("(")[0] + _layer_args(layer),
+                        "output shape": tuple(output.shape[1:]),
+                        "parameters": sum(p.numel() for p in layer.parameters()),
+                    }
+                )
+
+            return record
+
+        handles = [
+            layer.register_forward_hook(hook(part))
+            for part, seq in (("encoder", module.encoder), ("decoder", module.decoder))
+            for layer in seq
+        ] + [module.expand.register_forward_hook(hook("decoder"))]
+        x = torch.zeros(1, self.n_channels_ * (self.graph_hops_ + 1), self.n_steps_)
+        with torch.no_grad():
+            module(x)
+        for handle in handles:
+            handle.remove()
+        rows.append(
+            {
+                "part": "clustering",
+                "layer": f"Student-t centroids ({self.n_clusters} x {self.latent_dim})",
+                "output shape": (self.n_clusters,),
+                "parameters": module.centroids.numel(),
+            }
+        )
+        return pd.DataFrame(rows)
+
+    @property
+    def cluster_centers_(self) -> np.ndarray:
+        return self.module_.centroids.detach().numpy().copy()
+
+    def reconstruct(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
+        """The autoencoder's reconstruction of ``X``."""
+        flat, powers = self._prepare(X, graph)
+        with _torch_context(self.random_state, self.num_threads, deterministic=False):
+            with torch.no_grad():
+                return self.module_.decode(self._latent(flat, powers)).numpy()
+
+
+def _layer_args(layer: nn.Module) -> str:
+    if isinstance(layer, nn.Conv1d | nn.ConvTranspose1d):
+        return (
+            f"({layer.in_channels}->{layer.out_channels}, k={layer.kernel_size[0]}, "
+            f"stride={layer.stride[0]})"
+        )
+    if isinstance(layer, nn.Linear):
+        return f"({layer.in_features}->{layer.out_features})"
+    if isinstance(layer, nn.Upsample):
+        return f"(x{int(layer.scale_factor)})"
+    return ""
+
+
+@contextlib.contextmanager
+def _torch_context(seed: int, num_threads: int | None, deterministic: bool = True):
+    """Seed torch locally (the caller's global RNG state is restored afterwards), optionally
+    limit threads (torch's and the native pools k-means uses), and enforce deterministic
+    algorithms."""
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    was = torch.are_deterministic_algorithms_enabled()
+    with torch.random.fork_rng(devices=[]), threadpool_limits(num_threads):
+        torch.manual_seed(seed)
+        if num_threads:
+            torch.set_num_threads(num_threads)
+        torch.use_deterministic_algorithms(deterministic or was)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was)
+            torch.set_num_threads(threads)
