@@ -1,13 +1,14 @@
 # The README's two commands. Both create .venv if it is missing and install the study into it.
 #   make book   generate the synthetic cities, execute every chapter, build _build/html
 #   make test   lint, format check, and the test suite
+#   make bench  the benchmarks (benchmarks/), written to benchmarks/results.json (< 10 min, 2 cores)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= ci
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install book test lint clean
+.PHONY: install book test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +26,9 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf _build data/cache

@@ -45,6 +45,7 @@ def _reduce(args, on_error: str):
         on_error=on_error,
         executor=args.executor,
         workers=args.workers,
+        scheduler=args.scheduler,
         progress=not args.quiet,
     )
 
@@ -226,8 +227,14 @@ def parser() -> argparse.ArgumentParser:
         c.add_argument("--city", required=True)
         c.add_argument("--cache-dir", default="data/cache")
         c.add_argument("--direction", default="sum", choices=["DL", "UL", "sum"])
-        c.add_argument("--executor", default="serial", choices=["serial", "processes"])
-        c.add_argument("--workers", type=int, default=None)
+        c.add_argument("--executor", default="serial", choices=["serial", "processes", "dask"])
+        c.add_argument("--workers", type=int, default=None, help="default: one per CPU")
+        c.add_argument(
+            "--scheduler",
+            default=None,
+            help="with --executor dask: a dask.distributed scheduler, tcp://host:port "
+            "(default: a local cluster of --workers processes)",
+        )
         c.add_argument("--quiet", action="store_true", help="no progress bar")
         if name == "check":
             c.add_argument("--json", action="store_true", help="machine-readable report")

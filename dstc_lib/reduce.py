@@ -18,10 +18,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import mmap
+import os
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -47,32 +52,132 @@ class FilePartial:
     error: NetMobFormatError | None = None
 
 
-def reduce_file(path: Path | str) -> FilePartial:
-    """Read one traffic file and reduce it to hourly values (the per-file work of a reduction)."""
+def reduce_file(path: Path | str, threads: int | None = None) -> FilePartial:
+    """Read one traffic file and reduce it to hourly values (the per-file work of a reduction).
+
+    ``threads``: threads parsing the file (None: the usable CPUs; the executors that run files
+    in parallel give each file one)."""
     try:
-        f = read_traffic_file(path)
+        f = read_traffic_file(path, threads=threads)
     except NetMobFormatError as err:
         return FilePartial(None, None, None, error=err)
-    hourly = f.values.astype(np.float64).reshape(f.n_rows, 24, 4).sum(axis=2)
+    hourly = f.values.reshape(f.n_rows, 24, 4).sum(axis=2, dtype=np.float64)
     total = np.nansum(f.values, axis=1, dtype=np.float64)
     return FilePartial(f.tile_ids, hourly, total, f.n_rows, f.n_nan)
 
 
-def _executor_map(executor: str, workers: int | None) -> Callable[[Callable, Iterable], Iterator]:
-    """``map`` for the per-file work, results in input order: ``serial`` or ``processes``."""
+EXECUTORS = ("serial", "processes", "dask")
+
+
+def _executor_map(
+    executor: str, workers: int | None, scheduler: str | None = None
+) -> Callable[[Callable, Iterable], Iterator]:
+    """``map`` for the per-file work, results in input order.
+
+    ``serial``: in this process. ``processes``: a local process pool. ``dask``: a
+    dask.distributed cluster, the one at ``scheduler`` (``tcp://host:port``) or else a
+    ``LocalCluster`` of ``workers`` single-threaded worker processes. The parallel ones keep at
+    most a few files per worker in flight (``_WINDOW_PER_WORKER``), so the driver's memory does
+    not grow with the number of files; the driver combines the results in input order, so every
+    executor gives the same bits.
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; choose one of {EXECUTORS}")
+    if scheduler is not None and executor != "dask":
+        raise ValueError("a scheduler address goes with executor='dask'")
     if executor == "serial":
         return map
+    n_workers = workers or default_workers()
     if executor == "processes":
 
         def pool_map(fn, items):
-            pool = ProcessPoolExecutor(max_workers=workers)
+            pool = ProcessPoolExecutor(max_workers=n_workers)
             try:
-                yield from pool.map(fn, list(items), chunksize=2)
+                yield from _windowed(pool.submit, partial(fn, threads=1), items, n_workers)
             finally:  # stopped early (an error, Ctrl-C): drop the files not yet read
                 pool.shutdown(wait=True, cancel_futures=True)
 
         return pool_map
-    raise ValueError(f"unknown executor {executor!r}; choose 'serial' or 'processes'")
+
+    def dask_map(fn, items):
+        from distributed import Client
+
+        cluster = local_cluster(n_workers) if scheduler is None else None
+        client = Client(cluster if cluster is not None else scheduler, set_as_default=False)
+        try:
+            slots = n_workers if cluster is not None else max(1, _cluster_threads(client))
+
+            def submit(f, item):
+                return client.submit(f, item, pure=False)
+
+            yield from _windowed(submit, partial(fn, threads=1), items, slots)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    return dask_map
+
+
+def local_cluster(workers: int):
+    """The dask ``LocalCluster`` that ``executor='dask'`` starts when given no scheduler:
+    ``workers`` single-threaded worker processes, no dashboard."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+
+
+_WINDOW_PER_WORKER = 2
+_BATCH_BYTES = 16 << 20  # small files travel in batches, so that a task is worth its overhead
+
+
+def _windowed(submit: Callable, fn: Callable, items: Iterable, slots: int) -> Iterator:
+    """Submit ``fn`` over batches of items (a batch: consecutive files up to ``_BATCH_BYTES``),
+    at most ``_WINDOW_PER_WORKER x slots`` batches at a time; yield each item's result in input
+    order (a finished batch frees its slot for the next one)."""
+    window: deque = deque()
+    limit = max(1, _WINDOW_PER_WORKER * slots)
+    for batch in _batches(items, _BATCH_BYTES):
+        window.append(submit(partial(_run_batch, fn), batch))
+        if len(window) >= limit:
+            yield from window.popleft().result()
+    while window:
+        yield from window.popleft().result()
+
+
+def _run_batch(fn: Callable, batch: list) -> list:
+    return [fn(item) for item in batch]
+
+
+def _batches(items: Iterable, max_bytes: int) -> Iterator[list]:
+    batch, size = [], 0
+    for item in items:
+        n = os.path.getsize(item) if isinstance(item, str | os.PathLike) else 0
+        if batch and size + n > max_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += n
+    if batch:
+        yield batch
+
+
+def _cluster_threads(client) -> int:
+    return sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+
+
+def default_workers() -> int:
+    """Worker processes when none are given: the CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass
@@ -157,6 +262,7 @@ def reduce_city(
     on_error: str = "raise",
     executor: str = "serial",
     workers: int | None = None,
+    scheduler: str | None = None,
     progress: bool = True,
 ) -> CityTensors:
     """Reduce one city to its typical week, daily totals and quality table, or load the cached
@@ -166,11 +272,16 @@ def reduce_city(
     holidays unless ``exclude_holidays`` is False, are left out of the typical week (daily totals
     keep them). ``on_error``: ``raise`` stops at the first unreadable file with
     its error; ``skip`` records it in the quality table, warns and goes on.
+
+    ``executor`` runs the per-file work: ``serial``, ``processes`` (``workers`` local processes)
+    or ``dask`` (the dask.distributed cluster at ``scheduler``, ``tcp://host:port``, or else a
+    local cluster of ``workers`` processes); the result is the same for each, bit for bit.
     """
     if direction not in DIRECTION_CHOICES:
         raise ValueError(f"direction must be one of {DIRECTION_CHOICES}, not {direction!r}")
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+    pmap = _executor_map(executor, workers, scheduler)  # checks the executor before any work
     inv = discover(traffic_root, city)
     for problem in inv.problems:
         warnings.warn(problem, stacklevel=2)
@@ -211,7 +322,7 @@ def reduce_city(
         "n_files": len(files),
     }
     with cache.write(f"reduce-{city}", key, manifest) as tmp:
-        _reduce_into(tmp, files, spec, _executor_map(executor, workers), progress)
+        _reduce_into(tmp, files, spec, pmap, progress)
     return load_reduced(cache.get(f"reduce-{city}", key))
 
 
@@ -312,7 +423,7 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
             counts[:, hours] += valid
         if week is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
-                week[:, s_idx, :] = (sums / counts) if sums is not None else np.nan
+                _write_service(week, s_idx, (sums / counts) if sums is not None else np.nan)
     bar.close()
     if tile_ids is None:
         raise FileNotFoundError(f"{city}: no readable traffic file among {len(jobs)} expected")
@@ -328,6 +439,29 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
     (out / "axes.json").write_text(
         json.dumps({"city": city, "services": services, "days": [str(d) for d in days]})
     )
+
+
+_BLOCK_BYTES = 64 << 20
+
+
+def _write_service(week: np.memmap, s_idx: int, values) -> None:
+    """Write one service's ``[tiles, 168]`` into the typical week, a block of tiles at a time,
+    unmapping each block's pages once written. A service's slice touches every page of the
+    ``[tiles, services, 168]`` file, so otherwise the whole file would become resident; the data
+    stays in the file and the page cache (a shared mapping keeps what was written)."""
+    values = np.broadcast_to(values, (week.shape[0], week.shape[2]))
+    row = week.strides[0]
+    step = max(1, _BLOCK_BYTES // row)
+    mapped = getattr(week, "_mmap", None)
+    can_release = mapped is not None and hasattr(mmap, "MADV_DONTNEED")
+    base = week.offset % mmap.ALLOCATIONGRANULARITY if can_release else 0
+    for lo in range(0, week.shape[0], step):
+        hi = min(lo + step, week.shape[0])
+        week[lo:hi, s_idx, :] = values[lo:hi]
+        if can_release:
+            start = base + lo * row
+            start -= start % mmap.PAGESIZE
+            mapped.madvise(mmap.MADV_DONTNEED, start, base + hi * row - start)
 
 
 def _align(tile_ids: np.ndarray, part: FilePartial) -> tuple[np.ndarray, np.ndarray, int]:

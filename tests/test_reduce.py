@@ -6,6 +6,7 @@ import pytest
 
 from dstc_lib import reduce as red
 from dstc_lib.calendar import hour_of_week_offset
+from dstc_lib.cli import main
 from dstc_lib.netmob import NetMobFormatError, discover, read_traffic_file, traffic_path
 
 
@@ -142,6 +143,71 @@ def test_processes_executor_is_bit_identical(tiny, tmp_path):
         red.reduce_city(root, "Paris", cache_dir=tmp_path / "c", executor="gpu", progress=False)
 
 
+def _same_bits(a, b):
+    for name in ("tile_ids", "week", "daily", "city_hourly"):
+        x, y = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
+        assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), name
+    assert a.quality.equals(b.quality)
+
+
+def test_dask_executor_is_bit_identical_to_serial(tiny, tmp_path, capsys):
+    from distributed import LocalCluster
+
+    root = tiny / "traffic"
+    serial = red.reduce_city(root, "Paris", cache_dir=tmp_path / "a", progress=False)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        on_dask = red.reduce_city(
+            root,
+            "Paris",
+            cache_dir=tmp_path / "b",
+            executor="dask",
+            scheduler=cluster.scheduler_address,
+            progress=False,
+        )
+        assert not on_dask.from_cache
+        _same_bits(serial, on_dask)
+        args = ["data", "reduce", "--traffic-root", str(root), "--city", "Paris", "--quiet"]
+        args += ["--cache-dir", str(tmp_path / "c"), "--executor", "dask"]
+        assert main(args + ["--scheduler", cluster.scheduler_address]) == 0
+    assert "Paris: reduced to" in capsys.readouterr().out
+    _same_bits(serial, red.load_reduced(next((tmp_path / "c").iterdir())))
+    with pytest.raises(ValueError, match="goes with executor='dask'"):
+        red.reduce_city(root, "Paris", cache_dir=tmp_path / "d", scheduler="tcp://x:1")
+
+
+def test_parallel_executors_keep_a_bounded_window_in_input_order(monkeypatch):
+    monkeypatch.setattr(red, "_batches", lambda items, max_bytes: ([i] for i in items))
+    in_flight, most = [], [0]
+
+    class Done:
+        def __init__(self, value):
+            self.value = value
+
+        def result(self):
+            in_flight.remove(self)
+            return self.value
+
+    def submit(fn, item):
+        in_flight.append(Done(fn(item)))
+        most[0] = max(most[0], len(in_flight))
+        return in_flight[-1]
+
+    out = list(red._windowed(submit, lambda x: x * x, range(10_000), slots=3))
+    assert out == [x * x for x in range(10_000)]
+    assert most[0] == red._WINDOW_PER_WORKER * 3 and not in_flight
+
+
+def test_small_files_travel_in_batches(tmp_path):
+    paths = []
+    for i, size in enumerate([5, 5, 5, 20, 1, 1]):
+        paths.append(tmp_path / f"{i}.txt")
+        paths[-1].write_bytes(b"x" * size)
+    batches = [[p.name for p in b] for b in red._batches(paths, max_bytes=12)]
+    assert batches == [["0.txt", "1.txt"], ["2.txt"], ["3.txt"], ["4.txt", "5.txt"]]
+
+
 def test_bad_file_raises_or_is_recorded(tiny, tmp_path):
     root = tiny / "traffic"
     bad = traffic_path(root, "Paris", "Spotify", "20190402", "UL")
@@ -188,3 +254,12 @@ def test_bad_parameters_are_refused(tiny, tmp_path):
         red.reduce_city(tiny / "traffic", "Paris", cache_dir=tmp_path, direction="both")
     with pytest.raises(ValueError, match=r"services not found for Paris: \['Tor'\]"):
         red.reduce_city(tiny / "traffic", "Paris", cache_dir=tmp_path, services=["Tor"])
+
+
+def test_typical_week_written_in_blocks_of_tiles_keeps_every_value(tiny, tmp_path, monkeypatch):
+    root = tiny / "traffic"
+    whole = red.reduce_city(root, "Paris", cache_dir=tmp_path / "a", progress=False)
+    monkeypatch.setattr(red, "_BLOCK_BYTES", 1)  # one tile per block, its pages released
+    blocks = red.reduce_city(root, "Paris", cache_dir=tmp_path / "b", progress=False)
+    assert np.isfinite(blocks.week).mean() > 0.9
+    _same_bits(whole, blocks)

@@ -1,0 +1,126 @@
+"""What every benchmark shares: the results file, the environment the numbers come from, timing,
+and peak memory of a run measured in a fresh process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from dstc_lib.provenance import _version, git_commit
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks/results.json"
+PACKAGES = (
+    "dstc_lib numpy pandas pyarrow numba isal dask distributed torch scikit-learn psutil".split()
+)
+
+
+def environment() -> dict:
+    """The machine, the versions and the date the numbers come from."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count()
+    model = ""
+    if Path("/proc/cpuinfo").exists():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": platform.machine(),
+        "cpu_model": model,
+        "cpus": cpus,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {name: _version(name) for name in PACKAGES},
+        "commit": git_commit(ROOT),
+    }
+
+
+def save_section(name: str, section: dict) -> None:
+    """Write one benchmark's section into the results file, keeping the others."""
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results[name] = section
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def timed(fn, *args, repeat: int = 5) -> float:
+    """Median wall time of ``fn(*args)`` over ``repeat`` runs (seconds)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+class PeakRSS:
+    """Peak resident memory of this process and its children (worker processes), sampled
+    every ``interval`` seconds in a thread; ``driver_mb`` is the kernel's exact peak of this
+    process alone."""
+
+    def __init__(self, interval: float = 0.02):
+        self.interval, self.total = interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        me = psutil.Process()
+        while not self._stop.is_set():
+            try:
+                rss = me.memory_info().rss
+                for child in me.children(recursive=True):
+                    try:
+                        rss += child.memory_info().rss
+                    except psutil.Error:
+                        pass
+                self.total = max(self.total, rss)
+            except psutil.Error:
+                pass
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def total_mb(self) -> float:
+        return self.total / 2**20
+
+    @staticmethod
+    def driver_mb() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def in_subprocess(script: Path, payload: dict, timeout: float = 600) -> dict:
+    """Run ``script --one '<json>'`` in a fresh interpreter (so that its peak memory is its own)
+    and return the JSON it prints on its last line."""
+    proc = subprocess.run(
+        [sys.executable, str(script), "--one", json.dumps(payload)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{script.name} {payload} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])

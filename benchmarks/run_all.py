@@ -1,0 +1,47 @@
+"""Run every benchmark and write ``benchmarks/results.json``: one section per benchmark, plus the
+environment the numbers come from and the total time. ``make bench`` runs this.
+
+    .venv/bin/python benchmarks/run_all.py [name ...]     (names: read, reduce, train, dstc)
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, environment, save_section  # noqa: E402
+
+BENCHMARKS = {
+    "read": "bench_read",
+    "reduce": "bench_reduce",
+    "train": "bench_train",
+    "dstc": "bench_dstc",
+}
+
+
+def main(names: list[str]) -> None:
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
+    env = environment()  # the commit and load average before the benchmarks start
+    if not names and RESULTS.exists():
+        RESULTS.unlink()  # a full run starts a fresh file: no section from another day
+    t0 = time.perf_counter()
+    seconds = {}
+    for name in names or BENCHMARKS:
+        print(f"benchmark {name} ...", flush=True)
+        t = time.perf_counter()
+        importlib.import_module(BENCHMARKS[name]).main()
+        seconds[name] = round(time.perf_counter() - t, 1)
+        print(f"benchmark {name}: {seconds[name]} s", flush=True)
+    env["load_average_1min_end"] = environment()["load_average_1min"]
+    save_section("environment", env)
+    save_section("bench_seconds", {**seconds, "total": round(time.perf_counter() - t0, 1)})
+    print(f"wrote {RESULTS} in {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,58 @@
+import json
+
+import pytest
+
+from dstc_lib import performance as perf
+
+
+def test_full_dataset_file_count_and_projection():
+    assert perf.FILES_PER_CITY == 68 * 77 * 2 == 10_472
+    assert perf.FULL_DATASET_FILES == 20 * 10_472
+    p = perf.projection(0.5, workers=(1, 4), files=7200)
+    assert p["hours"].tolist() == [1.0, 0.25]
+    assert p["days"].iloc[0] == pytest.approx(1 / 24)
+    assert perf.fit_cost([2, 4, 8], [3.0, 5.0, 9.0]) == pytest.approx((1.0, 1.0))
+
+
+def test_tables_from_a_results_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make bench"):
+        perf.load_results(tmp_path / "none.json")
+    seconds = {"ours": 0.1, "ceiling": 0.2, "pandas": 0.4}
+    fmt = {"seconds": seconds}
+    run = {"executor": "serial", "workers": 1, "days": 1, "files": 2, "seconds": 2.0}
+    run |= {"seconds_per_file": 1.0, "peak_rss_mb": 900.0, "peak_rss_driver_mb": 800.0}
+    results = {
+        "read_one_file": {"mb": 66.0, "txt": fmt, "gz": fmt},
+        "reduce": {
+            "scaling": [run],
+            "services_scaling": [run | {"services": 4}],
+            "executors": [run | {"speedup_vs_serial": 1.0, "same_bits_as_serial": True}],
+        },
+    }
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(results))
+    table = perf.read_table(perf.load_results(path))
+    assert len(table) == 6
+    pandas_txt = table[(table["format"] == "txt") & (table["reader"] == "pandas")].iloc[0]
+    assert pandas_txt["ours is x faster"] == 4.0 and pandas_txt["MB/s (text)"] == 165.0
+    scaling, executors = perf.reduce_tables(results)
+    assert scaling["peak_rss_mb"].tolist() == [900.0]
+    assert executors["same_bits_as_serial"].all()
+    assert perf.services_table(results)["services"].tolist() == [4]
+    assert perf.train_table(results).empty
+    c = {"parameters": 7, "fit_seconds": 2.0, "predict_seconds": 0.5, "n_threads": 1}
+    results["train"] = {"data_shape": [300, 2, 1], "contrastive": c}
+    d = {"tiles": 300, "n_parameters": 5, "threads": 1}
+    results["dstc_epoch"] = d | {"pretrain_epoch_seconds": 3.0, "joint_epoch_seconds": 6.0}
+    table = perf.train_table(results)
+    assert table["phase"].tolist() == ["epoch", "pretrain", "joint"]
+    assert table["samples_per_s"].tolist() == [200.0, 100.0, 50.0]
+
+
+def test_compare_executors_times_each_run_and_checks_the_bits(tiny):
+    table = perf.compare_executors(
+        tiny / "traffic", "Paris", runs=(("serial", 1), ("processes", 2))
+    )
+    assert table["executor"].tolist() == ["serial", "processes"]
+    assert table["same bits as first"].all() and (table["files"] == 48).all()
+    assert (table["seconds"] > 0).all()
