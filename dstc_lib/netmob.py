@@ -235,6 +235,7 @@ def discover(root: Path | str, city: str) -> CityInventory:
             unknown[service] = close[0] if close else ""
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(f"{service_dir}: unknown service folder {service!r}{hint}")
+        mismatched = []
         for day_dir in sorted(p for p in service_dir.iterdir() if p.is_dir()):
             for path in sorted(day_dir.iterdir()):
                 match = pattern.match(path.name)
@@ -242,7 +243,7 @@ def discover(root: Path | str, city: str) -> CityInventory:
                     problems.append(f"{path}: not a traffic file name, ignored")
                     continue
                 if match["service"] != service or match["day"] != day_dir.name:
-                    problems.append(f"{path}: name does not match its folders, ignored")
+                    mismatched.append(path)
                     continue
                 stat = path.stat()
                 rows.append(
@@ -255,6 +256,12 @@ def discover(root: Path | str, city: str) -> CityInventory:
                         stat.st_mtime_ns,
                     )
                 )
+        if mismatched:  # one line per folder: a renamed folder holds dozens of such files
+            first = mismatched[0].relative_to(service_dir)
+            problems.append(
+                f"{service_dir}: {len(mismatched)} files named for another service or day, "
+                f"ignored (first: {first})"
+            )
     columns = ["service", "day", "direction", "path", "size", "mtime_ns"]
     files = pd.DataFrame(rows, columns=columns)
     duplicated = files.duplicated(["service", "day", "direction"], keep="first")

@@ -46,3 +46,11 @@ def row(tile: int, values) -> str:
 def good_rows() -> list[str]:
     rng = np.random.default_rng(0)
     return [row(t, np.round(rng.uniform(0, 500, 96), 2)) for t in range(5)]
+
+
+@pytest.fixture(scope="session")
+def bad_corpus(tiny_source, tmp_path_factory):
+    """Damaged copies of the tiny dataset, one per case of ``tests/bad_corpus.py``. Read only."""
+    from bad_corpus import build_corpus
+
+    return build_corpus(tiny_source, tmp_path_factory.mktemp("bad"))
