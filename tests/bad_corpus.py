@@ -159,6 +159,21 @@ def _rows_missing(root: Path) -> Path:
     return path
 
 
+@case("NaN values")
+def _nan_values(root: Path) -> Path:
+    path = _file(root, "Spotify", "20190401", "DL")
+    _edit_line(path, 8, _set_slot(20, "nan"))  # 05:00 of the 8th tile: one quarter empty
+    return _edit_line(path, 9, _set_slot(21, ""))
+
+
+@case("both .txt and .txt.gz of a file")
+def _txt_and_gz(root: Path) -> Path:
+    path = _file(root, "Netflix", "20190330", "DL")
+    gz = path.with_name(path.name + ".gz")
+    gz.write_bytes(gzip.compress(b"0 1 2\n"))  # would not even read; the .txt is used
+    return gz
+
+
 @case("tile ids absent from the geometry")
 def _geo_fewer(root: Path) -> Path:
     path = root / "geo" / f"{CITY}.geojson"

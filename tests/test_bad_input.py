@@ -81,6 +81,11 @@ EXPECT = {
         ],
         reduce_warnings=[1],
     ),
+    "NaN values": Expect(warnings=[text("2019-04-01: NaN 0.01%")]),
+    "both .txt and .txt.gz of a file": Expect(
+        warnings=[lambda c: f"{c.target}: a .txt and a .txt.gz of the same file; the .txt is used"],
+        reduce_warnings=[0],
+    ),
     "tile ids absent from the geometry": Expect(
         warnings=[
             lambda c: (
@@ -249,6 +254,29 @@ def test_missing_tile_rows_are_nan_and_counted(bad_corpus, clean_reduction, tmp_
     monday = slice(0, 24)
     assert np.isnan(ct.week[gone, 1, monday]).all()
     np.testing.assert_array_equal(ct.week[~gone], clean_reduction.week[~gone])
+
+
+def test_nan_values_are_counted_and_stay_missing(bad_corpus, clean_reduction, tmp_path):
+    c = bad_corpus["NaN values"]
+    ct = reduce_quietly(c, tmp_path)
+    q = ct.quality.set_index(["service", "day", "direction"])
+    assert q.loc[("Spotify", dt.date(2019, 4, 1), "DL"), "nan_values"] == 2
+    assert q["nan_values"].sum() == 2
+    lines = c.target.read_text().splitlines()
+    tiles = [int(lines[7].split(" ")[0]), int(lines[8].split(" ")[0])]
+    hit = np.isin(ct.tile_ids, tiles)
+    monday_5h = 5  # slots 20 and 21 are 05:00 and 05:15; Monday is hour 0 of the week
+    assert np.isnan(ct.week[hit, 2, monday_5h]).all()  # an hour with a missing quarter is missing
+    expected = np.array(clean_reduction.week)
+    expected[hit, 2, monday_5h] = np.nan
+    np.testing.assert_array_equal(ct.week, expected)
+
+
+def test_a_txt_beside_its_gz_is_read_once(bad_corpus, clean_reduction, tmp_path):
+    ct = reduce_quietly(bad_corpus["both .txt and .txt.gz of a file"], tmp_path)
+    np.testing.assert_array_equal(ct.week, clean_reduction.week)
+    np.testing.assert_array_equal(ct.daily, clean_reduction.daily)
+    assert len(ct.quality) == 48 and ct.quality["present"].all()
 
 
 def _dropped_rows(c: BadCase) -> list[str]:
