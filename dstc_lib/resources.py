@@ -54,15 +54,21 @@ def format_bytes(n: float) -> str:
 
 
 def _cgroup_available() -> int | None:
-    """Room left under a container's memory limit (cgroup v2), if there is one."""
-    base = Path("/sys/fs/cgroup")
-    try:
-        limit = (base / "memory.max").read_text().strip()
-        if limit == "max":
+    """Room left under a container's memory limit (cgroup v2, else v1), if there is one."""
+    for limit_file, usage_file in (
+        ("memory.max", "memory.current"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+    ):
+        base = Path("/sys/fs/cgroup")
+        try:
+            limit = (base / limit_file).read_text().strip()
+            usage = int((base / usage_file).read_text())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or int(limit) >= 2**60:  # no limit
             return None
-        return max(int(limit) - int((base / "memory.current").read_text()), 0)
-    except (OSError, ValueError):
-        return None
+        return max(int(limit) - usage, 0)
+    return None
 
 
 def available_memory() -> int:
