@@ -1,11 +1,26 @@
 """Check the built book: every page of _toc.yml has its HTML with a title, no cell shows an
-error, every image exists, and Jupyter Book logged no warning. Exit 1 listing what is wrong."""
+error, every image exists, and Jupyter Book logged no warning. With --browser, also serve the HTML
+on localhost and open every page in headless Chromium: it must load (HTTP 200), render its title,
+show no error output and no image that failed to load, and a chapter (.ipynb) must show its
+provenance block; screenshots go to _build/screenshots/.
+Exit 1 listing what is wrong."""
 
 from __future__ import annotations
 
 import argparse
+import base64
+import functools
+import http.server
+import json
+import os
 import re
+import select
+import shutil
+import subprocess
 import sys
+import tempfile
+import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -65,13 +80,276 @@ def check(root: Path, html: Path, log: Path | None) -> list[str]:
     return problems
 
 
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1280,4000",
+    "--remote-debugging-pipe",  # the DevTools protocol on file descriptors 3 and 4
+)
+
+# Runs in each page once it has loaded: waits for pending images, then reports what rendered.
+PAGE_REPORT = """(async () => {
+  const images = Array.from(document.images);
+  await Promise.all(images.filter(i => !i.complete).map(i => new Promise(done => {
+    i.addEventListener('load', done); i.addEventListener('error', done); setTimeout(done, 5000);
+  })));
+  const nav = performance.getEntriesByType('navigation')[0];
+  const h1 = document.querySelector('main h1') || document.querySelector('h1');
+  const text = e => {  // the last line: an exception's name and message
+    const lines = e.innerText.split('\\n').filter(l => l.trim());
+    return (lines.length ? lines[lines.length - 1] : '').trim().slice(0, 160);
+  };
+  const errors = Array.from(document.querySelectorAll(
+    '.cell_output .traceback, .output.traceback, .output.error')).map(text);
+  const stderr = Array.from(document.querySelectorAll('.cell_output .stderr, .output.stderr'))
+    .map(text).filter(t => /(Error|Exception|Traceback)\\b/.test(t));
+  return {
+    status: nav ? nav.responseStatus : 0,
+    title: document.title.trim(),
+    h1: h1 ? h1.innerText.replace(/#$/, '').trim() : '',
+    images: images.length,
+    broken: images.filter(i => !(i.naturalWidth > 0)).map(i => i.getAttribute('src')),
+    errors: errors.concat(stderr),
+    provenance: document.body.innerText.includes('Provenance of this page'),
+    height: document.documentElement.scrollHeight,
+  };
+})()"""
+
+
+class Chromium:
+    """Headless Chromium driven through the DevTools protocol over a pipe (no extra package)."""
+
+    def __init__(self, binary: str = "chromium", timeout: float = 30.0):
+        self.timeout = timeout
+        self.profile = tempfile.mkdtemp(prefix="check-html-chromium-")
+        to_browser_r, self._w = os.pipe()
+        self._r, from_browser_w = os.pipe()
+
+        def wire():  # in the child: fd 3 is what it reads, fd 4 what it writes
+            os.dup2(to_browser_r, 3)
+            os.dup2(from_browser_w, 4)
+
+        self.proc = subprocess.Popen(
+            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            pass_fds=(3, 4),
+            preexec_fn=wire,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._buffer, self._next_id, self.events = b"", 0, []
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)[
+            "sessionId"
+        ]
+        self.call("Page.enable", session=True)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            session=True,
+            width=1280,
+            height=1000,  # a screenshot covers the whole page whatever the viewport
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+
+    def _message(self, deadline: float) -> dict:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._r], [], [], left)[0]:
+                raise TimeoutError("Chromium did not answer in time")
+            chunk = os.read(self._r, 1 << 20)
+            if not chunk:
+                raise RuntimeError("Chromium closed the pipe (did it start?)")
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+    def call(self, method: str, session: bool = False, **params) -> dict:
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = self.session
+        os.write(self._w, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            reply = self._message(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error'].get('message')}")
+                return reply.get("result", {})
+            self.events.append(reply)
+
+    def wait_for(self, event: str) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e.get("method") == event:
+                    del self.events[: i + 1]
+                    return
+            self.events.append(self._message(deadline))
+
+    def open(self, url: str) -> dict:
+        """Load ``url``, wait for its load event and return :data:`PAGE_REPORT`'s answer."""
+        self.events.clear()
+        self.call("Page.navigate", session=True, url=url)
+        self.wait_for("Page.loadEventFired")
+        result = self.call(
+            "Runtime.evaluate",
+            session=True,
+            expression=PAGE_REPORT,
+            awaitPromise=True,
+            returnByValue=True,
+        )
+        return result["result"]["value"]
+
+    def screenshot(self, path: Path, height: int) -> None:
+        clip = {"x": 0, "y": 0, "width": 1280, "height": max(1, min(height, 12000)), "scale": 1}
+        data = self.call(
+            "Page.captureScreenshot",
+            session=True,
+            format="png",
+            captureBeyondViewport=True,
+            clip=clip,
+        )["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        try:
+            self.call("Browser.close")
+        except (OSError, RuntimeError, TimeoutError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for fd in (self._r, self._w):
+            os.close(fd)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder: Path) -> http.server.ThreadingHTTPServer:
+    """Serve ``folder`` on a free localhost port in a background thread."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def page_title(source: Path) -> str:
+    """The first ``# `` heading of a page's source (.md, or an .ipynb's markdown cells)."""
+    text = source.read_text(encoding="utf-8")
+    if source.suffix == ".ipynb":
+        cells = json.loads(text)["cells"]
+        text = "\n".join(
+            "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+            for c in cells
+            if c["cell_type"] == "markdown"
+        )
+    match = re.search(r"^# +(.+?)\s*$", text, re.M)
+    return re.sub(r"[*_`]", "", match.group(1)) if match else ""
+
+
+def browser_check(
+    root: Path,
+    html: Path,
+    screenshots: Path | None = None,
+    shoot: str = "book/05_paris",
+    every_page: bool = True,
+    binary: str = "chromium",
+    log=print,
+) -> list[str]:
+    """Open every page of ``_toc.yml`` in headless Chromium; return the problems found.
+
+    Saves ``screenshots/<page>.png`` for ``shoot`` (a page of the toc, without suffix) and, with
+    ``every_page``, for every page."""
+    sys.path.insert(0, str(root))
+    from dstc_lib.runner import toc_files
+
+    pages = toc_files(root)
+    if not shutil.which(binary):
+        return [f"no browser at {binary!r}: install it (apt-get install -y chromium)"]
+    if shoot and shoot not in {str(Path(p).with_suffix("")) for p in pages}:
+        return [f"--screenshot-page {shoot}: not a page of _toc.yml"]
+    problems = []
+    server = serve(html)
+    browser = Chromium(binary)
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        for page in pages:
+            name = str(Path(page).with_suffix(""))
+            t0 = time.monotonic()
+            try:
+                report = browser.open(f"{base}/{name}.html")
+            except (TimeoutError, RuntimeError) as err:
+                problems.append(f"{page}: the browser could not open it: {err}")
+                continue
+            where = f"{page} (in the browser)"
+            if report["status"] != 200:
+                problems.append(f"{where}: HTTP {report['status']}")
+                continue
+            expected = page_title(root / page)
+            if not report["h1"] or not report["title"]:
+                problems.append(f"{where}: no title rendered")
+            elif expected and expected.lower() not in report["h1"].lower():
+                problems.append(f"{where}: title {report['h1']!r}, expected {expected!r}")
+            problems += [f"{where}: an output shows an error: {e}" for e in report["errors"]]
+            problems += [f"{where}: broken image {src}" for src in report["broken"]]
+            if page.endswith(".ipynb") and not report["provenance"]:
+                problems.append(f"{where}: no provenance block at the end")
+            if screenshots is not None and (every_page or name == shoot):
+                browser.screenshot(screenshots / f"{Path(name).name}.png", report["height"])
+            log(
+                f"check_html: browser {page}: {report['images']} images, "
+                f"{time.monotonic() - t0:.1f} s"
+            )
+    finally:
+        browser.close()
+        server.shutdown()
+        server.server_close()
+    return problems
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--root", default=".", type=Path)
     p.add_argument("--html", default="_build/html", type=Path)
     p.add_argument("--log", default=None, type=Path)
+    p.add_argument("--browser", action="store_true", help="also open every page in Chromium")
+    p.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    p.add_argument("--screenshots", default="_build/screenshots", type=Path)
+    p.add_argument(
+        "--screenshot-page", default="book/05_paris", help="page whose screenshot is required"
+    )
+    p.add_argument("--only-named-screenshot", action="store_true", help="no other screenshots")
     args = p.parse_args()
     problems = check(args.root.resolve(), args.html, args.log)
+    if args.browser:
+        t0 = time.monotonic()
+        problems += browser_check(
+            args.root.resolve(),
+            args.html,
+            args.screenshots,
+            args.screenshot_page,
+            every_page=not args.only_named_screenshot,
+            binary=args.chromium,
+        )
+        shot = args.screenshots / f"{Path(args.screenshot_page).name}.png"
+        print(f"check_html: browser check {time.monotonic() - t0:.1f} s; screenshot {shot}")
     for problem in problems:
         print(f"check_html: {problem}")
     n = len(list(args.html.rglob("*.html")))

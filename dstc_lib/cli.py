@@ -8,22 +8,14 @@ import sys
 import warnings
 from pathlib import Path
 
-import yaml
-
 from .netmob import NetMobFormatError
 from .runner import RunnerError
 
 
-def _value(text: str):
-    """A ``-p`` value: YAML scalars and lists (``12``, ``0.5``, ``true``, ``[a, b]``), else text."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-
-
 def _params(pairs: list[list[str]] | None) -> dict:
-    return {name: _value(value) for name, value in pairs or []}
+    """``-p NAME VALUE`` pairs as text: the runner reads each as its parameter's type (YAML for
+    numbers, booleans and lists such as ``[a, b]``) and refuses a wrong one."""
+    return dict(pairs or [])
 
 
 def cmd_synth(args) -> int:
@@ -169,7 +161,14 @@ def cmd_chapter_params(args) -> int:
 
 
 def cmd_chapter_run(args) -> int:
-    from .runner import EXECUTED, load_profile, parameters_for, project_root, run_chapter
+    from .runner import (
+        EXECUTED,
+        data_source,
+        load_profile,
+        parameters_for,
+        project_root,
+        run_chapter,
+    )
 
     root = project_root()
     notebook = Path(args.notebook).resolve().relative_to(root)
@@ -178,11 +177,19 @@ def cmd_chapter_run(args) -> int:
     params = parameters_for(root / notebook, profile, given)
     output = Path(args.output) if args.output else root / EXECUTED / notebook
     result = run_chapter(
-        notebook, output, params, root, profile["name"] if profile else "none (run by hand)"
+        notebook,
+        output,
+        params,
+        root,
+        profile["name"] if profile else "none (run by hand)",
+        data_source=data_source(profile),
     )
     print(f"executed {notebook} in {result.seconds:.1f} s -> {result.output}")
     if result.error:
         print(f"error: {notebook} failed at {result.error}", file=sys.stderr)
+        if result.detail:
+            print(result.detail, file=sys.stderr)
+        print(f"the executed copy shows every cell up to the error: {output}", file=sys.stderr)
         return 1
     return 0
 
@@ -196,18 +203,34 @@ def cmd_book_build(args) -> int:
         only=args.only,
         overrides=_params(args.param),
         progress=not args.quiet,
+        force=args.force,
     )
     return 0
 
 
+EXAMPLES = """examples:
+  dstc data synth --preset ci --seed 7 --out data/synthetic/seed7
+  dstc chapter params book/02_preprocessing.ipynb
+  dstc chapter run book/02_preprocessing.ipynb -p cities '[Lyon]'
+  dstc book build --profile ci --only 02_preprocessing
+'dstc COMMAND SUBCOMMAND --help' describes each command."""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dstc", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="dstc",
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="group", required=True)
 
-    data = sub.add_parser("data", help="synthetic data, checks and reductions").add_subparsers(
+    text = "synthetic data, checks and reductions"
+    data = sub.add_parser("data", help=text, description=text).add_subparsers(
         dest="command", required=True
     )
-    s = data.add_parser("synth", help="write synthetic cities in the NetMob23 format")
+    text = "write synthetic cities in the NetMob23 format, with their planted truth"
+    s = data.add_parser("synth", help=text, description=text)
     s.add_argument("--city", action="append", help="city (repeatable); default Paris and Lyon")
     s.add_argument("--preset", default="ci", choices=["ci", "paper", "fullgrid"])
     s.add_argument("--seed", type=int, default=0)
@@ -235,25 +258,60 @@ def parser() -> argparse.ArgumentParser:
             c.add_argument("--geo-dir", default=None, help="also check <geo-dir>/<city>.geojson")
         c.set_defaults(func=func)
 
-    chapter = sub.add_parser("chapter", help="run one chapter").add_subparsers(
+    text = "run one chapter, or list its parameters"
+    chapter = sub.add_parser("chapter", help=text, description=text).add_subparsers(
         dest="command", required=True
     )
-    r = chapter.add_parser("run", help="execute a chapter with papermill into _build/executed")
-    r.add_argument("notebook")
-    r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    text = (
+        "Execute a chapter with papermill into _build/executed/ (working directory: the project "
+        "root) and print where the executed copy is. Parameters come from its parameters cell, "
+        "then --profile, then -p. Unknown names and values of the wrong type are refused with "
+        "the list of valid parameters; if a cell raises, the exit status is 1 and the failing "
+        "cell and its error are shown."
+    )
+    r = chapter.add_parser(
+        "run",
+        help="execute a chapter with papermill into _build/executed",
+        description=text,
+        epilog="example: dstc chapter run book/04_dstc.ipynb -p n_clusters 12 -p seed 3",
+    )
+    r.add_argument("notebook", help="the chapter, e.g. book/02_preprocessing.ipynb")
+    r.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="set a parameter (repeatable); lists as '[a, b]'; see 'dstc chapter params'",
+    )
     r.add_argument("--profile", default=None, help="take parameters from this profile first")
-    r.add_argument("--output", default=None)
+    r.add_argument("--output", default=None, help="executed copy (default: _build/executed/...)")
     r.set_defaults(func=cmd_chapter_run)
-    pr = chapter.add_parser("params", help="list a chapter's parameters and defaults")
-    pr.add_argument("notebook")
+    text = "list a chapter's parameters with their types and defaults"
+    pr = chapter.add_parser("params", help=text, description=text)
+    pr.add_argument("notebook", help="the chapter, e.g. book/02_preprocessing.ipynb")
     pr.set_defaults(func=cmd_chapter_params)
 
-    book = sub.add_parser("book", help="build the book").add_subparsers(
+    text = "build the book: execute its chapters, then make the HTML"
+    book = sub.add_parser("book", help=text, description=text).add_subparsers(
         dest="command", required=True
     )
-    b = book.add_parser("build", help="execute every chapter, then build the HTML")
+    text = (
+        "Execute every chapter of _toc.yml with the profile's parameters into _build/executed/, "
+        "then build the HTML into _build/html/. A chapter whose notebook, parameters, profile, "
+        "dstc_lib sources and input data are unchanged since its last successful run is not "
+        "executed again (a JSON stamp next to each executed notebook records them)."
+    )
+    b = book.add_parser(
+        "build",
+        help="execute every chapter, then build the HTML",
+        description=text,
+        epilog="example: dstc book build --profile ci --only 02_preprocessing --force",
+    )
     b.add_argument("--profile", default="ci", help="ci, paper, netmob23, or a YAML file")
-    b.add_argument("--only", action="append", help="execute only this chapter (repeatable)")
+    b.add_argument(
+        "--only", action="append", help="execute only this chapter, e.g. 04_dstc (repeatable)"
+    )
     b.add_argument(
         "-p",
         "--param",
@@ -262,6 +320,7 @@ def parser() -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="override a parameter in every chapter that declares it",
     )
+    b.add_argument("--force", action="store_true", help="execute chapters even if unchanged")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     b.set_defaults(func=cmd_book_build)
     return p

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import hashlib
 import html
+import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -54,8 +59,21 @@ def git_commit(root: Path | str = ".") -> str:
         return "unknown"
 
 
+@functools.cache
+def library_hash() -> str:
+    """Hash of the library's Python sources: tells apart two trees with the same version."""
+    here = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(here.rglob("*.py")):
+        digest.update(path.relative_to(here).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version(), "dstc_lib": _version("dstc_lib")}
+    found = {
+        "python": platform.python_version(),
+        "dstc_lib": f"{_version('dstc_lib')} (sources {library_hash()})",
+    }
     found.update({name: _version(name) for name in LIBRARIES})
     return found
 
@@ -68,9 +86,12 @@ def _version(name: str) -> str:
 
 
 def rerun_command(params: dict) -> str:
-    """The command that re-runs this page with the same parameters."""
+    """The command that re-runs this page with the same parameters (and profile)."""
     chapter = os.environ.get("DSTC_CHAPTER", "book/<chapter>.ipynb")
     parts = ["dstc", "chapter", "run", chapter]
+    profile = os.environ.get("DSTC_PROFILE", "")
+    if profile and not profile.startswith("none"):
+        parts += ["--profile", profile]
     for key, value in params.items():
         parts += ["-p", key, _yaml_scalar(value)]
     return shlex.join(parts)
@@ -84,15 +105,39 @@ def _yaml_scalar(value) -> str:
     )
 
 
+def _inputs() -> dict[str, str]:
+    """Fingerprints of the input folders, as the runner computed them (``DSTC_INPUTS``)."""
+    try:
+        return json.loads(os.environ.get("DSTC_INPUTS", "{}"))
+    except ValueError:
+        return {}
+
+
+def seed_of(params: dict) -> str:
+    """The page's random seed (its ``seed`` or ``random_state`` parameter) and the synthetic
+    data's, if the runner says the data are synthetic."""
+    seed = next(
+        (f"{params[k]!r} (parameter {k})" for k in ("seed", "random_state") if k in params),
+        "no seed parameter",
+    )
+    source = os.environ.get("DSTC_DATA_SOURCE", "")
+    data_seed = re.search(r"\bseed (\d+)", source)
+    return seed + (f"; synthetic data seed {data_seed.group(1)}" if data_seed else "")
+
+
 def footer(run: dict, data: dict[str, str] | None = None) -> Footer:
-    """The provenance block for the end of a page. ``data``: name -> input fingerprint."""
+    """The provenance block for the end of a page. ``data``: name -> input fingerprint, added
+    to the fingerprints of the input folders that the runner passes in ``DSTC_INPUTS``."""
     return Footer(
         params=run["params"],
         profile=os.environ.get("DSTC_PROFILE", "none (run by hand)"),
-        data=data or {},
+        data={**{f"folder {k}": v for k, v in _inputs().items()}, **(data or {})},
+        seed=seed_of(run["params"]),
+        source=os.environ.get("DSTC_DATA_SOURCE", ""),
         versions=versions(),
         commit=git_commit(),
         runtime_s=time.time() - run["t0"],
+        finished=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         command=rerun_command(run["params"]),
         platform=f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
         argv=" ".join(sys.argv[:1]),
@@ -108,11 +153,17 @@ class Footer:
     def rows(self) -> list[tuple[str, str]]:
         f = self.fields
         rows = [("profile", f["profile"])]
+        if f.get("source"):
+            rows += [("data source", f["source"])]
         rows += [(f"parameter {k}", repr(v)) for k, v in f["params"].items()]
-        rows += [(f"data {k}", v) for k, v in f["data"].items()]
+        rows += [(f"data {k}", v) for k, v in f["data"].items()] or [("data", "no input")]
+        commit = f["commit"]
+        if commit.endswith("+dirty"):
+            commit += " (tracked files differ from this commit)"
         rows += [
-            ("git commit", f["commit"]),
-            ("runtime", f"{f['runtime_s']:.1f} s"),
+            ("seed", f.get("seed", seed_of(f["params"]))),
+            ("git commit", commit),
+            ("runtime", f"{f['runtime_s']:.1f} s, finished {f.get('finished', '?')}"),
             ("machine", f["platform"]),
         ]
         rows += [("versions", ", ".join(f"{k} {v}" for k, v in f["versions"].items()))]

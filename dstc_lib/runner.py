@@ -8,6 +8,10 @@ its ``parameters`` cell, then the profile's per-chapter values, then the command
 from __future__ import annotations
 
 import ast
+import contextlib
+import datetime as dt
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -25,6 +29,10 @@ EXECUTED = "_build/executed"
 
 class RunnerError(RuntimeError):
     """A problem the user can fix: the message says what and how."""
+
+
+class ParameterError(RunnerError, ValueError):
+    """An unknown parameter name or a value of the wrong type."""
 
 
 def project_root(start: Path | str | None = None) -> Path:
@@ -46,7 +54,7 @@ def load_profile(name: str, root: Path, given: dict | None = None) -> dict:
         known = sorted(p.stem for p in (root / "book" / "profiles").glob("*.yaml"))
         raise RunnerError(f"no profile {name!r} (known: {', '.join(known)})")
     profile = yaml.safe_load(path.read_text()) or {}
-    profile.setdefault("name", path.stem)
+    profile.setdefault("name", name if Path(name).suffix else path.stem)
     profile.setdefault("parameters", {})
     profile.setdefault("chapters", {})
     given = given or {}
@@ -114,24 +122,69 @@ def chapter_parameters(notebook: Path | str) -> dict[str, dict]:
     return found
 
 
+def describe_parameters(declared: dict[str, dict]) -> str:
+    """``name (type) = default`` lines, for error messages."""
+    return "\n".join(f"  {k} ({p['type']}) = {p['default']}" for k, p in declared.items())
+
+
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
+
+
+def coerce_parameter(name: str, value, spec: dict, where: str = ""):
+    """``value`` as the parameter's declared type (that of its default, or its annotation).
+
+    Text from the command line is read as YAML unless the parameter is a ``str``
+    (``"12"`` -> 12 for an int, ``"[a, b]"`` -> a list); an int is accepted for a float.
+    Raises :class:`ParameterError` for a value of another type (``"abc"`` for an int).
+    """
+    kind = spec["type"]
+    if isinstance(value, str) and kind != "str":
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError:
+            pass
+    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind == "list" and isinstance(value, tuple):
+        return list(value)
+    expected = _TYPES.get(kind)
+    if expected is None:  # no default to infer from (None) or an annotation we do not check
+        return value
+    if isinstance(value, expected) and not (expected is int and isinstance(value, bool)):
+        return value
+    hint = " (write a list as [a, b])" if kind == "list" else ""
+    raise ParameterError(
+        f"{where}parameter {name} expects {kind}{hint}, got {value!r} "
+        f"({type(value).__name__}); its default is {spec['default']}"
+    )
+
+
 def parameters_for(
     notebook: Path, profile: dict | None, overrides: dict, declared: dict | None = None
 ) -> dict:
-    """Profile parameters the chapter declares, then its per-chapter values, then overrides.
+    """Profile parameters the chapter declares, then its per-chapter values, then overrides,
+    each checked against the type of the chapter's default (see :func:`coerce_parameter`).
     ``declared``: the chapter's parameters, if already read."""
     declared = declared if declared is not None else chapter_parameters(notebook)
-    unknown = sorted(set(overrides) - set(declared))
-    if unknown:
-        raise RunnerError(
-            f"{notebook}: unknown parameter(s) {', '.join(unknown)}; "
-            f"valid: {', '.join(declared) or 'none'}"
-        )
+    with contextlib.suppress(ValueError):  # shorter messages: the path as the user sees it
+        notebook = Path(notebook).resolve().relative_to(Path.cwd())
+    chapter_values = (profile["chapters"].get(Path(notebook).stem, {}) or {}) if profile else {}
+    for source, names in (("", overrides), ("profile chapters: ", chapter_values)):
+        unknown = sorted(set(names) - set(declared))
+        if unknown:
+            raise ParameterError(
+                f"{notebook}: {source}unknown parameter(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(declared) or 'none'}\n{describe_parameters(declared)}"
+            )
     params = {}
     if profile:
         params.update({k: v for k, v in profile["parameters"].items() if k in declared})
-        params.update(profile["chapters"].get(Path(notebook).stem, {}) or {})
+        params.update(chapter_values)
     params.update(overrides)
-    return params
+    try:
+        return {k: coerce_parameter(k, v, declared[k], f"{notebook}: ") for k, v in params.items()}
+    except ParameterError as err:
+        raise ParameterError(f"{err}\nvalid parameters:\n{describe_parameters(declared)}") from None
 
 
 @dataclass
@@ -140,7 +193,72 @@ class ChapterResult:
     output: Path
     seconds: float
     parameters: dict = field(default_factory=dict)
-    error: str = ""
+    error: str = ""  # one line: the failing cell and its exception
+    detail: str = ""  # the failing cell's source and the end of its traceback
+    skipped: bool = False  # not executed: the stamp shows nothing changed
+    reason: str = ""  # why it was executed or skipped
+
+
+# Parameters naming the files a chapter reads: their fingerprints go into the stamp that decides
+# whether the chapter must run again, and into the page's provenance. (``chapters_dir``: a page
+# that reads the other chapters, like the reproducibility chapter.)
+INPUT_PARAMETERS = ("traffic_root", "geo_dir", "truth_dir", "chapters_dir")
+
+
+def fingerprint_path(path: Path) -> str:
+    """Hash of (relative path, size, mtime) of every file under ``path`` (or of the file)."""
+    from .cache import fingerprint_files
+
+    if path.is_file():
+        st = path.stat()
+        return fingerprint_files([(path.name, st.st_size, st.st_mtime_ns)])[:16]
+    rows = []
+    for folder, _, files in os.walk(path):
+        for name in files:
+            st = os.stat(os.path.join(folder, name))
+            rows.append(
+                (os.path.relpath(os.path.join(folder, name), path), st.st_size, st.st_mtime_ns)
+            )
+    return fingerprint_files(rows)[:16]
+
+
+def input_fingerprints(parameters: dict, root: Path, memo: dict | None = None) -> dict[str, str]:
+    """``{parameter: fingerprint}`` for the input folders a chapter's parameters name."""
+    memo = {} if memo is None else memo
+    found = {}
+    for name in INPUT_PARAMETERS:
+        value = parameters.get(name)
+        if not isinstance(value, str) or not value:
+            continue
+        path = (root / value).resolve()
+        if path not in memo:
+            memo[path] = fingerprint_path(path) if path.exists() else "missing"
+        found[name] = memo[path]
+    return found
+
+
+def _failing_cell(output: Path, lines: int = 12) -> str:
+    """The failing cell's source and the end of its traceback, read from the executed copy."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(output, 4)
+    except (OSError, ValueError):
+        return ""
+    for cell in nb.cells:
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if cell.cell_type == "code" and errors:
+            source = cell.source.splitlines()
+            if len(source) > lines:
+                source = source[:lines] + [f"... ({len(cell.source.splitlines()) - lines} more)"]
+            tb = "\n".join(errors[0].get("traceback", []))
+            tb = re.sub(r"\x1b\[[0-9;]*m", "", tb).strip().splitlines()
+            tb = [t for t in tb if not re.match(r"^-+$|.*Traceback \(most recent", t)][-lines:]
+            return "\n".join(
+                ["the failing cell:", *(f"  | {s}" for s in source), "its error:"]
+                + [f"  {t}" for t in tb]
+            )
+    return ""
 
 
 def run_chapter(
@@ -150,18 +268,29 @@ def run_chapter(
     root: Path,
     profile_name: str = "none (run by hand)",
     progress: bool = True,
+    inputs: dict[str, str] | None = None,
+    data_source: str = "",
 ) -> ChapterResult:
-    """Execute one chapter with papermill (working directory: the project root)."""
+    """Execute one chapter with papermill (working directory: the project root).
+
+    The kernel gets the chapter's path, the profile and the input fingerprints in environment
+    variables, for the page's provenance. If a cell raises, the result's ``error`` names it and
+    ``detail`` holds its source and the end of its traceback.
+    """
     import papermill
 
     notebook = Path(notebook)
     rel = notebook.resolve().relative_to(root) if notebook.is_absolute() else notebook
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    inputs = input_fingerprints(parameters, root) if inputs is None else inputs
     os.environ["DSTC_CHAPTER"] = str(rel)
     os.environ["DSTC_PROFILE"] = profile_name
+    os.environ["DSTC_INPUTS"] = json.dumps(inputs)
+    os.environ["DSTC_DATA_SOURCE"] = data_source
+    stamp_path(output).unlink(missing_ok=True)  # a new, failed or interrupted run: no stamp
     t0 = time.time()
-    error = ""
+    error = detail = ""
     try:
         papermill.execute_notebook(
             str(root / rel),
@@ -174,7 +303,83 @@ def run_chapter(
         )
     except papermill.PapermillExecutionError as err:
         error = f"cell {err.exec_count}: {err.ename}: {err.evalue}"
-    return ChapterResult(str(rel), output, time.time() - t0, parameters, error)
+        detail = _failing_cell(output)
+    return ChapterResult(str(rel), output, time.time() - t0, parameters, error, detail)
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+STAMP_KEYS = ("notebook", "parameters", "profile", "dstc_lib", "python", "inputs")
+
+
+def stamp_path(executed: Path) -> Path:
+    """The JSON stamp kept next to an executed notebook: ``X.ipynb`` -> ``X.stamp.json``."""
+    return executed.with_suffix(".stamp.json")
+
+
+def chapter_stamp(src: Path, params: dict, profile: str, inputs: dict[str, str]) -> dict:
+    """What an executed chapter depends on: the notebook's bytes, its parameters, the profile,
+    the library's sources, the Python version and its inputs' fingerprints."""
+    from .provenance import library_hash
+
+    return {
+        "notebook": _sha(src),
+        "parameters": json.loads(json.dumps(params, default=str)),
+        "profile": profile,
+        "dstc_lib": library_hash(),
+        "python": sys.version.split()[0],
+        "inputs": inputs,
+    }
+
+
+def _shown(values: dict, key: str) -> str:
+    return repr(values[key]) if key in values else "(default)"
+
+
+def stale_reason(stamp: dict, executed: Path) -> str:
+    """Why ``executed`` must be produced again for ``stamp``; "" if it can be reused."""
+    path = stamp_path(executed)
+    if not executed.is_file():
+        return "not executed before"
+    if not path.is_file():
+        return "no stamp: the last run was by hand, failed or was interrupted"
+    try:
+        old = json.loads(path.read_text())
+    except ValueError:
+        return "unreadable stamp"
+    if old.get("output") != _sha(executed):
+        return "the executed copy was changed since its stamp"
+    changed = []
+    for key in STAMP_KEYS:
+        if old.get(key) == stamp[key]:
+            continue
+        if key in ("parameters", "inputs"):
+            a, b = old.get(key) or {}, stamp[key]
+            diff = [
+                f"{k} {_shown(a, k)} -> {_shown(b, k)}"
+                for k in sorted({*a, *b})
+                if a.get(k) != b.get(k)
+            ]
+            changed.append(f"{key} ({'; '.join(diff)})")
+        else:
+            changed.append(
+                {"notebook": "notebook source", "dstc_lib": "dstc_lib sources"}.get(key, key)
+            )
+    return ("changed: " + ", ".join(changed)) if changed else ""
+
+
+def data_source(profile: dict | None) -> str:
+    """One line on where a profile's data come from, for the page's provenance."""
+    synthetic = ((profile or {}).get("data") or {}).get("synthetic")
+    if not synthetic:
+        return ""
+    cities = ", ".join(synthetic.get("cities", ["Paris", "Lyon"]))
+    return (
+        f"synthetic {cities}, preset {synthetic.get('preset', 'ci')}, "
+        f"seed {synthetic.get('seed', 0)}, in {synthetic['out']}"
+    )
 
 
 def ensure_data(profile: dict, root: Path, progress: bool = True) -> None:
@@ -201,9 +406,12 @@ def build_book(
     overrides: dict | None = None,
     progress: bool = True,
     log=print,
+    force: bool = False,
 ) -> list[ChapterResult]:
     """Execute every chapter (or ``only`` some) into ``_build/executed`` and build the HTML.
 
+    A chapter whose notebook, parameters, profile, library sources and input fingerprints match
+    the stamp of its last successful run is not executed again (``force`` re-executes it).
     Raises :class:`RunnerError` if a chapter raised or Jupyter Book failed; the HTML is built
     in any case so that the failing cell can be read on its page.
     """
@@ -216,18 +424,36 @@ def build_book(
             f"no chapter has parameter(s) {', '.join(sorted(set(overrides) - known))}; "
             f"valid: {', '.join(sorted(known))}"
         )
+    stems = {Path(page).stem for page in declared} | set(declared)
+    if only and set(only) - stems:
+        raise RunnerError(
+            f"--only {', '.join(sorted(set(only) - stems))}: no such chapter; "
+            f"chapters: {', '.join(sorted(Path(page).stem for page in declared))}"
+        )
     profile = load_profile(profile_name, root, overrides)
+    params = {  # checked before any work: a wrong name or type fails here
+        page: parameters_for(
+            root / page,
+            profile,
+            {k: v for k, v in overrides.items() if k in declared[page]},
+            declared[page],
+        )
+        for page in declared
+    }
     ensure_data(profile, root, progress)
     stage = root / EXECUTED
     stage.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, stage / name)
-    results = []
+    results, memo = [], {}
     for page in pages:
         src = root / page
         dst = stage / page
         dst.parent.mkdir(parents=True, exist_ok=True)
         stem = Path(page).stem
+        for stale in (".md", ".ipynb"):  # a page that changed from .md to .ipynb or back
+            if stale != src.suffix:
+                dst.with_suffix(stale).unlink(missing_ok=True)
         if src.suffix != ".ipynb":
             shutil.copy2(src, dst)
             continue
@@ -235,11 +461,26 @@ def build_book(
             if not dst.exists():
                 shutil.copy2(src, dst)  # never executed: the page shows its unexecuted cells
             continue
-        mine = {k: v for k, v in overrides.items() if k in declared[page]}
-        params = parameters_for(src, profile, mine, declared[page])
-        log(f"executing {page} ...")
-        result = run_chapter(page, dst, params, root, profile["name"], progress)
+        inputs = input_fingerprints(params[page], root, memo)
+        stamp = chapter_stamp(src, params[page], profile["name"], inputs)
+        reason = "--force" if force else stale_reason(stamp, dst)
+        if not reason:
+            when = json.loads(stamp_path(dst).read_text()).get("executed_at", "?")
+            log(f"skipped {page}: unchanged since {when}")
+            reason = f"unchanged since {when}"
+            results.append(ChapterResult(page, dst, 0.0, params[page], skipped=True, reason=reason))
+            continue
+        log(f"executing {page} ({reason}) ...")
+        result = run_chapter(
+            page, dst, params[page], root, profile["name"], progress, inputs, data_source(profile)
+        )
+        result.reason = reason
         log(f"  {'FAILED ' + result.error if result.error else 'ok'} ({result.seconds:.1f} s)")
+        if not result.error:
+            stamp["executed_at"] = dt.datetime.now().isoformat(timespec="seconds")
+            stamp["seconds"] = round(result.seconds, 1)
+            stamp["output"] = _sha(dst)
+            stamp_path(dst).write_text(json.dumps(stamp, indent=2))
         results.append(result)
     for extra in (root / "book").glob("*"):  # figures and other files the pages refer to
         if extra.is_file() and extra.suffix not in (".ipynb", ".md"):
@@ -259,8 +500,10 @@ def build_book(
     (root / BUILD).mkdir(exist_ok=True)
     (root / BUILD / "jupyter-book.log").write_text(proc.stdout + proc.stderr)
     failed = [r for r in results if r.error]
+    ran = [r for r in results if not r.skipped]
+    log(f"chapters: {len(ran)} executed, {len(results) - len(ran)} skipped (unchanged)")
     if failed or proc.returncode:
-        problems = [f"{r.notebook}: {r.error}" for r in failed]
+        problems = [f"{r.notebook}: {r.error}\n{r.detail}".strip() for r in failed]
         if proc.returncode:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
             problems.append(f"jupyter-book exited {proc.returncode}:\n{tail}")

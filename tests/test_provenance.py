@@ -28,7 +28,8 @@ def test_footer_says_what_made_the_page_and_how_to_rerun(monkeypatch):
     assert rows["parameter direction"] == "'DL'"
     assert "torch" in rows["versions"] and "dstc_lib" in rows["versions"]
     assert rows["re-run"] == (
-        "dstc chapter run book/02_preprocessing.ipynb -p cities '[Paris, Lyon]' -p direction DL"
+        "dstc chapter run book/02_preprocessing.ipynb --profile ci"
+        " -p cities '[Paris, Lyon]' -p direction DL"
     )
     html = footer._repr_html_()
     assert "Provenance of this page" in html and "abc123" in html

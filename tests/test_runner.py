@@ -1,12 +1,15 @@
+import argparse
 import json
 import shutil
 from pathlib import Path
 
 import nbformat
+import papermill
 import pytest
 
-from dstc_lib import runner
+from dstc_lib import provenance, runner
 from dstc_lib.cli import main
+from dstc_lib.cli import parser as cli_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,3 +115,154 @@ def test_book_build_refuses_a_parameter_no_chapter_has(tmp_path):
     (root / "book/profiles/mini.yaml").write_text("parameters: {k: 7}\n")
     with pytest.raises(runner.RunnerError, match="no chapter has parameter.s. kk; valid: k, name"):
         runner.build_book("mini", root, overrides={"kk": 1}, progress=False, log=lambda *a: None)
+
+
+@pytest.mark.parametrize(
+    ("kind", "given", "expected"),
+    [
+        ("int", "12", 12),
+        ("int", 12, 12),
+        ("float", "1", 1.0),
+        ("float", "0.5", 0.5),
+        ("bool", "false", False),
+        ("list", "[Lyon]", ["Lyon"]),
+        ("str", "12", "12"),  # text stays text
+        ("str", "none", "none"),
+        ("any", "[a, b]", ["a", "b"]),  # a default of None: read as YAML, not checked
+    ],
+)
+def test_values_are_read_as_the_type_of_the_default(kind, given, expected):
+    value = runner.coerce_parameter("p", given, {"type": kind, "default": "d"})
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("kind", "given"),
+    [("int", "abc"), ("int", "1.5"), ("int", "true"), ("bool", "1"), ("list", "Lyon"), ("str", 3)],
+)
+def test_values_of_the_wrong_type_are_refused(kind, given):
+    with pytest.raises(runner.ParameterError, match=f"parameter p expects {kind}"):
+        runner.coerce_parameter("p", given, {"type": kind, "default": "d"})
+
+
+def test_chapter_run_refuses_a_wrong_type_listing_the_parameters(tmp_path, monkeypatch, capsys):
+    root = _toy_project(tmp_path, "print(k)")
+    monkeypatch.chdir(root)
+    assert main(["chapter", "run", "book/toy.ipynb", "-p", "k", "abc"]) == 1
+    err = capsys.readouterr().err
+    assert "parameter k expects int, got 'abc'" in err
+    assert "  k (int) = 3\n  name (str) = 'a'" in err
+    assert not (root / "_build/executed/book/toy.ipynb").exists()  # refused before running
+
+
+def test_a_failing_cell_is_shown_with_its_source(tmp_path, monkeypatch, capsys):
+    root = _toy_project(tmp_path, "x = 1\nraise KeyError(name)")
+    monkeypatch.chdir(root)
+    assert main(["chapter", "run", "book/toy.ipynb"]) == 1
+    err = capsys.readouterr().err
+    assert "failed at cell 2: KeyError: 'a'" in err
+    assert "  | x = 1\n  | raise KeyError(name)" in err
+    assert "Traceback (most recent call last)" not in err and len(err.splitlines()) < 30
+
+
+def _fake_jupyter_book(monkeypatch, root):
+    shutil.copy(ROOT / "_config.yml", root / "_config.yml")
+    real_run = runner.subprocess.run
+
+    def fake(cmd, *args, **kwargs):
+        if str(cmd[0]).endswith("jupyter-book"):
+            return runner.subprocess.CompletedProcess(cmd, 0, "", "")
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(runner.subprocess, "run", fake)
+
+
+def test_book_build_skips_what_did_not_change(tmp_path, monkeypatch):
+    root = _toy_project(tmp_path, "print(k)")
+    (root / "book/profiles").mkdir()
+    (root / "book/profiles/mini.yaml").write_text("parameters: {k: 7, traffic_root: data}\n")
+    (root / "data").mkdir()
+    (root / "data/a.txt").write_text("1")
+    nb = nbformat.read(root / "book/toy.ipynb", 4)
+    nb.cells[0].source += "\ntraffic_root = 'x'"
+    nbformat.write(nb, root / "book/toy.ipynb")
+    _fake_jupyter_book(monkeypatch, root)
+    runs = []  # no kernel: papermill's output is the input, and each run is counted
+
+    def execute(src, dst, **kw):
+        runs.append(kw["parameters"])
+        shutil.copy(src, dst)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    lines = []
+
+    def build(**kw):
+        lines.clear()
+        [result] = runner.build_book("mini", root, progress=False, log=lines.append, **kw)
+        return result
+
+    first = build()
+    assert not first.skipped and first.reason == "not executed before"
+    stamp = json.loads((root / "_build/executed/book/toy.stamp.json").read_text())
+    assert stamp["parameters"] == {"k": 7, "traffic_root": "data"} and stamp["inputs"]
+    again = build()
+    assert again.skipped and "skipped book/toy.ipynb: unchanged since" in lines[0]
+    assert "chapters: 0 executed, 1 skipped (unchanged)" in lines
+    assert build(force=True).reason == "--force"
+    assert "parameters (k 7 -> 8)" in build(overrides={"k": "8"}).reason
+    (root / "data/a.txt").write_text("22")  # an input file changes
+    assert "inputs (traffic_root" in build().reason
+    assert build().skipped
+    monkeypatch.setattr(provenance, "library_hash", lambda: "other")
+    assert build().reason == "changed: dstc_lib sources"
+    nb.cells[1].source += "\nprint('more')"
+    nbformat.write(nb, root / "book/toy.ipynb")
+    assert build().reason == "changed: notebook source"
+    monkeypatch.chdir(root)
+    assert main(["chapter", "run", "book/toy.ipynb"]) == 0  # by hand: leaves no stamp
+    assert build().reason.startswith("no stamp: the last run was by hand")
+    assert len(runs) == 8 and runs[0] == {"k": 7, "traffic_root": "data"}
+
+
+def test_a_failed_chapter_runs_again(tmp_path, monkeypatch):
+    root = _toy_project(tmp_path, "import os\nassert not os.path.exists('fail')")
+    (root / "book/profiles").mkdir()
+    (root / "book/profiles/mini.yaml").write_text("parameters: {}\n")
+    _fake_jupyter_book(monkeypatch, root)
+    (root / "fail").touch()
+    with pytest.raises(runner.RunnerError, match="AssertionError"):
+        runner.build_book("mini", root, progress=False, log=lambda *a: None)
+    (root / "fail").unlink()
+    [result] = runner.build_book("mini", root, progress=False, log=lambda *a: None)
+    assert not result.skipped and not result.error
+
+
+def test_book_build_refuses_unknown_only_and_wrong_types(tmp_path):
+    root = _toy_project(tmp_path, "print(k)")
+    (root / "book/profiles").mkdir()
+    (root / "book/profiles/mini.yaml").write_text("parameters: {k: 7}\nchapters: {toy: {k: x}}\n")
+    kw = {"progress": False, "log": lambda *a: None}
+    with pytest.raises(runner.RunnerError, match="--only nope: no such chapter; chapters: toy"):
+        runner.build_book("mini", root, only=["nope"], **kw)
+    with pytest.raises(runner.ParameterError, match="parameter k expects int, got 'x'"):
+        runner.build_book("mini", root, **kw)  # the profile's per-chapter value is checked too
+
+
+def _all_parsers(parser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _all_parsers(sub)
+
+
+def test_every_command_has_help(capsys):
+    parsers = list(_all_parsers(cli_parser()))
+    assert len(parsers) == 10  # dstc, data + 3, chapter + 2, book + 1
+    for p in parsers:
+        assert p.description and len(p.description) > 20, p.prog
+    for argv in (["--help"], ["chapter", "run", "--help"], ["book", "build", "--help"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0
+    assert "--force" in capsys.readouterr().out
