@@ -43,6 +43,7 @@ DIRECTIONS = ("DL", "UL")
 N_FIELDS = 1 + SLOTS_PER_DAY
 NAN_TOKENS = ("", "nan", "NaN", "NAN")
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NAMES = [f"f{i}" for i in range(N_FIELDS)]
 _TYPES = {"f0": pa.int64(), **{name: pa.float32() for name in _NAMES[1:]}}
 
@@ -164,6 +165,8 @@ def _line_problem(fields: list[str], seen: dict[int, int], lineno: int) -> str |
             return f"slot {slot} ({_slot_time(slot)}): infinite value {text!r}"
         if value < 0:
             return f"slot {slot} ({_slot_time(slot)}): negative value {text!r}"
+        if value > _FLOAT32_MAX:
+            return f"slot {slot} ({_slot_time(slot)}): value {text!r} too large for float32"
     return None
 
 

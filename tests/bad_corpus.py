@@ -107,6 +107,35 @@ def _infinite(root: Path) -> Path:
     return _edit_line(_file(root, "Netflix", "20190404", "DL"), 4, _set_slot(95, "inf"))
 
 
+@case("value too large for float32")
+def _too_large(root: Path) -> Path:
+    return _edit_line(_file(root, "Netflix", "20190405", "UL"), 9, _set_slot(48, "1e39"))
+
+
+@case("header line")
+def _header(root: Path) -> Path:
+    path = _file(root, "Facebook", "20190402", "UL")
+    header = " ".join(
+        ["tile_id"] + [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 15, 30, 45)]
+    )
+    path.write_text(header + "\n" + path.read_text())
+    return path
+
+
+@case("tab-separated")
+def _tabs(root: Path) -> Path:
+    path = _file(root, "Spotify", "20190404", "DL")
+    path.write_text(path.read_text().replace(" ", "\t"))
+    return path
+
+
+@case("UTF-8 byte order mark")
+def _bom(root: Path) -> Path:
+    path = _file(root, "Facebook", "20190329", "DL")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    return path
+
+
 @case("duplicate tile id")
 def _duplicate(root: Path) -> Path:
     path = _file(root, "Facebook", "20190404", "DL")

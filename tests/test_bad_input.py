@@ -47,6 +47,12 @@ EXPECT = {
     "non-numeric value": Expect(at(5, "slot 10 (02:30): non-numeric value '1,5'")),
     "negative value": Expect(at(2, "slot 0 (00:00): negative value '-3.5'")),
     "infinite value": Expect(at(4, "slot 95 (23:45): infinite value 'inf'")),
+    "value too large for float32": Expect(
+        at(9, "slot 48 (12:00): value '1e39' too large for float32")
+    ),
+    "header line": Expect(at(1, "tile id 'tile_id' is not an integer")),
+    "tab-separated": Expect(at(1, f"{FIELDS}, found 1")),
+    "UTF-8 byte order mark": Expect(),
     "duplicate tile id": Expect(at(6, "duplicate tile id 0 (first seen on line 1)")),
     "corrupt gzip": Expect(
         lambda c: (
@@ -212,6 +218,12 @@ def test_windows_line_endings_give_the_same_numbers(bad_corpus, clean_reduction,
     assert ct.fingerprint != clean_reduction.fingerprint  # the files did change...
     np.testing.assert_array_equal(ct.week, clean_reduction.week)  # ...the numbers did not
     np.testing.assert_array_equal(ct.daily, clean_reduction.daily)
+    np.testing.assert_array_equal(ct.tile_ids, clean_reduction.tile_ids)
+
+
+def test_byte_order_mark_gives_the_same_numbers(bad_corpus, clean_reduction, tmp_path):
+    ct = reduce_quietly(bad_corpus["UTF-8 byte order mark"], tmp_path)
+    np.testing.assert_array_equal(ct.week, clean_reduction.week)
     np.testing.assert_array_equal(ct.tile_ids, clean_reduction.tile_ids)
 
 
