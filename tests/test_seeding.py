@@ -11,8 +11,10 @@ from dstc_lib.seeding import numpy_rng, seed_everything
 def restore_torch_switches():
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    threads = torch.get_num_threads()
     yield
     torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+    torch.set_num_threads(threads)
 
 
 def small_training(seed: int) -> tuple[torch.Tensor, list[float], float, float]:
