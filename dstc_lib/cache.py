@@ -4,10 +4,13 @@ written into a temporary folder and renamed into place, so a reader never sees h
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -15,6 +18,7 @@ from pathlib import Path
 from . import __version__
 
 CACHE_FORMAT = 1  # bump when the layout of an entry changes
+CODE_MODULES = ("cache.py", "calendar.py", "netmob.py", "reduce.py")
 
 
 def fingerprint_files(rows: Iterable[tuple[str, int, int]]) -> str:
@@ -25,15 +29,26 @@ def fingerprint_files(rows: Iterable[tuple[str, int, int]]) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def code_digest() -> str:
+    """Hash of the source of the modules that compute cached entries: an edited reader or
+    reduction (even without a new version number) never reads an older entry."""
+    digest = hashlib.sha256()
+    for module in CODE_MODULES:
+        digest.update((Path(__file__).parent / module).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def cache_key(kind: str, params: dict, fingerprint: str) -> str:
-    """Key of an entry: the kind, its parameters, the input fingerprint and the library version
-    (a newer library never reads an older library's entry)."""
+    """Key of an entry: the kind, its parameters, the input fingerprint, the library version
+    and :func:`code_digest` (a newer library never reads an older library's entry)."""
     payload = json.dumps(
         {
             "kind": kind,
             "params": params,
             "inputs": fingerprint,
             "version": __version__,
+            "code": code_digest(),
             "format": CACHE_FORMAT,
         },
         sort_keys=True,
@@ -64,7 +79,9 @@ class Cache:
         of dead writers are temporary folders that :meth:`clean` removes.
         """
         final = self.path(name, key)
-        tmp = self.root / f".tmp-{name}-{key}-{os.getpid()}-{time.monotonic_ns()}"
+        self.clean(dead_only=True)
+        # the writer is named in the folder's name, so that it is known from the first moment
+        tmp = self.root / f".tmp-{name}-{key}-{_host()}-{os.getpid()}-{time.monotonic_ns()}"
         tmp.mkdir(parents=True)
         try:
             yield tmp
@@ -80,11 +97,33 @@ class Cache:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-    def clean(self) -> int:
-        """Remove temporary folders left by interrupted writers; returns how many."""
+    def clean(self, dead_only: bool = False) -> int:
+        """Remove temporary folders left by interrupted writers; returns how many. With
+        ``dead_only``, only those whose writing process (on this machine) is gone."""
         if not self.root.is_dir():
             return 0
         stale = [p for p in self.root.iterdir() if p.name.startswith(".tmp-")]
+        if dead_only:
+            stale = [p for p in stale if not _writer_alive(p.name)]
         for path in stale:
             shutil.rmtree(path, ignore_errors=True)
         return len(stale)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())
+
+
+def _writer_alive(tmp_name: str) -> bool:
+    """Whether the process writing ``.tmp-<name>-<key>-<host>-<pid>-<ns>`` may still be running
+    (another machine's writer, or a name not of that form: assume so)."""
+    parts = tmp_name.rsplit("-", 3)
+    if len(parts) != 4 or parts[1] != _host() or not parts[2].isdigit():
+        return True
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True

@@ -55,6 +55,11 @@ def cmd_reduce(args) -> int:
     state = "cached" if ct.from_cache else "reduced"
     print(f"{args.city}: {state} to {ct.path}")
     print(f"  typical week {ct.week.shape} (tiles, services, hours), daily {ct.daily.shape}")
+    n_missing = int((~ct.quality["present"]).sum())
+    if n_missing:
+        warnings.warn(
+            f"{n_missing} expected files missing (dstc data check lists them)", stacklevel=1
+        )
     return 0
 
 
@@ -77,6 +82,8 @@ def cmd_check(args) -> int:
         warns.append(f"{len(missing)} expected files missing")
     warns += [f"{r.day}: {r.reason}" for r in days.itertuples() if r.flagged]
     warns += [str(w.message) for w in caught if str(w.message) not in fatal + warns]
+    if args.geo_dir:
+        warns += _geometry_problems(args.geo_dir, args.city, ct.tile_ids, fatal)
     usable = not fatal and not (args.strict and warns)
     if args.json:
         report = {
@@ -113,6 +120,22 @@ def cmd_check(args) -> int:
         print(f"error: {e}")
     print("usable" if usable else "NOT usable" + (" (--strict)" if not fatal else ""))
     return 0 if usable else 1
+
+
+def _geometry_problems(geo_dir, city: str, tile_ids, fatal: list[str]) -> list[str]:
+    """Read the city's geometry: an unreadable one goes to ``fatal``; traffic tiles it lacks
+    come back as a warning (the reduction keeps them; maps and graphs leave them out)."""
+    from .geo import read_tiles, tiles_with_geometry
+
+    try:
+        tiles = read_tiles(geo_dir, city)
+    except (ValueError, OSError) as err:
+        fatal.append(str(err))
+        return []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tiles_with_geometry(tiles, tile_ids)
+    return [f"{Path(geo_dir) / f'{city}.geojson'}: {w.message}" for w in caught]
 
 
 def _missing_by_service(missing, limit: int = 30) -> list[str]:
@@ -239,6 +262,7 @@ def parser() -> argparse.ArgumentParser:
         if name == "check":
             c.add_argument("--json", action="store_true", help="machine-readable report")
             c.add_argument("--strict", action="store_true", help="warnings make it unusable")
+            c.add_argument("--geo-dir", default=None, help="also check <geo-dir>/<city>.geojson")
         c.set_defaults(func=func)
 
     text = "run one chapter, or list its parameters"
@@ -309,13 +333,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line each, without the source line Python prints by default."""
+    print(f"dstc: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from .resources import ResourceError
+
     args = parser().parse_args(argv)
     if getattr(args, "city", None) is None and args.group == "data" and args.command == "synth":
         args.city = ["Paris", "Lyon"]
     try:
-        return args.func(args)
-    except (NetMobFormatError, RunnerError, FileNotFoundError, ValueError) as err:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.func(args)
+    except (NetMobFormatError, RunnerError, OSError, ValueError, ResourceError) as err:
         print(f"dstc: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -19,7 +19,9 @@ _BASEMAP_OK: bool | None = None  # one failed download per process is enough to 
 def read_tiles(geo_dir: Path | str, city: str) -> gpd.GeoDataFrame:
     """Read ``<geo_dir>/<city>.geojson`` into a GeoDataFrame indexed by ``tile_id``, in Lambert-93.
 
-    The file's declared CRS is honoured (a legacy ``crs`` member, or WGS 84 per RFC 7946).
+    The file's declared CRS is honoured (a legacy ``crs`` member, or WGS 84 per RFC 7946). A
+    file without a ``crs`` member is WGS 84; if its coordinates cannot be longitudes/latitudes
+    (projected metres written without saying so) it is refused rather than misplaced.
     """
     path = Path(geo_dir) / f"{city}.geojson"
     if not path.is_file():
@@ -37,7 +39,33 @@ def read_tiles(geo_dir: Path | str, city: str) -> gpd.GeoDataFrame:
         raise ValueError(f"{path}: duplicate tile_id {int(tiles.loc[dup, 'tile_id'].iloc[0])}")
     if tiles.crs is None:
         tiles = tiles.set_crs("EPSG:4326")  # RFC 7946
-    return tiles.to_crs(L93).set_index("tile_id").sort_index()
+    x0, y0, x1, y1 = tiles.total_bounds
+    if tiles.crs.is_geographic and not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise ValueError(
+            f"{path}: no projected CRS declared, so coordinates should be longitude/latitude "
+            f"(RFC 7946), but x runs {x0:,.0f} to {x1:,.0f} and y {y0:,.0f} to {y1:,.0f}; "
+            "add a 'crs' member naming the projection (urn:ogc:def:crs:EPSG::2154 for "
+            "Lambert-93) or write WGS 84"
+        )
+    tiles = tiles.to_crs(L93)
+    if not np.isfinite(tiles.total_bounds).all():
+        raise ValueError(f"{path}: coordinates do not project to Lambert-93 (EPSG:2154)")
+    return tiles.set_index("tile_id").sort_index()
+
+
+def tiles_with_geometry(tiles: gpd.GeoDataFrame, tile_ids: np.ndarray) -> np.ndarray:
+    """Boolean mask over ``tile_ids``: which tiles have a geometry. Tiles of the traffic that
+    the geometry lacks stay in the reduction; maps and graphs leave them out, and this says how
+    many (a warning) so that nothing disappears silently."""
+    ids = np.asarray(tile_ids, dtype=np.int64)
+    mask = np.isin(ids, tiles.index.to_numpy())
+    if not mask.all():
+        warnings.warn(
+            f"{int((~mask).sum())} of {len(ids)} tiles in the traffic have no geometry "
+            f"(first: {ids[~mask][:5].tolist()}); they are left out of maps and graphs",
+            stacklevel=2,
+        )
+    return mask
 
 
 def add_basemap(ax: plt.Axes, crs: str = L93, source=None) -> bool:
@@ -93,6 +121,8 @@ def tile_map(
         _, ax = plt.subplots(figsize=(6, 6))
     frame = tiles[["geometry"]].copy()
     if isinstance(values, pd.Series):
+        if pd.api.types.is_integer_dtype(values.index):  # warn about values not drawn
+            tiles_with_geometry(tiles, values.index.to_numpy())
         frame["value"] = values.reindex(frame.index).to_numpy()
     else:
         frame["value"] = np.asarray(values)

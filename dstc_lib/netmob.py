@@ -50,6 +50,7 @@ DIRECTIONS = ("DL", "UL")
 N_FIELDS = 1 + SLOTS_PER_DAY
 NAN_TOKENS = ("", "nan", "NaN", "NAN")
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NAMES = [f"f{i}" for i in range(N_FIELDS)]
 _TYPES = {"f0": pa.int64(), **{name: pa.float32() for name in _NAMES[1:]}}
 
@@ -208,6 +209,8 @@ def _line_problem(fields: list[str], seen: dict[int, int], lineno: int) -> str |
             return f"slot {slot} ({_slot_time(slot)}): infinite value {text!r}"
         if value < 0:
             return f"slot {slot} ({_slot_time(slot)}): negative value {text!r}"
+        if value > _FLOAT32_MAX:
+            return f"slot {slot} ({_slot_time(slot)}): value {text!r} too large for float32"
     return None
 
 
@@ -279,6 +282,7 @@ def discover(root: Path | str, city: str) -> CityInventory:
             unknown[service] = close[0] if close else ""
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(f"{service_dir}: unknown service folder {service!r}{hint}")
+        mismatched = []
         for day_dir in sorted(p for p in service_dir.iterdir() if p.is_dir()):
             for path in sorted(day_dir.iterdir()):
                 match = pattern.match(path.name)
@@ -286,7 +290,7 @@ def discover(root: Path | str, city: str) -> CityInventory:
                     problems.append(f"{path}: not a traffic file name, ignored")
                     continue
                 if match["service"] != service or match["day"] != day_dir.name:
-                    problems.append(f"{path}: name does not match its folders, ignored")
+                    mismatched.append(path)
                     continue
                 stat = path.stat()
                 rows.append(
@@ -299,6 +303,12 @@ def discover(root: Path | str, city: str) -> CityInventory:
                         stat.st_mtime_ns,
                     )
                 )
+        if mismatched:  # one line per folder: a renamed folder holds dozens of such files
+            first = mismatched[0].relative_to(service_dir)
+            problems.append(
+                f"{service_dir}: {len(mismatched)} files named for another service or day, "
+                f"ignored (first: {first})"
+            )
     columns = ["service", "day", "direction", "path", "size", "mtime_ns"]
     files = pd.DataFrame(rows, columns=columns)
     duplicated = files.duplicated(["service", "day", "direction"], keep="first")

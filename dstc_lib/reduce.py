@@ -199,7 +199,8 @@ class CityTensors:
 
     def day_quality(self, z_threshold: float = 3.5, min_scale: float = 0.05) -> pd.DataFrame:
         """One row per day: files present/expected, NaN share, total traffic, and whether the day
-        is flagged (missing files, NaN, unreadable files, or a total far from its kind's median).
+        is flagged (missing files or tile rows, NaN, unreadable files, or a total far from its
+        kind's median).
 
         The robust rule: each day's log total minus the median log total of days of the same
         kind (Monday-Thursday, Friday, Saturday, Sunday/holiday), divided by a robust scale,
@@ -213,6 +214,7 @@ class CityTensors:
             files_present=("present", "sum"),
             files_unreadable=("error", lambda e: int((e != "").sum())),
             rows=("rows", "sum"),
+            rows_missing=("rows_missing", "sum"),
             nan_values=("nan_values", "sum"),
         )
         per_day = per_day.reindex(self.days)
@@ -233,6 +235,8 @@ class CityTensors:
                 why.append(f"{int(r.files_expected - r.files_present)} files missing")
             if r.files_unreadable:
                 why.append(f"{int(r.files_unreadable)} files unreadable")
+            if r.rows_missing:
+                why.append(f"{int(r.rows_missing)} tile rows missing")
             if r.nan_share > 0:
                 why.append(f"NaN {r.nan_share:.2%}")
             if abs(r.robust_z) > z_threshold:
@@ -406,7 +410,7 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
                         shape=(n, len(services), HOURS_PER_WEEK),
                     )
                     daily = np.zeros((n, len(days)), dtype=np.float64)
-                hourly, total, missing_rows = _align(tile_ids, part)
+                hourly, total, missing_rows = _align(tile_ids, part, path)
                 row["rows_missing"] = missing_rows
                 daily[:, day_index[day]] += total
                 city_hours[day_index[day]] += np.nansum(hourly, axis=0)
@@ -464,8 +468,11 @@ def _write_service(week: np.memmap, s_idx: int, values) -> None:
             mapped.madvise(mmap.MADV_DONTNEED, start, base + hi * row - start)
 
 
-def _align(tile_ids: np.ndarray, part: FilePartial) -> tuple[np.ndarray, np.ndarray, int]:
-    """Put a file's rows in the order of ``tile_ids``; tiles the file lacks get NaN hours."""
+def _align(
+    tile_ids: np.ndarray, part: FilePartial, path: Path | str = "a file"
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Put a file's rows in the order of ``tile_ids``; tiles the file lacks get NaN hours (and
+    count as missing rows in the quality table), tiles the city lacks are dropped; both warn."""
     if np.array_equal(part.tile_ids, tile_ids):
         return part.hourly, part.total, 0
     n = len(tile_ids)
@@ -477,10 +484,16 @@ def _align(tile_ids: np.ndarray, part: FilePartial) -> tuple[np.ndarray, np.ndar
     total[idx[known]] = part.total[known]
     if not known.all():
         warnings.warn(
-            f"{(~known).sum()} tile ids of a file are not in the city's first file; dropped",
+            f"{path}: {(~known).sum()} tile ids are not in the city's first file; dropped",
             stacklevel=4,
         )
-    return hourly, total, int(n - known.sum())
+    missing = int(n - known.sum())
+    if missing:
+        warnings.warn(
+            f"{path}: {missing} of {n} tiles have no row; their hours are missing that day",
+            stacklevel=4,
+        )
+    return hourly, total, missing
 
 
 def load_reduced(path: Path | str, from_cache: bool = False) -> CityTensors:

@@ -55,3 +55,11 @@ def tiny_pair(tmp_path_factory) -> Path:
     for city in ("Paris", "Lyon"):
         generate_city(out, city, TINY, seed=3, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def bad_corpus(tiny_source, tmp_path_factory):
+    """Damaged copies of the tiny dataset, one per case of ``tests/bad_corpus.py``. Read only."""
+    from bad_corpus import build_corpus
+
+    return build_corpus(tiny_source, tmp_path_factory.mktemp("bad"))

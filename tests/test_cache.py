@@ -55,3 +55,38 @@ def test_killed_writer_leaves_no_entry(tmp_path):
     with cache.write("x", "k", {}) as tmp:
         (tmp / "part").write_bytes(b"1")
     assert cache.get("x", "k") is not None
+
+
+def test_key_changes_with_the_library_version_and_code(monkeypatch):
+    from dstc_lib import cache as cache_mod
+
+    assert len(cache_mod.code_digest()) == 16  # hashes the real sources
+    fp = fingerprint_files([("a.txt", 10, 1)])
+    key = cache_key("reduce", {}, fp)
+    monkeypatch.setattr(cache_mod, "__version__", "99.0")
+    newer = cache_key("reduce", {}, fp)
+    assert newer != key
+    monkeypatch.setattr(cache_mod, "code_digest", lambda: "edited")
+    assert cache_key("reduce", {}, fp) not in (key, newer)
+
+
+def test_a_new_writer_clears_only_dead_writers_temporaries(tmp_path):
+    import os
+
+    from dstc_lib.cache import _host
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], text=True, capture_output=True
+    ).stdout.strip()
+    names = {
+        "dead": f".tmp-x-a-{_host()}-{dead}-1",
+        "alive": f".tmp-x-a-{_host()}-{os.getpid()}-1",
+        "elsewhere": f".tmp-x-a-another_host-{dead}-1",
+        "unknown": ".tmp-x-a-b",
+    }
+    for name in names.values():
+        (tmp_path / name).mkdir()
+    with Cache(tmp_path).write("x", "k", {}) as tmp:
+        assert tmp.name.startswith(f".tmp-x-k-{_host()}-{os.getpid()}-")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([names["alive"], names["elsewhere"], names["unknown"], "x-k"])

@@ -1,0 +1,266 @@
+"""A corpus of damaged NetMob23 copies, generated from the tiny synthetic city (no blobs in git).
+
+Each case is a full dataset folder (``traffic/`` and ``geo/``) with one kind of damage; its
+builder returns the file or folder it damaged. ``tests/test_bad_input.py`` states what each case
+must produce.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dstc_lib.netmob import traffic_path
+
+CITY = "Paris"
+CASES: dict[str, Callable[[Path], Path]] = {}
+
+
+@dataclass(frozen=True)
+class BadCase:
+    name: str
+    root: Path  # dataset folder: traffic/ and geo/
+    target: Path  # the damaged file or folder
+
+    @property
+    def traffic(self) -> Path:
+        return self.root / "traffic"
+
+    @property
+    def geo(self) -> Path:
+        return self.root / "geo"
+
+
+def case(name: str):
+    def register(builder: Callable[[Path], Path]):
+        CASES[name] = builder
+        return builder
+
+    return register
+
+
+def _file(root: Path, service: str, day: str, direction: str) -> Path:
+    return traffic_path(root / "traffic", CITY, service, day, direction)
+
+
+def _edit_line(path: Path, lineno: int, edit: Callable[[list[str]], list[str]]) -> Path:
+    lines = path.read_text().splitlines()
+    lines[lineno - 1] = " ".join(edit(lines[lineno - 1].split(" ")))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _set_slot(slot: int, text: str) -> Callable[[list[str]], list[str]]:
+    def edit(fields: list[str]) -> list[str]:
+        fields[1 + slot] = text
+        return fields
+
+    return edit
+
+
+@case("clean (Lambert-93 geometry)")
+def _clean(root: Path) -> Path:
+    return root / "geo" / f"{CITY}.geojson"
+
+
+@case("empty file")
+def _empty(root: Path) -> Path:
+    path = _file(root, "Netflix", "20190402", "DL")
+    path.write_text("")
+    return path
+
+
+@case("truncated last line")
+def _truncated(root: Path) -> Path:
+    path = _file(root, "Netflix", "20190403", "UL")
+    text = path.read_text()
+    path.write_text(text[: text.rstrip("\n").rfind("\n") + 41])  # the last line cut at 40 chars
+    return path
+
+
+@case("96 fields")
+def _fields_96(root: Path) -> Path:
+    return _edit_line(_file(root, "Facebook", "20190401", "DL"), 7, lambda f: f[:-1])
+
+
+@case("98 fields")
+def _fields_98(root: Path) -> Path:
+    return _edit_line(_file(root, "Facebook", "20190401", "UL"), 3, lambda f: f + ["1.0"])
+
+
+@case("non-numeric value")
+def _non_numeric(root: Path) -> Path:
+    return _edit_line(_file(root, "Spotify", "20190330", "DL"), 5, _set_slot(10, "1,5"))
+
+
+@case("negative value")
+def _negative(root: Path) -> Path:
+    return _edit_line(_file(root, "Spotify", "20190330", "UL"), 2, _set_slot(0, "-3.5"))
+
+
+@case("infinite value")
+def _infinite(root: Path) -> Path:
+    return _edit_line(_file(root, "Netflix", "20190404", "DL"), 4, _set_slot(95, "inf"))
+
+
+@case("value too large for float32")
+def _too_large(root: Path) -> Path:
+    return _edit_line(_file(root, "Netflix", "20190405", "UL"), 9, _set_slot(48, "1e39"))
+
+
+@case("header line")
+def _header(root: Path) -> Path:
+    path = _file(root, "Facebook", "20190402", "UL")
+    header = " ".join(
+        ["tile_id"] + [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 15, 30, 45)]
+    )
+    path.write_text(header + "\n" + path.read_text())
+    return path
+
+
+@case("tab-separated")
+def _tabs(root: Path) -> Path:
+    path = _file(root, "Spotify", "20190404", "DL")
+    path.write_text(path.read_text().replace(" ", "\t"))
+    return path
+
+
+@case("UTF-8 byte order mark")
+def _bom(root: Path) -> Path:
+    path = _file(root, "Facebook", "20190329", "DL")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    return path
+
+
+@case("duplicate tile id")
+def _duplicate(root: Path) -> Path:
+    path = _file(root, "Facebook", "20190404", "DL")
+    first = path.read_text().split(" ", 1)[0]
+    return _edit_line(path, 6, lambda f: [first] + f[1:])
+
+
+@case("corrupt gzip")
+def _corrupt_gz(root: Path) -> Path:
+    path = _file(root, "Spotify", "20190403", "UL")
+    gz = path.with_name(path.name + ".gz")
+    gz.write_bytes(gzip.compress(path.read_bytes())[:-200])
+    path.unlink()
+    return gz
+
+
+@case("Windows line endings")
+def _crlf(root: Path) -> Path:
+    folder = root / "traffic" / CITY / "Netflix"
+    for path in folder.rglob("*.txt"):
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    return folder
+
+
+@case("misspelled service folder")
+def _misspelled(root: Path) -> Path:
+    folder = root / "traffic" / CITY / "Facebook"
+    return folder.rename(folder.with_name("FaceBook"))
+
+
+@case("day missing in the middle")
+def _day_missing(root: Path) -> Path:
+    for service in ("Facebook", "Netflix", "Spotify"):
+        shutil.rmtree(root / "traffic" / CITY / service / "20190402")
+    return root / "traffic" / CITY
+
+
+@case("one service's day missing")
+def _service_day_missing(root: Path) -> Path:
+    folder = root / "traffic" / CITY / "Spotify" / "20190402"
+    shutil.rmtree(folder)
+    return folder
+
+
+@case("tile rows missing from a file")
+def _rows_missing(root: Path) -> Path:
+    path = _file(root, "Netflix", "20190401", "UL")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:10] + lines[12:]) + "\n")  # two tiles have no row
+    return path
+
+
+@case("NaN values")
+def _nan_values(root: Path) -> Path:
+    path = _file(root, "Spotify", "20190401", "DL")
+    _edit_line(path, 8, _set_slot(20, "nan"))  # 05:00 of the 8th tile: one quarter empty
+    return _edit_line(path, 9, _set_slot(21, ""))
+
+
+@case("both .txt and .txt.gz of a file")
+def _txt_and_gz(root: Path) -> Path:
+    path = _file(root, "Netflix", "20190330", "DL")
+    gz = path.with_name(path.name + ".gz")
+    gz.write_bytes(gzip.compress(b"0 1 2\n"))  # would not even read; the .txt is used
+    return gz
+
+
+@case("tile ids absent from the geometry")
+def _geo_fewer(root: Path) -> Path:
+    path = root / "geo" / f"{CITY}.geojson"
+    doc = json.loads(path.read_text())
+    doc["features"] = [f for f in doc["features"] if f["properties"]["tile_id"] not in (0, 1, 7)]
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@case("geometry without tile_id")
+def _geo_no_id(root: Path) -> Path:
+    path = root / "geo" / f"{CITY}.geojson"
+    doc = json.loads(path.read_text())
+    for feature in doc["features"]:
+        feature["properties"] = {"id": feature["properties"]["tile_id"]}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@case("geometry in WGS 84")
+def _geo_wgs84(root: Path) -> Path:
+    import geopandas as gpd
+
+    path = root / "geo" / f"{CITY}.geojson"
+    gpd.read_file(path).to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+    doc = json.loads(path.read_text())
+    doc.pop("crs", None)  # RFC 7946: no crs member means WGS 84
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@case("geometry without CRS")
+def _geo_no_crs(root: Path) -> Path:
+    path = root / "geo" / f"{CITY}.geojson"
+    doc = json.loads(path.read_text())
+    del doc["crs"]  # Lambert-93 coordinates, but nothing says so
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _fill_clock_change_night(root: Path) -> None:
+    """Write 0 where the tiny city has NaN (the night the clocks went forward), so that the
+    undamaged copy passes ``dstc data check --strict`` and every warning below is the case's."""
+    for path in (root / "traffic").rglob("*.txt"):
+        lines = path.read_text().splitlines()
+        fixed = [" ".join("0" if v in ("", "nan") else v for v in ln.split(" ")) for ln in lines]
+        if fixed != lines:
+            path.write_text("\n".join(fixed) + "\n")
+
+
+def build_corpus(source: Path, out: Path) -> dict[str, BadCase]:
+    """One damaged copy of ``source`` (a tiny synthetic dataset) per case, under ``out``."""
+    clean = out / "clean"
+    shutil.copytree(source, clean)
+    _fill_clock_change_night(clean)
+    corpus = {}
+    for i, (name, builder) in enumerate(CASES.items()):
+        root = out / f"case{i:02d}"
+        shutil.copytree(clean, root)
+        corpus[name] = BadCase(name, root, builder(root))
+    return corpus
