@@ -222,7 +222,9 @@ def cluster_city(
         cache, key = Cache(cache_dir), cache_key("cluster", spec, city.ct.fingerprint)
         hit = cache.get(f"cluster-{city.name}", key)
         if hit is not None:
-            with open(hit / "clustering.pkl", "rb") as f:  # our own cache entry
+            # Our own cache entry, written below by this function: not a file from elsewhere
+            # (checkpoints and anything a user supplies are read with weights_only=True).
+            with open(hit / "clustering.pkl", "rb") as f:
                 scaler, est, labels = pickle.load(f)
             return Clustering(city, method, scaler, est, labels, use_graph)
     scaler = FeatureScaler().fit(city.X)
