@@ -40,7 +40,7 @@ def main(threads: int = 1) -> dict:
     graph = grid_graph(ROWS, COLS, "queen")
     graph_seconds = time.perf_counter() - t0
     ends: list[float] = []
-    model = DSTC(9, pretrain_epochs=1, epochs=1, num_threads=threads, progress=True)
+    model = DSTC(9, pretrain_epochs=1, epochs=1, n_threads=threads, progress=True)
     start = time.perf_counter()
     model.fit(X, graph=graph, callback=lambda epoch, m: ends.append(time.perf_counter()))
     result = {

@@ -12,7 +12,7 @@ from dstc_lib.models.dstc import (
     target_distribution,
 )
 
-SMALL = dict(batch_size=16, latent_dim=4, width=8, lr=1e-2, num_threads=1)
+SMALL = dict(batch_size=16, latent_dim=4, width=8, lr=1e-2, n_threads=1)
 
 
 def two_shapes(rows=6, cols=8, channels=2, steps=24, seed=0, standardise=True, noise=0.3):
@@ -45,12 +45,12 @@ def test_soft_assignment_and_target_by_hand():
 @pytest.mark.parametrize("channels", [12, 24])
 def test_parameter_count_is_lightweight(channels):
     X = np.random.default_rng(0).standard_normal((20, channels, 168)).astype(np.float32)
-    model = DSTC(9, pretrain_epochs=0, epochs=0, num_threads=1).fit(X, graph=geo.grid_graph(4, 5))
+    model = DSTC(9, pretrain_epochs=0, epochs=0, n_threads=1).fit(X, graph=geo.grid_graph(4, 5))
     assert model.n_parameters_ <= 100_000
     counted = sum(p.numel() for p in model.module_.parameters())
     assert model.n_parameters_ == counted
     # the graph adds input channels: the same model without it is smaller
-    plain = DSTC(9, pretrain_epochs=0, epochs=0, num_threads=1).fit(X)
+    plain = DSTC(9, pretrain_epochs=0, epochs=0, n_threads=1).fit(X)
     assert plain.n_parameters_ < model.n_parameters_
 
 

@@ -41,7 +41,7 @@ MODELS = {
             latent_dim=4,
             width=4,
             random_state=5,
-            num_threads=1,
+            n_threads=1,
         ),
         total_epochs=12,
         file="dstc.pt",

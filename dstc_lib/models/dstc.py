@@ -168,7 +168,7 @@ class DSTC:
         progress: bool = False,
         checkpoint_dir: Path | str | None = None,
         resume: bool = False,
-        num_threads: int | None = None,
+        n_threads: int | None = None,
     ):
         self.n_clusters = n_clusters
         self.hops = hops
@@ -187,7 +187,7 @@ class DSTC:
         self.progress = progress
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
-        self.num_threads = num_threads
+        self.n_threads = n_threads
 
     # -- inputs --
 
@@ -250,7 +250,7 @@ class DSTC:
         flat = X.reshape(n, -1)
         powers = self._propagators(graph, n)
         self.graph_hops_ = len(powers)
-        with _torch_context(self.random_state, self.num_threads):
+        with _torch_context(self.random_state, self.n_threads):
             self.module_ = SpatioTemporalAE(
                 self.n_channels_,
                 self.n_steps_,
@@ -430,20 +430,20 @@ class DSTC:
     def predict(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
         """Cluster of each sample: the most likely under the Student-t soft assignment."""
         flat, powers = self._prepare(X, graph)
-        with _torch_context(self.random_state, self.num_threads, deterministic=False):
+        with _torch_context(self.random_state, self.n_threads, deterministic=False):
             return self._predict(flat, powers)
 
     def predict_proba(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
         """Soft assignment ``Q`` of each sample to each cluster."""
         flat, powers = self._prepare(X, graph)
-        with _torch_context(self.random_state, self.num_threads, deterministic=False):
+        with _torch_context(self.random_state, self.n_threads, deterministic=False):
             z = self._latent(flat, powers)
             return soft_assignment(z, self.module_.centroids.detach(), self.alpha).numpy()
 
     def transform(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
         """Latent vectors ``(n_samples, latent_dim)``."""
         flat, powers = self._prepare(X, graph)
-        with _torch_context(self.random_state, self.num_threads, deterministic=False):
+        with _torch_context(self.random_state, self.n_threads, deterministic=False):
             return self._latent(flat, powers).numpy()
 
     def fit_predict(self, X: np.ndarray, y: Any = None, *, graph=None, **kwargs) -> np.ndarray:
@@ -497,7 +497,7 @@ class DSTC:
     def reconstruct(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
         """The autoencoder's reconstruction of ``X``."""
         flat, powers = self._prepare(X, graph)
-        with _torch_context(self.random_state, self.num_threads, deterministic=False):
+        with _torch_context(self.random_state, self.n_threads, deterministic=False):
             with torch.no_grad():
                 return self.module_.decode(self._latent(flat, powers)).numpy()
 
@@ -516,7 +516,7 @@ def _layer_args(layer: nn.Module) -> str:
 
 
 @contextlib.contextmanager
-def _torch_context(seed: int, num_threads: int | None, deterministic: bool = True):
+def _torch_context(seed: int, n_threads: int | None, deterministic: bool = True):
     """Seed torch locally (the caller's global RNG state is restored afterwards), optionally
     limit threads (torch's and the native pools k-means uses), and enforce deterministic
     algorithms."""
@@ -524,10 +524,10 @@ def _torch_context(seed: int, num_threads: int | None, deterministic: bool = Tru
 
     threads = torch.get_num_threads()
     was = torch.are_deterministic_algorithms_enabled()
-    with torch.random.fork_rng(devices=[]), threadpool_limits(num_threads):
+    with torch.random.fork_rng(devices=[]), threadpool_limits(n_threads):
         torch.manual_seed(seed)
-        if num_threads:
-            torch.set_num_threads(num_threads)
+        if n_threads:
+            torch.set_num_threads(n_threads)
         torch.use_deterministic_algorithms(deterministic or was)
         try:
             yield
