@@ -53,25 +53,32 @@ class _Base:
 
 
 class KMeansClustering(_Base):
-    """k-means on the flattened features (``n_components=None``) or on their PCA."""
+    """k-means on the flattened features (``n_components=None``) or on their PCA. After ``fit``,
+    ``predict`` labels new samples and ``transform`` gives their distances to the centres."""
 
     def __init__(self, n_clusters: int = 9, *, n_components: int | None = None, random_state=0):
         self.n_clusters = n_clusters
         self.n_components = n_components
         self.random_state = random_state
 
-    def transform_features(self, X: np.ndarray) -> np.ndarray:
+    def transform_features(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
+        """What k-means sees: the flattened features, or their PCA fitted by ``fit``."""
         flat = _flat(X)
-        if self.n_components is None:
-            return flat
-        components = min(self.n_components, *flat.shape)
-        return PCA(components, random_state=self.random_state).fit_transform(flat)
+        return flat if self.n_components is None else self.pca_.transform(flat)
 
     def _fit_predict(self, X, graph) -> np.ndarray:
-        features = self.transform_features(X)
-        return KMeans(self.n_clusters, n_init=10, random_state=self.random_state).fit_predict(
-            features
-        )
+        if self.n_components is not None:
+            flat = _flat(X)
+            components = min(self.n_components, *flat.shape)
+            self.pca_ = PCA(components, random_state=self.random_state).fit(flat)
+        self.kmeans_ = KMeans(self.n_clusters, n_init=10, random_state=self.random_state)
+        return self.kmeans_.fit_predict(self.transform_features(X, graph))
+
+    def predict(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
+        return self.kmeans_.predict(self.transform_features(X, graph))
+
+    def transform(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
+        return self.kmeans_.transform(self.transform_features(X, graph))
 
 
 class GraphSmoothedKMeans(KMeansClustering):
@@ -87,12 +94,6 @@ class GraphSmoothedKMeans(KMeansClustering):
         for _ in range(self.hops):
             flat = p @ flat
         return flat
-
-    def _fit_predict(self, X, graph) -> np.ndarray:
-        features = self.transform_features(X, graph)
-        return KMeans(self.n_clusters, n_init=10, random_state=self.random_state).fit_predict(
-            features
-        )
 
 
 class SpatialWard(_Base):

@@ -3,9 +3,10 @@ estimator, labels. The case studies and the applications all start here.
 
 Methods are named: ``"dstc"`` (:class:`dstc_lib.models.dstc.DSTC`, fitted with the tile graph),
 ``"contrastive"`` (:class:`dstc_lib.models.contrastive.ContrastiveClustering`, optionally with
-the tile graph as spatial-neighbour augmentation) and ``"kmeans"`` (k-means on the standardised
-features, flattened). Anything else that follows scikit-learn conventions can be passed as an
-already-fitted estimator to :func:`predict`.
+the tile graph as spatial-neighbour augmentation) and ``"kmeans"``
+(:class:`dstc_lib.baselines.KMeansClustering` on the standardised features, flattened).
+Anything else that follows scikit-learn conventions can be passed as an already-fitted
+estimator to :func:`predict`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.cluster import KMeans
 
 from . import geo, synth
+from .baselines import KMeansClustering
 from .cache import Cache, cache_key
 from .features import FeatureScaler, city_features
 from .reduce import CityTensors, reduce_city
@@ -31,38 +32,10 @@ from .reduce import CityTensors, reduce_city
 METHODS = ("dstc", "contrastive", "kmeans")
 
 
-class FlatKMeans:
-    """k-means on ``(n_samples, n_channels, n_steps)`` arrays, flattened per sample."""
-
-    def __init__(self, n_clusters: int = 9, n_init: int = 10, random_state: int | None = 0):
-        self.n_clusters = n_clusters
-        self.n_init = n_init
-        self.random_state = random_state
-
-    def fit(self, X: np.ndarray, y=None) -> FlatKMeans:
-        X = np.asarray(X, dtype=np.float32)
-        self.kmeans_ = KMeans(self.n_clusters, n_init=self.n_init, random_state=self.random_state)
-        self.kmeans_.fit(X.reshape(len(X), -1))
-        self.cluster_centers_ = self.kmeans_.cluster_centers_.reshape(-1, *X.shape[1:])
-        self.labels_ = self.kmeans_.labels_
-        return self
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        return self.kmeans_.predict(X.reshape(len(X), -1))
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        return self.kmeans_.transform(X.reshape(len(X), -1))
-
-    def fit_predict(self, X: np.ndarray, y=None) -> np.ndarray:
-        return self.fit(X).labels_
-
-
 def make_estimator(method: str, n_clusters: int = 9, random_state: int = 0, **params) -> object:
     """An unfitted estimator by name; ``params`` go to its constructor (epochs, ...)."""
     if method == "kmeans":
-        return FlatKMeans(n_clusters, random_state=random_state, **params)
+        return KMeansClustering(n_clusters, random_state=random_state, **params)
     if method == "dstc":
         try:
             from .models.dstc import DSTC
