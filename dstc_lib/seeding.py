@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -49,3 +51,36 @@ def numpy_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch threads (unchanged for None), restoring the count afterwards."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextmanager
+def local_torch(seed: int, n_threads: int | None, deterministic: bool = True) -> Iterator[None]:
+    """Seed torch locally (the caller's global RNG state is restored afterwards), optionally
+    limit threads (torch's and the native pools k-means uses), and enforce deterministic
+    algorithms. Unlike :func:`seed_everything`, nothing outlives the ``with`` block."""
+    from threadpoolctl import threadpool_limits
+
+    was = torch.are_deterministic_algorithms_enabled()
+    with (
+        torch.random.fork_rng(devices=[]),
+        threadpool_limits(n_threads),
+        torch_threads(n_threads or None),
+    ):
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(deterministic or was)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was)

@@ -52,3 +52,20 @@ def test_generator_and_numpy_rng():
     assert numpy_rng(rng) is rng
     with pytest.raises(ValueError, match="seed must be an integer"):
         seed_everything(-1)
+
+
+def test_local_torch_seeds_inside_and_restores_everything_outside():
+    from dstc_lib.seeding import local_torch
+
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    with local_torch(7, 1):
+        inside = torch.rand(3)
+        assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled()
+    with local_torch(7, None, deterministic=False):
+        assert torch.equal(torch.rand(3), inside)
+    assert torch.equal(torch.rand(1), expected_next)  # the caller's stream is untouched
+    assert torch.get_num_threads() == threads
+    assert torch.are_deterministic_algorithms_enabled() == deterministic

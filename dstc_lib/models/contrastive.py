@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,7 @@ from tqdm import tqdm
 
 from ..augment import DEFAULT_AUGMENTATIONS, HOURS_PER_DAY, WEEK_DAY_KINDS, Context, augment
 from ..augment import check_names as check_augmentations
+from ..seeding import torch_threads
 from .checkpoint import load_checkpoint, save_checkpoint
 
 ASSIGNMENTS = ("head", "kmeans")
@@ -179,7 +179,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y=None, adjacency: sp.sparray | None = None):
         """Train on ``X``; ``adjacency`` (sparse ``(n, n)``, e.g. ``geo.tile_graph``) gives each
         sample's grid neighbours for ``neighbour_mix``."""
-        with _threads(self.n_threads):
+        with torch_threads(self.n_threads):
             return self._fit(X, adjacency)
 
     def _fit(self, X: np.ndarray, adjacency: sp.sparray | None):
@@ -309,7 +309,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         X = self._check_X(X, fitted=True)
         self.network_.eval()
         latents, probs = [], []
-        with torch.no_grad(), _threads(self.n_threads):
+        with torch.no_grad(), torch_threads(self.n_threads):
             for chunk in torch.split(torch.from_numpy(X), 4096):
                 h, _, p = self.network_(chunk)
                 latents.append(h)
@@ -367,17 +367,6 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 def _unit_rows(latent: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length: the contrastive losses compare latents by cosine."""
     return latent / np.maximum(np.linalg.norm(latent, axis=1, keepdims=True), 1e-12)
-
-
-@contextmanager
-def _threads(n: int | None):
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _history_to_state(history: dict) -> dict:

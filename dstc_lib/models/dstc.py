@@ -28,7 +28,6 @@ from a private ``torch.Generator``, deterministic algorithms are enforced while 
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +43,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ..geo import normalise_graph
+from ..seeding import local_torch
 from .checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT_NAME = "dstc.pt"
@@ -250,7 +250,7 @@ class DSTC:
         flat = X.reshape(n, -1)
         powers = self._propagators(graph, n)
         self.graph_hops_ = len(powers)
-        with _torch_context(self.random_state, self.n_threads):
+        with local_torch(self.random_state, self.n_threads):
             self.module_ = SpatioTemporalAE(
                 self.n_channels_,
                 self.n_steps_,
@@ -430,20 +430,20 @@ class DSTC:
     def predict(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
         """Cluster of each sample: the most likely under the Student-t soft assignment."""
         flat, powers = self._prepare(X, graph)
-        with _torch_context(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.random_state, self.n_threads, deterministic=False):
             return self._predict(flat, powers)
 
     def predict_proba(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
         """Soft assignment ``Q`` of each sample to each cluster."""
         flat, powers = self._prepare(X, graph)
-        with _torch_context(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.random_state, self.n_threads, deterministic=False):
             z = self._latent(flat, powers)
             return soft_assignment(z, self.module_.centroids.detach(), self.alpha).numpy()
 
     def transform(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
         """Latent vectors ``(n_samples, latent_dim)``."""
         flat, powers = self._prepare(X, graph)
-        with _torch_context(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.random_state, self.n_threads, deterministic=False):
             return self._latent(flat, powers).numpy()
 
     def fit_predict(self, X: np.ndarray, y: Any = None, *, graph=None, **kwargs) -> np.ndarray:
@@ -497,7 +497,7 @@ class DSTC:
     def reconstruct(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
         """The autoencoder's reconstruction of ``X``."""
         flat, powers = self._prepare(X, graph)
-        with _torch_context(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.random_state, self.n_threads, deterministic=False):
             with torch.no_grad():
                 return self.module_.decode(self._latent(flat, powers)).numpy()
 
@@ -513,24 +513,3 @@ def _layer_args(layer: nn.Module) -> str:
     if isinstance(layer, nn.Upsample):
         return f"(x{int(layer.scale_factor)})"
     return ""
-
-
-@contextlib.contextmanager
-def _torch_context(seed: int, n_threads: int | None, deterministic: bool = True):
-    """Seed torch locally (the caller's global RNG state is restored afterwards), optionally
-    limit threads (torch's and the native pools k-means uses), and enforce deterministic
-    algorithms."""
-    from threadpoolctl import threadpool_limits
-
-    threads = torch.get_num_threads()
-    was = torch.are_deterministic_algorithms_enabled()
-    with torch.random.fork_rng(devices=[]), threadpool_limits(n_threads):
-        torch.manual_seed(seed)
-        if n_threads:
-            torch.set_num_threads(n_threads)
-        torch.use_deterministic_algorithms(deterministic or was)
-        try:
-            yield
-        finally:
-            torch.use_deterministic_algorithms(was)
-            torch.set_num_threads(threads)
