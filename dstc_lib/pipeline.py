@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from . import geo, synth
+from . import features, geo, synth
 from .baselines import KMeansClustering
 from .cache import Cache, cache_key
 from .features import FeatureScaler, city_features
@@ -190,7 +190,9 @@ def cluster_city(
             "graph": [int(city.graph.nnz), use_graph],
             "method": method,
             "estimator": repr(sorted(vars(est).items())),
-            "code": hashlib.sha256(source + Path(__file__).read_bytes()).hexdigest()[:16],
+            "code": hashlib.sha256(
+                source + Path(__file__).read_bytes() + Path(features.__file__).read_bytes()
+            ).hexdigest()[:16],
         }
         cache, key = Cache(cache_dir), cache_key("cluster", spec, city.ct.fingerprint)
         hit = cache.get(f"cluster-{city.name}", key)
