@@ -8,7 +8,15 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from dstc_lib.models.checkpoint import load_checkpoint
-from dstc_lib.models.contrastive import ContrastiveClustering, cluster_loss, instance_loss
+from dstc_lib.models.contrastive import (
+    ContrastiveClustering,
+    ablation_variants,
+    cluster_loss,
+    instance_loss,
+    latent_kmeans,
+    score_variants,
+    snapshot_scores,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -137,3 +145,65 @@ def test_checkpoint_resume_continues_the_same_training(tmp_path):
     # a checkpoint of other settings is not resumed from
     other = _small(epochs=1, checkpoint=path, lr=0.01).fit(X)
     assert other.n_steps_ == 2
+
+
+def test_tol_stops_once_the_epoch_loss_stalls_and_a_resume_stays_stopped(tmp_path):
+    X, _ = _two_kinds(n=48, seed=3)
+    full = _small(epochs=6).fit(X)
+    assert (full.n_epochs_, full.converged_) == (6, False)
+    # no epoch can improve on the best by more than 100: epoch 1 sets the best, epochs 2 and
+    # 3 are stale, so training stops after 3 of 6 epochs
+    path = tmp_path / "cc.pt"
+    stopped = _small(epochs=6, tol=100.0, n_iter_no_change=2, checkpoint=path).fit(X)
+    assert (stopped.n_epochs_, stopped.converged_, stopped.n_steps_) == (3, True, 9)
+    assert stopped.history_["loss"] == pytest.approx(full.history_["loss"][:9])
+    again = _small(epochs=10, tol=100.0, n_iter_no_change=2, checkpoint=path).fit(X)
+    assert (again.n_epochs_, again.converged_) == (3, True)
+    assert np.allclose(again.transform(X), stopped.transform(X))
+    # a tol that every epoch beats never stops the training
+    assert _small(epochs=4, tol=-100.0, n_iter_no_change=1).fit(X).n_epochs_ == 4
+
+
+def test_snapshot_scores_score_the_head_and_the_latent_at_each_kept_step():
+    X, kind = _two_kinds()
+    model = _small(epochs=15, snapshot_steps=(0, 45)).fit(X)
+    table = snapshot_scores(model, kind)
+    assert list(table.index) == [0, 45]
+    last = table.loc[45]
+    assert last["ARI head"] == pytest.approx(adjusted_rand_score(kind, model.labels_))
+    expected = adjusted_rand_score(kind, latent_kmeans(model.transform(X), 2))
+    assert last["ARI latent k-means"] == pytest.approx(expected)
+    assert table["ARI head"].loc[0] < last["ARI head"]  # the untrained head knows nothing yet
+
+
+def test_ablation_variants_remove_each_name_and_add_the_optional_ones():
+    variants = ablation_variants(["jitter", "mask"], optional=["neighbour_mix", "mask"])
+    assert variants == {
+        "all": ["jitter", "mask"],
+        "- jitter": ["mask"],
+        "- mask": ["jitter"],
+        "+ neighbour_mix": ["jitter", "mask", "neighbour_mix"],
+    }
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        ablation_variants(["jitter", "mixup"])
+
+
+def test_score_variants_fits_each_variant_and_seed_and_scores_it():
+    X, kind = _two_kinds()
+    variants = {"all": ["jitter", "mask"], "- mask": ["jitter"]}
+    params = dict(n_clusters=2, epochs=3, batch_size=16, latent_dim=16, width=4)
+    models, rows = score_variants(X, kind, variants, [0, 1], snapshot_steps=(0, 9), **params)
+    assert sorted(models) == [("- mask", 0), ("- mask", 1), ("all", 0), ("all", 1)]
+    assert [(r["variant"], r["seed"]) for r in rows] == [
+        ("all", 0),
+        ("all", 1),
+        ("- mask", 0),
+        ("- mask", 1),
+    ]
+    for row in rows:
+        model = models[row["variant"], row["seed"]]
+        assert model.augmentations_ == variants[row["variant"]]
+        assert row["ARI head"] == pytest.approx(adjusted_rand_score(kind, model.labels_))
+        assert row["epochs"] == 3
+        kept = sorted(model.history_["snapshots"])
+        assert kept == ([0, 9] if row["variant"] == "all" else [])

@@ -108,6 +108,9 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     augment_probability: share of a batch's tiles each augmentation is applied to.
     epochs, batch_size, lr, weight_decay: Adam on shuffled mini-batches (the last, smaller
         batch of an epoch is merged into the previous one).
+    tol, n_iter_no_change: stop before ``epochs`` once the epoch's mean loss has not fallen
+        below the best so far by more than ``tol`` for ``n_iter_no_change`` epochs in a row
+        (``converged_`` then says so); ``tol=None`` trains all ``epochs``.
     temperature_instance, temperature_cluster: NT-Xent temperatures (Li et al.: 0.5 and 1.0).
     entropy_weight: weight of the cluster-size entropy penalty.
     latent_dim, width, projection_dim: sizes of the latent, of the first convolution and of
@@ -127,7 +130,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Attributes: ``labels_``, ``history_`` (``"loss"``, ``"instance"``, ``"cluster"``,
     ``"entropy"``: one value per step; ``"snapshots"``: {step: {"latent", "labels"}}),
-    ``augmentations_`` (the names used), ``n_steps_``.
+    ``augmentations_`` (the names used), ``n_steps_``, ``n_epochs_`` (epochs trained) and
+    ``converged_`` (the ``tol`` rule stopped the training).
     """
 
     def __init__(
@@ -140,6 +144,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         batch_size: int = 256,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
+        tol: float | None = None,
+        n_iter_no_change: int = 10,
         temperature_instance: float = 0.5,
         temperature_cluster: float = 1.0,
         entropy_weight: float = 1.0,
@@ -161,6 +167,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.temperature_instance = temperature_instance
         self.temperature_cluster = temperature_cluster
         self.entropy_weight = entropy_weight
@@ -212,6 +220,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         optimiser = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         history = {"loss": [], "instance": [], "cluster": [], "entropy": [], "snapshots": {}}
         epoch, step = 0, 0
+        stop = {"best": math.inf, "stale": 0, "converged": False}  # the tol rule's state
         tag = self._checkpoint_tag(X.shape, names)
         if self.checkpoint is not None and Path(self.checkpoint).is_file():
             state = load_checkpoint(self.checkpoint)
@@ -221,13 +230,14 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 generator.set_state(state["generator"])
                 epoch, step = state["epoch"], state["step"]
                 history = _history_from_state(state["history"])
+                stop = state.get("stop", stop)
         self.network_ = net
         wanted = set(int(s) for s in self.snapshot_steps)
         if 0 in wanted and step == 0:
             history["snapshots"][0] = self._snapshot(X)
         n_batches = max(1, n // self.batch_size)
         bar = tqdm(
-            range(epoch, self.epochs),
+            range(epoch, epoch if stop["converged"] else self.epochs),
             desc="contrastive clustering",
             disable=not self.progress,
             initial=epoch,
@@ -235,6 +245,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         )
         data = context.data
         for epoch in bar:
+            first = step
             order = torch.randperm(n, generator=generator)
             net.train()
             for index in torch.tensor_split(order, n_batches):
@@ -262,6 +273,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                     history["snapshots"][step] = self._snapshot(X)
                     net.train()
             bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")
+            if self.tol is not None:
+                self._update_stop(stop, float(np.mean(history["loss"][first:])))
             if self.checkpoint is not None:
                 save_checkpoint(
                     self.checkpoint,
@@ -273,16 +286,31 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                         "optimiser": optimiser.state_dict(),
                         "generator": generator.get_state(),
                         "history": _history_to_state(history),
+                        "stop": stop,
                     },
                 )
+            if stop["converged"]:
+                bar.close()
+                break
         net.eval()
         self.history_ = history
         self.n_steps_ = step
+        self.n_epochs_ = step // n_batches
+        self.converged_ = bool(stop["converged"])
         if self.assign == "kmeans":
             self.kmeans_ = KMeans(self.n_clusters, n_init=10, random_state=seed)
-            self.kmeans_.fit(_unit_rows(self.transform(X)))
+            self.kmeans_.fit(unit_rows(self.transform(X)))
         self.labels_ = self.predict(X)
         return self
+
+    def _update_stop(self, stop: dict, epoch_loss: float) -> None:
+        """The ``tol`` rule: count epochs without an improvement of more than ``tol``."""
+        if epoch_loss < stop["best"] - self.tol:
+            stop["stale"] = 0
+        else:
+            stop["stale"] += 1
+        stop["best"] = min(stop["best"], epoch_loss)
+        stop["converged"] = stop["stale"] >= self.n_iter_no_change
 
     def fit_predict(self, X: np.ndarray, y=None, adjacency: sp.sparray | None = None):
         return self.fit(X, adjacency=adjacency).labels_
@@ -300,7 +328,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Cluster of each sample (argmax of the head, or k-means on the latent)."""
         if self.assign == "kmeans":
-            return self.kmeans_.predict(_unit_rows(self.transform(X))).astype(np.int64)
+            return self.kmeans_.predict(unit_rows(self.transform(X))).astype(np.int64)
         return self.predict_proba(X).argmax(axis=1).astype(np.int64)
 
     def _forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -364,9 +392,16 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         return repr((tuple(shape), names, sorted(params.items(), key=lambda kv: kv[0])))
 
 
-def _unit_rows(latent: np.ndarray) -> np.ndarray:
+def unit_rows(latent: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length: the contrastive losses compare latents by cosine."""
     return latent / np.maximum(np.linalg.norm(latent, axis=1, keepdims=True), 1e-12)
+
+
+def latent_kmeans(latent: np.ndarray, n_clusters: int, random_state: int = 0) -> np.ndarray:
+    """k-means (10 initialisations) on the latent scaled to unit rows: the read-out that
+    checks the latent apart from the cluster head."""
+    kmeans = KMeans(n_clusters, n_init=10, random_state=random_state)
+    return kmeans.fit_predict(unit_rows(latent)).astype(np.int64)
 
 
 def _history_to_state(history: dict) -> dict:
@@ -404,6 +439,31 @@ def ablation_variants(
     return variants
 
 
+def snapshot_scores(model: ContrastiveClustering, truth: np.ndarray, random_state: int = 0):
+    """ARI and NMI against ``truth`` at each training step kept in ``history_["snapshots"]``:
+    of the head's clusters and of k-means on the latent (unit rows), one row per step."""
+    import pandas as pd
+
+    from ..metrics import external_scores
+
+    rows = []
+    for step, snap in sorted(model.history_["snapshots"].items()):
+        head = external_scores(snap["labels"], truth)
+        latent = external_scores(
+            latent_kmeans(snap["latent"], model.n_clusters, random_state), truth
+        )
+        rows.append(
+            {
+                "step": step,
+                "ARI head": head["ARI"],
+                "ARI latent k-means": latent["ARI"],
+                "NMI head": head["NMI"],
+                "NMI latent k-means": latent["NMI"],
+            }
+        )
+    return pd.DataFrame(rows).set_index("step")
+
+
 def score_variants(
     X: np.ndarray,
     truth: np.ndarray,
@@ -412,13 +472,15 @@ def score_variants(
     *,
     adjacency: sp.sparray | None = None,
     progress: bool = False,
+    snapshot_variants: Sequence[str] = ("all",),
     **params,
 ) -> tuple[dict, list[dict]]:
     """Fit :class:`ContrastiveClustering` (``params``) for each variant's augmentations and
-    seed; score the cluster head's labels and k-means on the latent against ``truth``.
+    seed; score the cluster head's labels and k-means on the latent against ``truth``. Only
+    the fits of ``snapshot_variants`` keep the latent snapshots of ``params["snapshot_steps"]``.
 
     Returns the fitted models ``{(variant, seed): model}`` and one row per fit (variant, seed,
-    ARI/NMI of the head, ARI/NMI of k-means on the latent, seconds)."""
+    ARI/NMI of the head, ARI/NMI of k-means on the latent, epochs trained, seconds)."""
     import time
 
     from ..metrics import external_scores
@@ -427,13 +489,13 @@ def score_variants(
     jobs = [(variant, seed) for variant in variants for seed in seeds]
     for variant, seed in tqdm(jobs, desc="fits", disable=not progress):
         t0 = time.perf_counter()
+        keep = params.get("snapshot_steps", ()) if variant in snapshot_variants else ()
+        options = {**params, "snapshot_steps": keep}
         model = ContrastiveClustering(
-            augmentations=variants[variant], random_state=seed, **params
+            augmentations=variants[variant], random_state=seed, **options
         ).fit(X, adjacency=adjacency if "neighbour_mix" in variants[variant] else None)
         seconds = time.perf_counter() - t0
-        latent = KMeans(model.n_clusters, n_init=10, random_state=seed).fit_predict(
-            _unit_rows(model.transform(X))
-        )
+        latent = latent_kmeans(model.transform(X), model.n_clusters, seed)
         head = external_scores(model.labels_, truth)
         on_latent = external_scores(latent, truth)
         models[variant, seed] = model
@@ -445,6 +507,7 @@ def score_variants(
                 "NMI head": head["NMI"],
                 "ARI latent k-means": on_latent["ARI"],
                 "NMI latent k-means": on_latent["NMI"],
+                "epochs": model.n_epochs_,
                 "seconds": seconds,
             }
         )
