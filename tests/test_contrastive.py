@@ -160,6 +160,8 @@ def test_tol_stops_once_the_epoch_loss_stalls_and_a_resume_stays_stopped(tmp_pat
     again = _small(epochs=10, tol=100.0, n_iter_no_change=2, checkpoint=path).fit(X)
     assert (again.n_epochs_, again.converged_) == (3, True)
     assert np.allclose(again.transform(X), stopped.transform(X))
+    with pytest.raises(ValueError, match="n_iter_no_change"):
+        _small(tol=0.1, n_iter_no_change=0).fit(X)
     # a tol that every epoch beats never stops the training
     assert _small(epochs=4, tol=-100.0, n_iter_no_change=1).fit(X).n_epochs_ == 4
 

@@ -197,6 +197,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"{n} samples for {self.n_clusters} clusters")
         if self.assign not in ASSIGNMENTS:
             raise ValueError(f"assign={self.assign!r}; choose one of {ASSIGNMENTS}")
+        if self.tol is not None and self.n_iter_no_change < 1:
+            raise ValueError(f"n_iter_no_change={self.n_iter_no_change}: at least 1 epoch")
         names = self._augmentation_names(X, adjacency)
         context = Context(data=torch.from_numpy(X))
         if adjacency is not None:
