@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
@@ -441,11 +442,11 @@ def ablation_variants(
     return variants
 
 
-def snapshot_scores(model: ContrastiveClustering, truth: np.ndarray, random_state: int = 0):
+def snapshot_scores(
+    model: ContrastiveClustering, truth: np.ndarray, random_state: int = 0
+) -> pd.DataFrame:
     """ARI and NMI against ``truth`` at each training step kept in ``history_["snapshots"]``:
     of the head's clusters and of k-means on the latent (unit rows), one row per step."""
-    import pandas as pd
-
     from ..metrics import external_scores
 
     rows = []
