@@ -146,10 +146,13 @@ def compare(
 
     Examples
     --------
+    >>> import textwrap
     >>> m = pd.Series({"DSTC": 0.880, "k-means": 0.833, "IDEC": 0.875})
     >>> s = pd.Series({"DSTC": 0.009, "k-means": 0.004, "IDEC": 0.010})
-    >>> print(compare(m, s, reference="DSTC"))
-    DSTC scores the highest ARI (0.880 ± 0.009), then IDEC (0.875 ± 0.010) and k-means (0.833 ± 0.004). DSTC is within noise (one seed standard deviation) of IDEC. Against the best of the other methods (IDEC, 0.875) DSTC is 0.005 higher.
+    >>> print(textwrap.fill(compare(m, s, reference="DSTC"), 90))
+    DSTC scores the highest ARI (0.880 ± 0.009), then IDEC (0.875 ± 0.010) and k-means (0.833
+    ± 0.004). DSTC is within noise (one seed standard deviation) of IDEC. Against the best of
+    the other methods (IDEC, 0.875) DSTC is 0.005 higher.
     """
     means = means.dropna()
     if means.empty:
@@ -173,18 +176,12 @@ def compare(
     text += "."
     noise = _within_noise(order, sd, best)
     if noise:
-        text += (
-            f" {best} is within noise (one seed standard deviation) of " + _join(noise) + "."
-        )
+        text += f" {best} is within noise (one seed standard deviation) of " + _join(noise) + "."
     if reference is not None and reference in order.index and len(order) > 1:
         others = order.drop(reference)
         rival = others.index[0]
         gap = order[reference] - others.iloc[0]
-        if not higher_is_better:
-            gap = -gap
         side = "higher" if gap >= 0 else "lower"
-        if higher_is_better is False:
-            side = "lower" if gap >= 0 else "higher"
         text += (
             f" Against the best of the other methods ({rival}, {fmt(others.iloc[0], digits)})"
             f" {reference} is {fmt(abs(gap), digits)} {side}."
