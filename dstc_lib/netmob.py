@@ -5,16 +5,33 @@ File layout (see ``shared/NETMOB23.md``)::
     <traffic root>/<City>/<Service>/<YYYYMMDD>/<City>_<Service>_<YYYYMMDD>_<DL|UL>.txt[.gz]
 
 Each line is ``tile_id v00:00 v00:15 ... v23:45``: 97 space-separated fields, no header.
-Empty fields and ``nan`` are missing values; they are kept as NaN and counted.
+Empty fields and ``nan`` are missing values; they are kept as NaN and counted. Empty lines are
+skipped; a file without any tile row is refused as empty.
+
+The number rule, one for the compiled fast path and the strict reader alike
+(:func:`dstc_lib.fastparse.first_syntax_error`): a tile id is unsigned decimal digits; a value
+is empty, ``nan``, ``NaN`` or ``NAN`` (missing), or an unsigned decimal ``digits[.digits]``
+with an optional exponent (``1e3``, ``2.5E-3``). Everything else is refused with the file,
+line and slot: any sign, even ``-0`` or ``+1``; quoted numbers; other spellings of NaN such as
+``nAn`` or ``-nan``; ``inf``; hexadecimal. Values above :data:`MAX_VALUE` (``1e30``, far above
+any traffic volume) are refused too, so that the reduction's sums over slots, directions,
+services and days stay finite in float32.
+
+A ``.gz`` file is decompressed in bounded steps: one that expands beyond
+:data:`MAX_FILE_BYTES` (``DSTC_MAX_FILE_BYTES``, default 2 GB, about 25 times a real Paris
+file) or beyond the memory available is refused in one line before memory runs out.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import gzip
-import math
+import io
+import os
 import re
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,12 +41,20 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from .calendar import SLOTS_PER_DAY, day_code, parse_day
-from .fastparse import parse_lines
+from .fastparse import MAX_VALUE, first_syntax_error, parse_lines
+from .resources import available_memory, format_bytes, parse_bytes
 
 try:  # ISA-L decompresses gzip about three times faster than zlib
-    from isal.igzip import decompress as _gunzip
+    from isal.isal_zlib import decompressobj as _isal_decompressobj
+
+    def _decompressobj():
+        return _isal_decompressobj(wbits=31)
+
 except ImportError:  # pragma: no cover
-    from gzip import decompress as _gunzip
+
+    def _decompressobj():
+        return zlib.decompressobj(wbits=31)
+
 
 CITIES = (
     "Bordeaux Clermont-Ferrand Dijon Grenoble Lille Lyon Mans Marseille Metz Montpellier Nancy "
@@ -51,6 +76,10 @@ N_FIELDS = 1 + SLOTS_PER_DAY
 NAN_TOKENS = ("", "nan", "NaN", "NAN")
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+ENV_MAX_FILE_BYTES = "DSTC_MAX_FILE_BYTES"
+MAX_FILE_BYTES = 2_000_000_000  # one file's decompressed bytes; a real Paris file is ~80 MB
+_NUMBER = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_TILE_ID = re.compile(r"[0-9]+")
 _NAMES = [f"f{i}" for i in range(N_FIELDS)]
 _TYPES = {"f0": pa.int64(), **{name: pa.float32() for name in _NAMES[1:]}}
 
@@ -94,13 +123,29 @@ def traffic_path(
 
 
 def read_traffic_file(path: Path | str, threads: int | None = None) -> TrafficFile:
-    """Read one ``.txt`` or ``.txt.gz`` traffic file.
+    r"""Read one ``.txt`` or ``.txt.gz`` traffic file.
 
-    The bytes are read once (gzip through ISA-L when available) and parsed by the compiled
-    parser of :mod:`dstc_lib.fastparse` on ``threads`` threads (default: the usable CPUs); a file
-    it declines goes through pyarrow's CSV reader and the checks below, which are the reference.
-    Raises :class:`NetMobFormatError` naming the file and line for a wrong number of fields,
-    a non-numeric, negative or infinite value, a bad tile id, a duplicate tile id or an empty file.
+    The bytes are read once (gzip through ISA-L when available, in bounded steps) and parsed by
+    the compiled parser of :mod:`dstc_lib.fastparse` on ``threads`` threads (default: the usable
+    CPUs); a file it declines goes through the number rule (module docstring), pyarrow's CSV
+    reader and the checks below, which are the reference. Raises :class:`NetMobFormatError`
+    naming the file and line for a wrong number of fields, a value outside the number rule, a
+    value above :data:`MAX_VALUE`, a bad or duplicate tile id, an empty file, or a file too large
+    to hold (``DSTC_MAX_FILE_BYTES``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "Paris_Netflix_20190401_DL.txt"
+    >>> _ = path.write_text("3 " + " ".join(["0.5"] * 96) + "\n\n1 " + " ".join(["2"] * 96))
+    >>> f = read_traffic_file(path)
+    >>> f.tile_ids.tolist(), f.values.shape, float(f.values[1, 0])
+    ([3, 1], (2, 96), 2.0)
+    >>> _ = path.write_text("3 " + " ".join(["-0"] * 96) + "\n")
+    >>> read_traffic_file(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dstc_lib.netmob.NetMobFormatError: ...line 1: slot 0 (00:00): signed value '-0' (values are...
     """
     path = Path(path)
     if not path.is_file():
@@ -112,14 +157,67 @@ def read_traffic_file(path: Path | str, threads: int | None = None) -> TrafficFi
         if not increasing and len(np.unique(tile_ids)) != len(tile_ids):
             _raise_first_problem(path, fallback="duplicate tile id")
         return TrafficFile(path, tile_ids, values)
-    return _read_general(path, pa.py_buffer(buf))
+    return _read_general(path, buf)
+
+
+def max_file_bytes() -> int:
+    """The most bytes one traffic file may hold once decompressed: ``DSTC_MAX_FILE_BYTES`` if
+    set (``4GB``, ``500MB``, bytes), else :data:`MAX_FILE_BYTES`."""
+    text = os.environ.get(ENV_MAX_FILE_BYTES)
+    return parse_bytes(text) if text else MAX_FILE_BYTES
+
+
+def _size_limit(path: Path) -> int:
+    """Bytes one file may take: the configured maximum, and a fifth of the available memory
+    (the parsed values take about four times the text)."""
+    return min(max_file_bytes(), available_memory() // 5)
+
+
+def _too_large(path: Path, what: str, limit: int) -> NetMobFormatError:
+    return NetMobFormatError(
+        path,
+        f"{what} more than {format_bytes(limit)}, the most one traffic file may hold here "
+        f"(a real Paris file is about 80 MB); set {ENV_MAX_FILE_BYTES} higher if the file "
+        "is genuine and the machine has the memory",
+    )
+
+
+def _gunzip_bounded(path: Path, limit: int) -> bytes:
+    """Decompress a (possibly multi-member) gzip file in steps, refusing it once the output
+    passes ``limit`` bytes, before the memory is spent."""
+    out = bytearray()
+    d = None
+    pending = b""
+    with open(path, "rb") as fh:
+        while True:
+            if not pending:
+                pending = fh.read(1 << 20)
+                if not pending:
+                    break
+            if d is None:
+                pending = pending.lstrip(b"\0")  # zero padding after the last member
+                if not pending:
+                    continue
+                d = _decompressobj()
+            out += d.decompress(pending, limit + 1 - len(out))
+            if len(out) > limit:
+                raise _too_large(path, "decompresses to", limit)
+            pending = d.unconsumed_tail
+            if d.eof:  # the next member, if any
+                pending, d = d.unused_data + pending, None
+    if d is not None:
+        raise EOFError("compressed file ended before the end-of-stream marker")
+    return bytes(out)
 
 
 def _read_bytes(path: Path) -> np.ndarray:
     """The file's (decompressed) bytes as read-only ``uint8``, ending with a newline."""
+    limit = _size_limit(path)
     if path.suffix == ".gz":
         try:
-            data = _gunzip(path.read_bytes())
+            data = _gunzip_bounded(path, limit)
+        except NetMobFormatError:
+            raise
         except (OSError, EOFError, ValueError, zlib.error) as err:
             raise NetMobFormatError(path, f"cannot decompress or read the file ({err})") from None
         if data and not data.endswith(b"\n"):
@@ -127,6 +225,8 @@ def _read_bytes(path: Path) -> np.ndarray:
         buf = np.frombuffer(data, np.uint8)
     else:
         size = path.stat().st_size
+        if size > limit:
+            raise _too_large(path, f"holds {format_bytes(size)},", limit)
         buf = np.empty(size + 1, np.uint8)
         with open(path, "rb", buffering=0) as fh:
             n = fh.readinto(memoryview(buf)[:size])
@@ -137,26 +237,32 @@ def _read_bytes(path: Path) -> np.ndarray:
     return buf
 
 
-def _read_general(path: Path, data: pa.Buffer) -> TrafficFile:
-    """pyarrow's multi-threaded CSV reader, then the value checks: the reference reader."""
+def _read_general(path: Path, buf: np.ndarray | pa.Buffer) -> TrafficFile:
+    """The number rule, pyarrow's multi-threaded CSV reader, then the value checks: the
+    reference reader."""
+    raw = np.frombuffer(buf, np.uint8) if isinstance(buf, pa.Buffer) else buf
+    if first_syntax_error(raw) is not None:
+        _raise_first_problem(path, fallback="a value outside the number rule")
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(data),
+            pa.BufferReader(pa.py_buffer(raw)),
             read_options=pacsv.ReadOptions(column_names=_NAMES, block_size=4 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=" "),
+            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False),
             convert_options=pacsv.ConvertOptions(
                 column_types=_TYPES, null_values=list(NAN_TOKENS), strings_can_be_null=False
             ),
         )
     except (pa.ArrowInvalid, OSError) as err:
         _raise_first_problem(path, fallback=str(err).splitlines()[0])
+    if table.num_rows == 0:
+        raise NetMobFormatError(path, "the file is empty (no tile rows)")
     tile_ids = table.column(0).to_numpy()
     if table.column(0).null_count:
         _raise_first_problem(path, fallback="missing tile id")
     values = np.empty((table.num_rows, SLOTS_PER_DAY), dtype=np.float32)
     for j in range(SLOTS_PER_DAY):
         values[:, j] = table.column(j + 1).to_numpy(zero_copy_only=False)
-    if np.isinf(values).any() or (values < 0).any() or (tile_ids < 0).any():
+    if not (np.isnan(values) | (values >= 0) & (values <= MAX_VALUE)).all() or (tile_ids < 0).any():
         _raise_first_problem(path, fallback="invalid value")
     if len(np.unique(tile_ids)) != len(tile_ids):
         _raise_first_problem(path, fallback="duplicate tile id")
@@ -166,52 +272,83 @@ def _read_general(path: Path, data: pa.Buffer) -> TrafficFile:
 def _raise_first_problem(path: Path, fallback: str):
     """Scan the file line by line (slow, only after the fast reader failed) and raise on the
     first problem found, so that the message can name the line."""
-    opener = gzip.open if path.suffix == ".gz" else open
     seen: dict[int, int] = {}
     n_rows = 0
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as fh:
+        with _open_text(path) as fh:
             for lineno, raw in enumerate(fh, start=1):
-                line = raw.rstrip("\r\n")
+                line = raw.rstrip("\n")
+                line = line[:-1] if line.endswith("\r") else line
+                if lineno == 1:
+                    line = line.removeprefix("\ufeff")
                 if not line:
                     continue
                 n_rows += 1
                 problem = _line_problem(line.split(" "), seen, lineno)
                 if problem:
                     raise NetMobFormatError(path, problem, lineno)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise NetMobFormatError(path, f"cannot decompress or read the file ({err})") from None
     if n_rows == 0:
         raise NetMobFormatError(path, "the file is empty (no tile rows)")
     raise NetMobFormatError(path, fallback)
 
 
+def _open_text(path: Path):
+    r"""The file as text lines ('\n' only ends a line, as in the parsers), read in bounded
+    steps however long a line is."""
+    raw = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="\n")
+
+
 def _line_problem(fields: list[str], seen: dict[int, int], lineno: int) -> str | None:
     if len(fields) != N_FIELDS:
         return f"expected {N_FIELDS} fields (tile id + {SLOTS_PER_DAY} slots), found {len(fields)}"
-    try:
-        tile = int(fields[0])
-    except ValueError:
-        return f"tile id {fields[0]!r} is not an integer"
-    if tile < 0:
-        return f"tile id {tile} is negative"
+    text = fields[0]
+    if not _TILE_ID.fullmatch(text):
+        if text[:1] == "-" and _TILE_ID.fullmatch(text[1:]):
+            return f"tile id {text} is negative"
+        if text[:1] == "+" and _TILE_ID.fullmatch(text[1:]):
+            return f"tile id {text!r} is not an unsigned integer (no sign is accepted)"
+        return f"tile id {text[:40]!r} is not an integer"
+    tile = int(text)
+    if tile >= 2**63:
+        return f"tile id {text[:40]} is too large"
     if tile in seen:
         return f"duplicate tile id {tile} (first seen on line {seen[tile]})"
     seen[tile] = lineno
     for slot, text in enumerate(fields[1:]):
-        if text in NAN_TOKENS:
-            continue
-        try:
-            value = float(text)
-        except ValueError:
-            return f"slot {slot} ({_slot_time(slot)}): non-numeric value {text!r}"
-        if math.isinf(value):
-            return f"slot {slot} ({_slot_time(slot)}): infinite value {text!r}"
-        if value < 0:
-            return f"slot {slot} ({_slot_time(slot)}): negative value {text!r}"
-        if value > _FLOAT32_MAX:
-            return f"slot {slot} ({_slot_time(slot)}): value {text!r} too large for float32"
+        if text not in NAN_TOKENS:
+            problem = _value_problem(text[:40] if len(text) > 40 else text)
+            if problem:
+                return f"slot {slot} ({_slot_time(slot)}): {problem}"
     return None
+
+
+def _value_problem(text: str) -> str | None:
+    """What is wrong with one value under the number rule (module docstring), or None."""
+    if _NUMBER.fullmatch(text):
+        value = float(text)
+        if value > _FLOAT32_MAX:
+            return f"value {text!r} too large for float32"
+        if value > MAX_VALUE:
+            return (
+                f"value {text!r} above {MAX_VALUE:g}, the largest accepted (the reduction's "
+                "sums must stay finite)"
+            )
+        return None
+    sign, rest = text[:1], text[1:]
+    if text.lower() in ("nan", "-nan", "+nan"):
+        return f"NaN written {text!r}: only nan, NaN, NAN or an empty field mean missing"
+    if text.lstrip("+-").lower() in ("inf", "infinity"):
+        return f"infinite value {text!r}"
+    if sign in "+-" and sign and _NUMBER.fullmatch(rest):
+        if sign == "-" and float(rest) != 0:
+            return f"negative value {text!r}"
+        return f"signed value {text!r} (values are written without a sign, even zero)"
+    if sign in ("'", '"'):
+        return f"quoted value {text!r} (values are written without quotes)"
+    return f"non-numeric value {text!r}"
 
 
 def _slot_time(slot: int) -> str:
@@ -232,6 +369,7 @@ class CityInventory:
     missing: pd.DataFrame  # service, day, direction
     unknown_services: dict[str, str] = field(default_factory=dict)  # folder -> closest known name
     problems: list[str] = field(default_factory=list)
+    stray_days: list = field(default_factory=list)  # days left out, outside the main run
 
     @property
     def services(self) -> list[str]:
@@ -263,10 +401,24 @@ def list_cities(root: Path | str) -> list[str]:
 
 
 def discover(root: Path | str, city: str) -> CityInventory:
-    """List a city's traffic files and the expected ones that are missing.
+    r"""List a city's traffic files and the expected ones that are missing.
 
     Expected: every service folder found x every day from the first to the last day found x
-    both directions, so a day or a direction missing in the middle shows up.
+    both directions, so a day or a direction missing in the middle shows up. Day folders
+    outside the main run of days (:func:`stray_days`) are left out and named in ``problems``,
+    as is a day folder whose name is not a date (``20190231``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for day in ("20190401", "20190402", "20250101"):
+    ...     p = traffic_path(root, "Paris", "Netflix", day, "DL")
+    ...     p.parent.mkdir(parents=True)
+    ...     _ = p.write_text("1 " + " ".join(["0"] * 96) + "\n")
+    >>> inv = discover(root, "Paris")
+    >>> [str(d) for d in inv.days], len(inv.missing), [str(d) for d in inv.stray_days]
+    (['2019-04-01', '2019-04-02'], 2, ['2025-01-01'])
     """
     root = Path(root)
     city_dir = root / city
@@ -275,6 +427,7 @@ def discover(root: Path | str, city: str) -> CityInventory:
         raise FileNotFoundError(f"no folder for city {city!r} under {root} (found: {found})")
     pattern = re.compile(_FILE_RE.format(city=re.escape(city)))
     rows, problems, unknown = [], [], {}
+    bad_days: dict[str, list] = {}
     for service_dir in sorted(p for p in city_dir.iterdir() if p.is_dir()):
         service = service_dir.name
         if service not in SERVICES:
@@ -284,6 +437,12 @@ def discover(root: Path | str, city: str) -> CityInventory:
             problems.append(f"{service_dir}: unknown service folder {service!r}{hint}")
         mismatched = []
         for day_dir in sorted(p for p in service_dir.iterdir() if p.is_dir()):
+            if re.fullmatch(r"\d{8}", day_dir.name):
+                try:
+                    parse_day(day_dir.name)
+                except ValueError as err:
+                    bad_days.setdefault(day_dir.name, []).append((day_dir, str(err)))
+                    continue
             for path in sorted(day_dir.iterdir()):
                 match = pattern.match(path.name)
                 if not match:
@@ -315,7 +474,55 @@ def discover(root: Path | str, city: str) -> CityInventory:
     for path in files.loc[duplicated, "path"]:
         problems.append(f"{path}: a .txt and a .txt.gz of the same file; the .txt is used")
     files = files[~duplicated].sort_values(["service", "day", "direction"], ignore_index=True)
-    return CityInventory(root, city, files, _missing(files), unknown, problems)
+    for name, found in bad_days.items():  # one line per wrong day name, however many services
+        others = f" (and {len(found) - 1} more folders of that name)" if len(found) > 1 else ""
+        problems.append(
+            f"{found[0][0]}: folder name {name!r} is not a valid day YYYYMMDD ({found[0][1]}); "
+            f"its files are ignored{others}"
+        )
+    stray = stray_days(files["day"].unique())
+    if stray:
+        kept = sorted(set(files["day"]) - set(stray))
+        shown = ", ".join(str(d) for d in stray[:5]) + (" ..." if len(stray) > 5 else "")
+        problems.append(
+            f"{city_dir}: {len(stray)} day folders outside the main run of days {kept[0]} to "
+            f"{kept[-1]} (more than {MAX_GAP_DAYS} days from it): {shown}; they are left out "
+            "(a stray day would stretch the study window)"
+        )
+        files = files[~files["day"].isin(stray)].reset_index(drop=True)
+    inv = CityInventory(root, city, files, _missing(files), unknown, problems)
+    inv.stray_days = stray
+    return inv
+
+
+MAX_GAP_DAYS = 7
+
+
+def stray_days(days: Iterable) -> list[dt.date]:
+    """Days outside the main run: the found days split into runs wherever more than
+    :data:`MAX_GAP_DAYS` days pass without any file; the run with the most days (the earliest
+    of equals) is the study window, and the days of the other runs are strays.
+
+    Examples
+    --------
+    >>> d = [dt.date(2019, 3, 16) + dt.timedelta(i) for i in range(77)] + [dt.date(2025, 1, 1)]
+    >>> stray_days(d)
+    [datetime.date(2025, 1, 1)]
+    >>> stray_days(d[:10] + d[14:77])  # a missing half-week stays in the window (as missing)
+    []
+    """
+    days = sorted({parse_day(d) for d in days})
+    if len(days) < 2:
+        return []
+    runs, run = [], [days[0]]
+    for prev, day in zip(days, days[1:], strict=False):
+        if (day - prev).days > MAX_GAP_DAYS:
+            runs.append(run)
+            run = []
+        run.append(day)
+    runs.append(run)
+    main = max(runs, key=len)  # max keeps the first of equals
+    return [d for d in days if d not in set(main)]
 
 
 def _missing(files: pd.DataFrame) -> pd.DataFrame:
