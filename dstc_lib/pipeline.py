@@ -11,9 +11,10 @@ estimator to :func:`predict`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
-import pickle
+import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +24,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from . import features, geo, synth
+from . import geo, synth
 from .baselines import KMeansClustering
 from .cache import Cache, cache_key
 from .features import FeatureScaler, city_features
+from .persist import PersistError, class_name, constructor_params, load_estimator, save_estimator
 from .reduce import CityTensors, reduce_city
 
 METHODS = ("dstc", "contrastive", "kmeans")
@@ -156,6 +158,90 @@ class Clustering:
         return pd.Series(self.labels, index=self.city.tile_ids, name="cluster")
 
 
+def source_digest(root: Path | str) -> str:
+    """Hash of the source of every module under ``root`` (``**/*.py``, names and contents):
+    any edit of any module, or a module added or removed, changes it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = (root / "a.py").write_text("x = 1")
+    >>> before = source_digest(root)
+    >>> _ = (root / "a.py").write_text("x = 2")
+    >>> source_digest(root) == before
+    False
+    """
+    root = Path(root)
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def library_digest() -> str:
+    """:func:`source_digest` of the whole library (``dstc_lib/**/*.py``), once per process:
+    the code that is running is the code that was imported."""
+    return source_digest(Path(__file__).parent)
+
+
+def estimator_spec(estimator: object) -> dict:
+    """The estimator's class and parameters, deep and JSON-normalised, for a cache key: nested
+    estimators by class and parameters, numpy values as plain numbers or lists, arrays hashed.
+
+    Examples
+    --------
+    >>> from sklearn.cluster import KMeans
+    >>> estimator_spec(KMeans(3))["params"]["n_clusters"]
+    3
+    """
+    return json.loads(json.dumps(_spec_value(estimator), sort_keys=True))
+
+
+def _spec_value(value):
+    if hasattr(value, "fit") and not isinstance(value, type):
+        try:
+            params = constructor_params(value)
+        except PersistError:
+            params = {k: v for k, v in vars(value).items() if not k.endswith("_")}
+        return {
+            "class": class_name(type(value)),
+            "params": {str(k): _spec_value(v) for k, v in sorted(params.items())},
+        }
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        body = hashlib.sha256(data.tobytes()).hexdigest() if data.dtype.kind != "O" else repr(value)
+        return {"array": [str(value.dtype), list(value.shape), body]}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): _spec_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_spec_value(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def fit_cache_key(city: City, method: str, estimator: object, use_graph: bool) -> str:
+    """Key of a fitted clustering in the cache: the city's data fingerprint, its features and
+    graph, the method, the estimator's class and parameters (:func:`estimator_spec`) and the
+    source of the whole library (:func:`library_digest`)."""
+    spec = {
+        "city": city.name,
+        "features": city.feature_options,
+        "channels": list(city.channels),
+        "graph": [int(city.graph.nnz), use_graph],
+        "method": method,
+        "estimator": estimator_spec(estimator),
+        "library": library_digest(),
+    }
+    return cache_key("cluster", spec, city.ct.fingerprint)
+
+
 def cluster_city(
     city: City,
     method: str = "kmeans",
@@ -171,9 +257,12 @@ def cluster_city(
     given unfitted ``estimator``) and label the tiles. ``use_graph=False`` withholds the tile
     graph (DSTC without graph, contrastive without spatial-neighbour augmentation).
 
-    With ``cache_dir``, the fitted clustering is stored (pickled) under a key made of the
-    city's data fingerprint, the features, the graph, the method and its parameters and the
-    source of the estimator's module, so the chapters share one fit per setting."""
+    With ``cache_dir``, the fitted clustering is stored with :mod:`dstc_lib.persist` (JSON,
+    ``.npz`` and weights-only tensors: nothing that runs code when read) under
+    :func:`fit_cache_key`, so the chapters share one fit per setting. An estimator that persist
+    cannot store is fitted and not cached (a warning); an entry that persist refuses (a class
+    not on its allowlist, an object array, a pickle) raises
+    :class:`dstc_lib.persist.PersistError` naming the file."""
     est = (
         estimator
         if estimator is not None
@@ -182,38 +271,44 @@ def cluster_city(
     graph = city.graph if use_graph else None
     cache = key = None
     if cache_dir is not None:
-        source = Path(inspect.getsourcefile(type(est)) or __file__).read_bytes()
-        spec = {
-            "city": city.name,
-            "features": city.feature_options,
-            "channels": list(city.channels),
-            "graph": [int(city.graph.nnz), use_graph],
-            "method": method,
-            "estimator": repr(sorted(vars(est).items())),
-            "code": hashlib.sha256(
-                source + Path(__file__).read_bytes() + Path(features.__file__).read_bytes()
-            ).hexdigest()[:16],
-        }
-        cache, key = Cache(cache_dir), cache_key("cluster", spec, city.ct.fingerprint)
+        cache, key = Cache(cache_dir), fit_cache_key(city, method, est, use_graph)
         hit = cache.get(f"cluster-{city.name}", key)
         if hit is not None:
-            # Our own cache entry, written below by this function: not a file from elsewhere
-            # (checkpoints and anything a user supplies are read with weights_only=True).
-            with open(hit / "clustering.pkl", "rb") as f:
-                scaler, est, labels = pickle.load(f)
-            return Clustering(city, method, scaler, est, labels, use_graph)
+            return _load_clustering(hit, city, method, type(est), use_graph)
     scaler = FeatureScaler().fit(city.X)
     Xs = scaler.transform(city.X)
     fit(est, Xs, graph)
     labels = predict(est, Xs, graph)
     if cache is not None:
         try:
-            blob = pickle.dumps((scaler, est, labels))
-        except Exception as err:  # an estimator that cannot be pickled is just not cached
-            warnings.warn(f"{method} fit not cached: {err}", stacklevel=2)
-        else:
             with cache.write(f"cluster-{city.name}", key, {"kind": "cluster"}) as tmp:
-                (tmp / "clustering.pkl").write_bytes(blob)
+                save_estimator(scaler, tmp / "scaler")
+                save_estimator(est, tmp / "estimator")
+                np.save(tmp / "labels.npy", np.asarray(labels), allow_pickle=False)
+        except PersistError as err:  # an estimator persist cannot store is just not cached
+            warnings.warn(f"{method} fit not cached: {err}", stacklevel=2)
+    return Clustering(city, method, scaler, est, labels, use_graph)
+
+
+def _load_clustering(
+    entry: Path, city: City, method: str, cls: type, use_graph: bool
+) -> Clustering:
+    """A cached clustering, read without unpickling; ``cls`` (the class of the estimator the
+    caller built) is the only class besides persist's allowlist that the entry may name."""
+    scaler = load_estimator(entry / "scaler")
+    est = load_estimator(entry / "estimator", extra_classes=[cls])
+    for name, obj, want in (("scaler", scaler, FeatureScaler), ("estimator", est, cls)):
+        if type(obj) is not want:
+            raise PersistError(
+                f"{entry / name}: holds a {type(obj).__name__}, expected a {want.__name__}"
+            )
+    labels_file = entry / "labels.npy"
+    try:
+        labels = np.load(labels_file, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise PersistError(f"{labels_file}: refused ({' '.join(str(err).split())})") from None
+    if labels.shape != (len(city.tile_ids),):
+        raise PersistError(f"{labels_file}: {labels.shape} labels for {len(city.tile_ids)} tiles")
     return Clustering(city, method, scaler, est, labels, use_graph)
 
 
