@@ -23,8 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from .calendar import SLOTS_PER_DAY, day_code, parse_day
 from .fastparse import parse_lines
+from .study_calendar import SLOTS_PER_DAY, day_code, parse_day
 
 try:  # ISA-L decompresses gzip about three times faster than zlib
     from isal.igzip import decompress as _gunzip
