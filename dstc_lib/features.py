@@ -136,7 +136,7 @@ class FeatureScaler(TransformerMixin, BaseEstimator):
     >>> scaler = FeatureScaler().fit(X)
     >>> scaler.mean_.shape, scaler.transform(X).mean(axis=0).round(6).tolist()
     ((2, 3), [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
-    >>> scaler.transform(X[:1] + 6)[0, 0].round(3).tolist()  # one sample further along
+    >>> [round(float(v), 3) for v in scaler.transform(X[:1] + 6)[0, 0]]  # one sample moved
     [-0.447, -0.447, -0.447]
     """
 

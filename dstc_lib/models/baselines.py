@@ -163,11 +163,13 @@ class KMeansClustering(TransformerMixin, _Clusterer):
 
     def predict(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
         """The nearest centre of each sample."""
-        return self.kmeans_.predict(self._embed(X, graph))
+        embedded = self._embed(X, graph)
+        return self.kmeans_.predict(embedded)
 
     def transform(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
         """Distances ``(n_samples, n_clusters)`` to the centres."""
-        return self.kmeans_.transform(self._embed(X, graph))
+        embedded = self._embed(X, graph)
+        return self.kmeans_.transform(embedded)
 
     def fit_transform(
         self, X: np.ndarray, y: Any = None, *, graph: sp.sparray | None = None
