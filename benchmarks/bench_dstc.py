@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dstc_lib.geo import grid_graph
+from dstc_lib.graph import grid_graph
 from dstc_lib.models.dstc import DSTC
 
 RESULTS = Path(__file__).resolve().parent / "results.json"

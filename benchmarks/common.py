@@ -52,11 +52,26 @@ def environment() -> dict:
     }
 
 
-def save_section(name: str, section: dict) -> None:
-    """Write one benchmark's section into the results file, keeping the others."""
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results[name] = section
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+def repo_relative(value: object, root: Path = ROOT) -> object:
+    """``value`` with every absolute path inside the repository (a string, in nested dicts and
+    lists too) written relative to ``root``, so the results file names no machine's folders."""
+    if isinstance(value, dict):
+        return {k: repo_relative(v, root) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [repo_relative(v, root) for v in value]
+    if isinstance(value, Path | str) and os.path.isabs(value):
+        path = Path(value).resolve()
+        if path.is_relative_to(root.resolve()):
+            return path.relative_to(root.resolve()).as_posix()
+    return str(value) if isinstance(value, Path) else value
+
+
+def save_section(name: str, section: dict, results_file: Path = RESULTS) -> None:
+    """Write one benchmark's section into the results file, keeping the others; paths inside
+    the repository are stored relative to it."""
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    results[name] = repo_relative(section)
+    results_file.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def timed(fn, *args, repeat: int = 5) -> float:

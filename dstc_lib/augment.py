@@ -34,7 +34,7 @@ class Context:
 
     - ``data``: the whole array ``(N, channels, steps)`` the batch was drawn from,
     - ``index``: the batch's rows in ``data`` (``int64 (n,)``),
-    - ``neighbours``: the tiles' grid adjacency (sparse ``(N, N)``, e.g. ``geo.tile_graph``),
+    - ``neighbours``: the tiles' grid adjacency (sparse ``(N, N)``, e.g. ``graph.tile_graph``),
       as a CSR matrix; only the spatial-neighbour mix uses it.
     """
 

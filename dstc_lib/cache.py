@@ -18,7 +18,7 @@ from pathlib import Path
 from . import __version__
 
 CACHE_FORMAT = 1  # bump when the layout of an entry changes
-CODE_MODULES = ("cache.py", "calendar.py", "netmob.py", "reduce.py")
+CODE_MODULES = ("cache.py", "study_calendar.py", "netmob.py", "reduce.py")
 
 
 def fingerprint_files(rows: Iterable[tuple[str, int, int]]) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
 
+from .checks import check_samples
 from .reduce import CityTensors
 
 
@@ -174,19 +177,46 @@ def channel_groups(channels: list[str]) -> dict[str, np.ndarray]:
     return {k: np.asarray(v) for k, v in groups.items()}
 
 
-class NearestCentroid:
+class NearestCentroid(ClassifierMixin, BaseEstimator):
     """A surrogate of any clustering: each sample goes to the nearest cluster mean (flattened
-    features). Use it when the estimator cannot re-predict (or to explain plain labels)."""
+    features). Use it when the estimator cannot re-predict (or to explain plain labels).
 
-    def fit(self, X: np.ndarray, labels: np.ndarray) -> NearestCentroid:
-        flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
-        self.classes_ = np.unique(labels)
-        self.centroids_ = np.stack([flat[labels == c].mean(axis=0) for c in self.classes_])
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        The cluster labels seen in ``fit``, sorted.
+    centroids_ : numpy.ndarray
+        ``(n_classes, n_channels * n_steps)`` mean of each cluster.
+    n_features_in_ : int
+        ``n_channels * n_steps``.
+
+    Examples
+    --------
+    >>> X = np.array([[[0.0, 0.0]], [[0.2, 0.0]], [[5.0, 5.0]], [[5.2, 5.0]]])
+    >>> surrogate = NearestCentroid().fit(X, ["quiet", "quiet", "busy", "busy"])
+    >>> surrogate.predict(np.array([[[4.0, 4.5]], [[1.0, 0.0]]])).tolist()
+    ['busy', 'quiet']
+    """
+
+    def fit(self, X: np.ndarray, y: np.ndarray, *, graph: object = None) -> NearestCentroid:
+        """The mean of each label's samples (``y``: one label per sample; ``graph`` unused)."""
+        X = check_samples(X)
+        labels = np.asarray(y)
+        if labels.shape != (len(X),):
+            raise ValueError(f"y: {labels.shape} labels for {len(X)} samples; give one each")
+        flat = X.reshape(len(X), -1)
+        classes = np.unique(labels)
+        self.centroids_ = np.stack([flat[labels == c].mean(axis=0) for c in classes])
+        self.classes_ = classes
+        self.n_features_in_ = flat.shape[1]
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
-        d = (flat**2).sum(1)[:, None] - 2 * flat @ self.centroids_.T + (self.centroids_**2).sum(1)
+    def predict(self, X: np.ndarray, *, graph: object = None) -> np.ndarray:
+        """The label of the nearest centroid (``graph`` accepted, not used)."""
+        check_is_fitted(self)
+        flat = check_samples(X, n_features=self.n_features_in_).reshape(len(X), -1)
+        c = self.centroids_
+        d = (flat**2).sum(1)[:, None] - 2 * flat @ c.T + (c**2).sum(1)
         return self.classes_[d.argmin(axis=1)]
 
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
 
+from .checks import check_samples
 from .reduce import CityTensors
 
 # Families of the NetMob23 services (netmob.SERVICES); a service not listed is its own family.
@@ -112,30 +115,50 @@ def city_features(ct: CityTensors, **options) -> tuple[np.ndarray, list[str]]:
     return week_features(np.asarray(ct.week), list(ct.services), **options)
 
 
-class FeatureScaler:
+class FeatureScaler(TransformerMixin, BaseEstimator):
     """Standardise every (channel, step) feature to zero mean and unit variance.
 
-    Fit on one city, apply to another with the same channels (transfer keeps the source's scale).
+    Fit on one city, apply to another with the same channels (transfer keeps the source's
+    scale). A feature constant over the samples keeps scale 1 (it becomes 0).
+
+    Attributes
+    ----------
+    mean_ : numpy.ndarray
+        ``(n_channels, n_steps)`` means of the training samples.
+    scale_ : numpy.ndarray
+        ``(n_channels, n_steps)`` standard deviations (1 where a feature does not vary).
+    n_features_in_ : int
+        ``n_channels * n_steps``.
+
+    Examples
+    --------
+    >>> X = np.arange(24, dtype=np.float32).reshape(4, 2, 3)
+    >>> scaler = FeatureScaler().fit(X)
+    >>> scaler.mean_.shape, scaler.transform(X).mean(axis=0).round(6).tolist()
+    ((2, 3), [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    >>> [round(float(v), 3) for v in scaler.transform(X[:1] + 6)[0, 0]]  # one sample moved
+    [-0.447, -0.447, -0.447]
     """
 
-    def fit(self, X: np.ndarray) -> FeatureScaler:
-        X = _check3d(X)
-        self.shape_ = X.shape[1:]
-        self.scaler_ = StandardScaler().fit(X.reshape(len(X), -1))
+    def fit(self, X: np.ndarray, y: object = None, *, graph: object = None) -> FeatureScaler:
+        """Learn the per-feature mean and scale of ``X`` (``graph`` accepted, not used)."""
+        X = check_samples(X)
+        scaler = StandardScaler().fit(X.reshape(len(X), -1))
+        self.mean_ = scaler.mean_.reshape(X.shape[1:])
+        self.scale_ = scaler.scale_.reshape(X.shape[1:])
+        self.n_features_in_ = X.shape[1] * X.shape[2]
         return self
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        X = _check3d(X)
-        if X.shape[1:] != self.shape_:
-            raise ValueError(f"fitted on (channels, steps) {self.shape_}, got {X.shape[1:]}")
-        return self.scaler_.transform(X.reshape(len(X), -1)).reshape(X.shape).astype(np.float32)
+    def transform(self, X: np.ndarray, *, graph: object = None) -> np.ndarray:
+        """``(X - mean_) / scale_`` as float32 (``graph`` accepted, not used)."""
+        check_is_fitted(self)
+        X = check_samples(X)
+        if X.shape[1:] != self.mean_.shape:
+            raise ValueError(
+                f"X: fitted on (channels, steps) {self.mean_.shape}, got {X.shape[1:]}"
+            )
+        return ((X - self.mean_) / self.scale_).astype(np.float32)
 
-    def fit_transform(self, X: np.ndarray) -> np.ndarray:
-        return self.fit(X).transform(X)
-
-
-def _check3d(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 3:
-        raise ValueError(f"expected an array (n_samples, n_channels, n_steps), got {X.shape}")
-    return X
+    def fit_transform(self, X: np.ndarray, y: object = None, *, graph: object = None) -> np.ndarray:
+        """Fit, then transform ``X``."""
+        return self.fit(X, y, graph=graph).transform(X)

@@ -40,9 +40,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from .calendar import SLOTS_PER_DAY, day_code, parse_day
 from .fastparse import MAX_VALUE, first_syntax_error, parse_lines
 from .resources import available_memory, format_bytes, parse_bytes
+from .study_calendar import SLOTS_PER_DAY, day_code, parse_day
 
 try:  # ISA-L decompresses gzip about three times faster than zlib
     from isal.isal_zlib import decompressobj as _isal_decompressobj

@@ -4,16 +4,15 @@ estimator, labels. The case studies and the applications all start here.
 Methods are named: ``"dstc"`` (:class:`dstc_lib.models.dstc.DSTC`, fitted with the tile graph),
 ``"contrastive"`` (:class:`dstc_lib.models.contrastive.ContrastiveClustering`, optionally with
 the tile graph as spatial-neighbour augmentation) and ``"kmeans"``
-(:class:`dstc_lib.baselines.KMeansClustering` on the standardised features, flattened).
-Anything else that follows scikit-learn conventions can be passed as an already-fitted
-estimator to :func:`predict`.
+(:class:`dstc_lib.models.baselines.KMeansClustering` on the standardised features, flattened).
+Any other estimator that follows the library's contract (scikit-learn conventions, the tile graph
+as the keyword ``graph=`` of ``fit`` and ``predict``) can be given to :func:`cluster_city`.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -25,9 +24,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import geo, synth
-from .baselines import KMeansClustering
 from .cache import Cache, cache_key
 from .features import FeatureScaler, city_features
+from .graph import tile_graph
+from .models.baselines import KMeansClustering
 from .persist import PersistError, class_name, constructor_params, load_estimator, save_estimator
 from .reduce import CityTensors, reduce_city
 
@@ -67,44 +67,22 @@ def available_methods() -> list[str]:
     return found
 
 
-def _graph_keyword(method) -> str | None:
-    """The name under which a fit/predict method takes the tile graph, if it takes one."""
-    try:
-        names = inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return None
-    return next((k for k in ("graph", "adjacency") if k in names), None)
-
-
-def fit(estimator, X: np.ndarray, graph: sp.sparray | None = None):
-    """Fit ``estimator`` on ``X``, giving it the tile graph if its ``fit`` takes one."""
-    key = _graph_keyword(estimator.fit)
-    return estimator.fit(X, **({key: graph} if key and graph is not None else {}))
-
-
-def predict(estimator, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
-    """Labels of ``X`` from a fitted estimator (the graph is passed if ``predict`` takes one)."""
-    key = _graph_keyword(estimator.predict)
-    kwargs = {key: graph} if key and graph is not None else {}
-    return np.asarray(estimator.predict(X, **kwargs))
-
-
 @dataclass
 class City:
     """A reduced city with what every chapter needs next to it."""
 
     name: str
-    ct: CityTensors
+    tensors: CityTensors  # the reduction: typical week, daily totals, days, tile ids
     X: np.ndarray  # raw features [tiles, channels, 168] (before standardisation)
     channels: list[str]
-    tiles: gpd.GeoDataFrame  # rows in ct.tile_ids order
-    graph: sp.csr_array  # queen adjacency in ct.tile_ids order
-    truth: pd.DataFrame | None  # planted truth in ct.tile_ids order (synthetic data only)
+    tiles: gpd.GeoDataFrame  # rows in tensors.tile_ids order
+    graph: sp.csr_array  # queen adjacency in tensors.tile_ids order
+    truth: pd.DataFrame | None  # planted truth in tensors.tile_ids order (synthetic data only)
     feature_options: dict = field(default_factory=dict)
 
     @property
     def tile_ids(self) -> np.ndarray:
-        return np.asarray(self.ct.tile_ids)
+        return np.asarray(self.tensors.tile_ids)
 
     @property
     def archetype(self) -> np.ndarray | None:
@@ -131,7 +109,7 @@ def load_city(
     options = {"families": False, "log": True, "normalise": "tile", **feature_options}
     X, channels = city_features(ct, **options)
     tiles = geo.read_tiles(geo_dir, city).loc[ct.tile_ids]
-    graph = geo.tile_graph(tiles, graph_kind, tile_ids=ct.tile_ids)
+    graph = tile_graph(tiles, graph_kind, tile_ids=ct.tile_ids)
     truth = synth.load_truth(truth_dir, city)
     if truth is not None:
         truth = truth.reindex(ct.tile_ids)
@@ -150,7 +128,7 @@ class Clustering:
     use_graph: bool = True
 
     @property
-    def Xs(self) -> np.ndarray:
+    def features_scaled(self) -> np.ndarray:
         """The city's features standardised with this clustering's scaler."""
         return self.scaler.transform(self.city.X)
 
@@ -239,7 +217,7 @@ def fit_cache_key(city: City, method: str, estimator: object, use_graph: bool) -
         "estimator": estimator_spec(estimator),
         "library": library_digest(),
     }
-    return cache_key("cluster", spec, city.ct.fingerprint)
+    return cache_key("cluster", spec, city.tensors.fingerprint)
 
 
 def cluster_city(
@@ -277,8 +255,8 @@ def cluster_city(
             return _load_clustering(hit, city, method, type(est), use_graph)
     scaler = FeatureScaler().fit(city.X)
     Xs = scaler.transform(city.X)
-    fit(est, Xs, graph)
-    labels = predict(est, Xs, graph)
+    est.fit(Xs, graph=graph)
+    labels = np.asarray(est.predict(Xs, graph=graph))
     if cache is not None:
         try:
             with cache.write(f"cluster-{city.name}", key, {"kind": "cluster"}) as tmp:
@@ -322,7 +300,8 @@ def assign(clustering: Clustering, target: City) -> np.ndarray:
             f"target {target.channels[:5]}...; reduce both cities with the same services"
         )
     Xt = clustering.scaler.transform(target.X)
-    return predict(clustering.estimator, Xt, target.graph if clustering.use_graph else None)
+    graph = target.graph if clustering.use_graph else None
+    return np.asarray(clustering.estimator.predict(Xt, graph=graph))
 
 
 def summary(clustering: Clustering, *, permutations: int = 99) -> pd.Series:
@@ -337,7 +316,7 @@ def summary(clustering: Clustering, *, permutations: int = 99) -> pd.Series:
         row |= {
             f"{k} vs planted": v for k, v in metrics.external_scores(labels, city.archetype).items()
         }
-    row |= metrics.internal_scores(clustering.Xs, labels)
+    row |= metrics.internal_scores(clustering.features_scaled, labels)
     row |= metrics.spatial_scores(labels, city.graph, permutations=permutations)
     return pd.Series(row)
 
@@ -354,14 +333,14 @@ def attribution(
     with the fitted estimator, or with a nearest-centroid surrogate (``surrogate=True``)."""
     from . import explain
 
-    Xs, city = clustering.Xs, clustering.city
+    Xs, city = clustering.features_scaled, clustering.city
     if surrogate:
         predictor = explain.NearestCentroid().fit(Xs, clustering.labels).predict
     else:
         graph = city.graph if clustering.use_graph else None
 
         def predictor(X):
-            return predict(clustering.estimator, X, graph)
+            return np.asarray(clustering.estimator.predict(X, graph=graph))
 
     options = dict(n_repeats=n_repeats, random_state=random_state)
     return {

@@ -2,17 +2,117 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+
+import geopandas as gpd
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .calendar import DST_DAY, holidays
-from .geo import tile_map
+from .geo import L93, tiles_with_geometry
 from .reduce import CityTensors
+from .study_calendar import DST_DAY, holidays
 
-__all__ = ["calendar_heatmap", "mix_heatmap", "style_quality", "weekly_profiles", "tile_map"]
+__all__ = [
+    "add_basemap",
+    "calendar_heatmap",
+    "mix_heatmap",
+    "style_quality",
+    "tile_map",
+    "weekly_profiles",
+]
 DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+_BASEMAP_OK: bool | None = None  # one failed download per process is enough to know we're offline
+
+
+# --- maps -------------------------------------------------------------------------------------
+
+
+def add_basemap(ax: plt.Axes, crs: str = L93, source=None) -> bool:
+    """Draw a web basemap under the data; offline (or with ``DSTC_BASEMAP=off``) leave the map
+    plain and say so in a corner. Returns whether a basemap was drawn."""
+    global _BASEMAP_OK
+    if os.environ.get("DSTC_BASEMAP", "on").lower() in ("off", "0", "no"):
+        _BASEMAP_OK = False
+    if _BASEMAP_OK is not False:
+        try:
+            import contextily as cx
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cx.add_basemap(
+                    ax,
+                    crs=crs,
+                    source=source or cx.providers.OpenStreetMap.Mapnik,
+                    attribution_size=6,
+                    timeout=5,
+                )
+            _BASEMAP_OK = True
+            return True
+        except Exception:  # no network, blocked host, tile server error: a plain map will do
+            _BASEMAP_OK = False
+    ax.text(
+        0.01,
+        0.01,
+        "basemap unavailable offline: plain map",
+        transform=ax.transAxes,
+        fontsize=7,
+        color="0.35",
+        va="bottom",
+    )
+    return False
+
+
+def tile_map(
+    tiles: gpd.GeoDataFrame,
+    values: pd.Series | np.ndarray,
+    ax: plt.Axes | None = None,
+    *,
+    title: str = "",
+    categorical: bool = False,
+    cmap: str | None = None,
+    basemap: bool = True,
+    legend: bool = True,
+    alpha: float = 0.85,
+    **kwargs,
+) -> plt.Axes:
+    """Colour each tile by a value (a Series indexed by tile_id, or an array in ``tiles`` order)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6))
+    frame = tiles[["geometry"]].copy()
+    if isinstance(values, pd.Series):
+        if pd.api.types.is_integer_dtype(values.index):  # warn about values not drawn
+            tiles_with_geometry(tiles, values.index.to_numpy())
+        frame["value"] = values.reindex(frame.index).to_numpy()
+    else:
+        frame["value"] = np.asarray(values)
+    if legend and "legend_kwds" not in kwargs:
+        kwargs["legend_kwds"] = (
+            {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0), "fontsize": 8, "frameon": False}
+            if categorical
+            else {"shrink": 0.6}
+        )
+    frame.plot(
+        column="value",
+        ax=ax,
+        categorical=categorical,
+        legend=legend,
+        alpha=alpha,
+        cmap=cmap or ("tab10" if categorical else "viridis"),
+        linewidth=0,
+        missing_kwds={"color": "lightgrey"},
+        **kwargs,
+    )
+    if basemap:
+        add_basemap(ax, crs=tiles.crs.to_string())
+    ax.set_title(title)
+    ax.set_axis_off()
+    return ax
+
+
+# --- the city's traffic ------------------------------------------------------------------
 
 
 def calendar_heatmap(ct: CityTensors, ax: plt.Axes | None = None) -> plt.Axes:

@@ -34,8 +34,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from .cache import Cache, cache_key, fingerprint_files
-from .calendar import HOURS_PER_WEEK, day_kind, holidays, hour_of_week_offset
 from .netmob import DIRECTIONS, NetMobFormatError, discover, read_traffic_file
+from .study_calendar import HOURS_PER_WEEK, day_kind, holidays, hour_of_week_offset
 
 DIRECTION_CHOICES = ("DL", "UL", "sum")
 

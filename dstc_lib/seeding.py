@@ -1,7 +1,11 @@
-"""One call to make a run repeatable: seed Python, NumPy and torch, and ask torch for
-deterministic kernels.
+"""Seeds and deterministic torch.
 
-    gen = seed_everything(seed)          # at the start of fit()
+The estimators never touch the process-wide state: their ``fit`` resolves ``random_state`` with
+``sklearn.utils.check_random_state`` and trains inside :func:`local_torch` (torch seeded
+locally, the caller's generator state restored afterwards). :func:`seed_everything` is for a
+script or a notebook that wants everything else repeatable too:
+
+    gen = seed_everything(seed)          # at the top of a script, not inside a library call
     loader = DataLoader(..., generator=gen)
     perm = torch.randperm(n, generator=gen)
 

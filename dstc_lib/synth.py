@@ -37,8 +37,8 @@ from scipy.ndimage import gaussian_filter, label
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from .calendar import DST_SLOTS, START, day_kind, missing_slots, study_days
 from .netmob import traffic_path
+from .study_calendar import DST_SLOTS, START, day_kind, missing_slots, study_days
 
 ARCHETYPES = (
     "business",

@@ -8,8 +8,8 @@ from shapely.geometry import box
 
 from dstc_lib import pipeline
 from dstc_lib.apps import anomalies, transfer, zones
-from dstc_lib.calendar import study_days
 from dstc_lib.reduce import hourly_by_day
+from dstc_lib.study_calendar import study_days
 
 
 # --- zones: the overlay majority rule on a 2 x 2 toy --------------------------------------------
@@ -163,12 +163,12 @@ def test_transfer_labels_the_target_with_the_source_model(tiny_pair, tmp_path):
 
 def test_hourly_by_day_adds_up_to_the_daily_totals(tiny, tmp_path):
     city = pipeline.load_city("Paris", tiny / "traffic", tiny / "geo", cache_dir=tmp_path)
-    hourly = hourly_by_day(city.ct, tiny / "traffic", cache_dir=tmp_path, progress=False)
-    assert hourly.shape == (len(city.tile_ids), len(city.ct.days), 24)
-    np.testing.assert_allclose(np.nansum(hourly, axis=2), city.ct.daily, rtol=1e-5)
-    dst = city.ct.days.index(dt.date(2019, 3, 31))
+    hourly = hourly_by_day(city.tensors, tiny / "traffic", cache_dir=tmp_path, progress=False)
+    assert hourly.shape == (len(city.tile_ids), len(city.tensors.days), 24)
+    np.testing.assert_allclose(np.nansum(hourly, axis=2), city.tensors.daily, rtol=1e-5)
+    dst = city.tensors.days.index(dt.date(2019, 3, 31))
     assert np.isnan(hourly[:, dst, 2]).all() and np.isfinite(hourly[:, dst, 3]).all()
-    again = hourly_by_day(city.ct, tiny / "traffic", cache_dir=tmp_path, progress=False)
+    again = hourly_by_day(city.tensors, tiny / "traffic", cache_dir=tmp_path, progress=False)
     assert np.array_equal(again, hourly, equal_nan=True)
 
 

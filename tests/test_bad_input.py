@@ -13,6 +13,7 @@ from bad_corpus import CASES, BadCase
 
 from dstc_lib import geo
 from dstc_lib.cli import main
+from dstc_lib.graph import tile_graph
 from dstc_lib.reduce import reduce_city
 
 FIELDS = "expected 97 fields (tile id + 96 slots)"
@@ -303,10 +304,10 @@ def test_tiles_without_geometry_stay_in_the_reduction_and_maps_say_so(bad_corpus
     with pytest.warns(UserWarning, match=r"3 of 30 tiles in the traffic have no geometry"):
         mask = geo.tiles_with_geometry(tiles, clean_reduction.tile_ids)
     assert clean_reduction.tile_ids[~mask].tolist() == [0, 1, 7]
-    graph = geo.tile_graph(tiles, tile_ids=clean_reduction.tile_ids[mask])
+    graph = tile_graph(tiles, tile_ids=clean_reduction.tile_ids[mask])
     assert graph.shape == (27, 27)
     with pytest.raises(ValueError, match="3 of 30 tiles have no geometry"):
-        geo.tile_graph(tiles, tile_ids=clean_reduction.tile_ids)
+        tile_graph(tiles, tile_ids=clean_reduction.tile_ids)
 
 
 def test_wgs84_and_lambert93_geometries_give_the_same_tiles(bad_corpus):

@@ -87,11 +87,11 @@ def test_propose_names_adds_the_top_family_and_numbers_repeats():
 def test_signatures_and_family_profiles_on_a_tiny_city(tiny, tmp_path):
     city = pipeline.load_city("Paris", tiny / "traffic", tiny / "geo", cache_dir=tmp_path)
     labels = np.arange(len(city.tile_ids)) % 3
-    sig = explain.signatures(city.ct, labels)
+    sig = explain.signatures(city.tensors, labels)
     assert sig["tiles"].sum() == len(labels) and list(sig.index) == [0, 1, 2]
     assert sig["weekday peak"].between(0, 23).all()
     assert ((sig["night share"] + sig["office share"] + sig["evening share"]) <= 1 + 1e-9).all()
-    profiles = explain.family_profiles(city.ct, labels)
+    profiles = explain.family_profiles(city.tensors, labels)
     for frame in profiles.values():
         assert frame.shape[1] == 168
         assert frame.to_numpy().sum() == pytest.approx(1.0)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from sklearn.metrics import adjusted_rand_score
 
-from dstc_lib import baselines, geo
+from dstc_lib.graph import grid_graph
 from dstc_lib.models.dstc import (
     CHECKPOINT_NAME,
     DSTC,
@@ -26,7 +26,7 @@ def two_shapes(rows=6, cols=8, channels=2, steps=24, seed=0, standardise=True, n
     X = base[:, None, :] + noise * rng.standard_normal((rows * cols, channels, steps))
     if standardise:
         X = (X - X.mean(axis=0)) / X.std(axis=0)
-    return X.astype(np.float32), truth, geo.grid_graph(rows, cols)
+    return X.astype(np.float32), truth, grid_graph(rows, cols)
 
 
 def test_soft_assignment_and_target_by_hand():
@@ -45,7 +45,7 @@ def test_soft_assignment_and_target_by_hand():
 @pytest.mark.parametrize("channels", [12, 24])
 def test_parameter_count_is_lightweight(channels):
     X = np.random.default_rng(0).standard_normal((20, channels, 168)).astype(np.float32)
-    model = DSTC(9, pretrain_epochs=0, epochs=0, n_threads=1).fit(X, graph=geo.grid_graph(4, 5))
+    model = DSTC(9, pretrain_epochs=0, epochs=0, n_threads=1).fit(X, graph=grid_graph(4, 5))
     assert model.n_parameters_ <= 100_000
     counted = sum(p.numel() for p in model.module_.parameters())
     assert model.n_parameters_ == counted
@@ -77,7 +77,7 @@ def test_same_seed_same_model_and_graph_is_used():
     with pytest.raises(ValueError, match="fitted with a graph"):
         a.predict(X)
     # neighbours change the latent vectors of a model with a graph
-    assert not np.allclose(a.transform(X, graph=A), a.transform(X, graph=geo.grid_graph(8, 6)))
+    assert not np.allclose(a.transform(X, graph=A), a.transform(X, graph=grid_graph(8, 6)))
 
 
 def test_checkpoint_resume_reaches_the_same_weights(tmp_path):
@@ -122,77 +122,6 @@ def test_bad_input_is_refused():
         DSTC(2).fit(np.zeros((10, 24)))
     X, _, A = two_shapes()
     with pytest.raises(ValueError, match="align its rows"):
-        DSTC(2, **SMALL).fit(X, graph=geo.grid_graph(3, 3))
+        DSTC(2, **SMALL).fit(X, graph=grid_graph(3, 3))
     with pytest.raises(RuntimeError, match="not fitted"):
         DSTC(2).predict(X)
-
-
-def test_baselines_share_one_interface(monkeypatch):
-    X, truth, A = two_shapes()
-    methods = {
-        "kmeans": baselines.KMeansClustering(2),
-        "pca": baselines.KMeansClustering(2, n_components=5),
-        "smoothed": baselines.GraphSmoothedKMeans(2, hops=1),
-        "ward": baselines.SpatialWard(2, n_components=5),
-        "dec": baselines.dec(2, pretrain_epochs=2, epochs=1, **SMALL),
-    }
-    for name, method in methods.items():
-        labels = method.fit_predict(X, graph=A)
-        assert labels.shape == truth.shape, name
-        if name != "dec":
-            assert adjusted_rand_score(truth, labels) > 0.8, name
-    # k-Shape (its numba compilation takes ~40 s, so a stand-in records what the wrapper does)
-    seen = {}
-
-    class FakeKShape:
-        def __init__(self, n_clusters, max_iter, random_state):
-            seen["k"] = n_clusters
-
-        def fit(self, series):
-            seen["fit"] = series
-            return self
-
-        def predict(self, series):
-            seen["predict"] = series
-            return np.arange(len(series)) % 2
-
-    monkeypatch.setattr("tslearn.clustering.KShape", FakeKShape)
-    kshape = baselines.KShapeClustering(2, n_subsample=30).fit_predict(X)
-    assert seen["k"] == 2 and seen["fit"].shape == (30, 24, 1)
-    assert seen["predict"].shape == (48, 24, 1)  # every sample gets the nearest shape
-    assert np.allclose(seen["predict"].mean(axis=1), 0, atol=1e-6)  # z-normalised curves
-    assert np.array_equal(kshape, np.arange(48) % 2)
-    # Ward only merges neighbours: each cluster is one connected piece of the grid
-    from scipy.sparse.csgraph import connected_components
-
-    ward = methods["ward"].labels_
-    for label in np.unique(ward):
-        inside = np.flatnonzero(ward == label)
-        assert connected_components(A[inside][:, inside], directed=False)[0] == 1
-    with pytest.raises(ValueError, match="needs graph"):
-        baselines.GraphSmoothedKMeans(2).fit_predict(X)
-    assert methods["dec"].graph_hops_ == 0 and methods["dec"].lambda_rec == 0
-
-
-def test_build_graph_by_name():
-    import geopandas as gpd
-    from shapely.geometry import box
-
-    tiles = gpd.GeoDataFrame(
-        {"tile_id": np.arange(9)},
-        geometry=[
-            box(c * 100, -r * 100, c * 100 + 100, -r * 100 + 100)
-            for r in range(3)
-            for c in range(3)
-        ],
-        crs=geo.L93,
-    ).set_index("tile_id")
-    queen = geo.build_graph(tiles, "queen")
-    assert np.array_equal(queen.toarray(), geo.grid_graph(3, 3).toarray())
-    features = np.arange(9, dtype=np.float32)[:, None, None] % 2  # two groups in feature space
-    both = geo.build_graph(tiles, "queen+knn", features=features, n_neighbors=1)
-    assert (both.toarray() >= queen.toarray()).all() and both.nnz > queen.nnz
-    with pytest.raises(ValueError, match="needs features"):
-        geo.build_graph(tiles, "rook+knn")
-    with pytest.raises(ValueError, match="choose one of"):
-        geo.build_graph(tiles, "queen+bishop")

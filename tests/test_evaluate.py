@@ -1,10 +1,11 @@
 import numpy as np
 
-from dstc_lib import evaluate, geo
+from dstc_lib import evaluate
+from dstc_lib.graph import grid_graph
 
 
 def test_run_seeds_scores_and_summarises():
-    A = geo.grid_graph(4, 4)
+    A = grid_graph(4, 4)
     truth = np.tile([0, 0, 1, 1], 4)  # left and right halves
     features = (truth[:, None, None] + 0.01 * np.arange(16)[:, None, None]).astype(np.float32)
 

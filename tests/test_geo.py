@@ -8,7 +8,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from dstc_lib import geo  # noqa: E402
+from dstc_lib import geo, plots  # noqa: E402
 
 
 def test_wgs84_and_lambert93_geometries_agree(tiny, tmp_path):
@@ -44,7 +44,7 @@ def test_offline_map_falls_back_with_a_note(tiny, monkeypatch):
     monkeypatch.setenv("DSTC_BASEMAP", "off")
     tiles = geo.read_tiles(tiny / "geo", "Paris")
     values = pd.Series(np.arange(len(tiles), dtype=float), index=tiles.index)
-    ax = geo.tile_map(tiles, values, title="t")
+    ax = plots.tile_map(tiles, values, title="t")
     assert any("basemap unavailable offline" in t.get_text() for t in ax.texts)
     assert ax.get_title() == "t" and len(ax.collections) >= 1
     plt.close("all")
@@ -57,9 +57,9 @@ def test_failed_download_falls_back(monkeypatch):
         raise ConnectionError("Failed to resolve host")
 
     monkeypatch.setattr(contextily, "add_basemap", no_network)
-    monkeypatch.setattr(geo, "_BASEMAP_OK", None)
+    monkeypatch.setattr(plots, "_BASEMAP_OK", None)
     monkeypatch.delenv("DSTC_BASEMAP", raising=False)
     _, ax = plt.subplots()
-    assert geo.add_basemap(ax) is False
+    assert plots.add_basemap(ax) is False
     assert any("basemap unavailable offline" in t.get_text() for t in ax.texts)
     plt.close("all")

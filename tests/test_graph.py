@@ -6,7 +6,8 @@ import pytest
 import scipy.sparse as sp
 from shapely.geometry import box
 
-from dstc_lib import geo
+from dstc_lib import graph
+from dstc_lib.geo import L93
 
 #  tile ids on the 3x3 grid (row 0 at the bottom):
 #   6 7 8
@@ -20,7 +21,7 @@ def grid3():
         box(c * 100, r * 100, c * 100 + 100, r * 100 + 100) for r in range(3) for c in range(3)
     ]
     ids = np.arange(9) + 100  # ids that are not positions, to catch index/position mix-ups
-    return gpd.GeoDataFrame({"tile_id": ids}, geometry=squares, crs=geo.L93).set_index("tile_id")
+    return gpd.GeoDataFrame({"tile_id": ids}, geometry=squares, crs=L93).set_index("tile_id")
 
 
 def neighbours(adjacency, i):
@@ -28,51 +29,75 @@ def neighbours(adjacency, i):
 
 
 def test_queen_and_rook_neighbours_on_3x3(grid3):
-    queen = geo.tile_graph(grid3, "queen")
+    queen = graph.tile_graph(grid3, "queen")
     assert queen.shape == (9, 9) and (queen != queen.T).nnz == 0
     assert neighbours(queen, 4) == {0, 1, 2, 3, 5, 6, 7, 8}
     assert neighbours(queen, 0) == {1, 3, 4}
     assert neighbours(queen, 1) == {0, 2, 3, 4, 5}
     assert queen.diagonal().sum() == 0 and set(queen.data.tolist()) == {1.0}
-    rook = geo.tile_graph(grid3, "rook")
+    rook = graph.tile_graph(grid3, "rook")
     assert neighbours(rook, 4) == {1, 3, 5, 7}
     assert neighbours(rook, 0) == {1, 3}
-    distance = geo.tile_graph(grid3, "distance")  # 1.5 tile widths: the queen neighbours
+    distance = graph.tile_graph(grid3, "distance")  # 1.5 tile widths: the queen neighbours
     assert (distance != queen).nnz == 0
-    assert neighbours(geo.tile_graph(grid3, "distance", distance=210), 0) == {1, 2, 3, 4, 6}
-    assert geo.tile_graph(grid3, "none").nnz == 0
+    assert neighbours(graph.tile_graph(grid3, "distance", distance=210), 0) == {1, 2, 3, 4, 6}
+    assert graph.tile_graph(grid3, "none").nnz == 0
 
 
 def test_graph_follows_the_given_tile_order(grid3):
     order = np.array([108, 100, 104])  # a corner, the other corner, the centre
-    sub = geo.tile_graph(grid3, "queen", tile_ids=order)
+    sub = graph.tile_graph(grid3, "queen", tile_ids=order)
     assert sub.toarray().tolist() == [[0, 0, 1], [0, 0, 1], [1, 1, 0]]
     with pytest.raises(ValueError, match="1 of 2 tiles have no geometry"):
-        geo.tile_graph(grid3, tile_ids=np.array([100, 999]))
+        graph.tile_graph(grid3, tile_ids=np.array([100, 999]))
     with pytest.raises(ValueError, match="graph kind 'hex'"):
-        geo.tile_graph(grid3, "hex")
+        graph.tile_graph(grid3, "hex")
 
 
 def test_normalised_graph_averages_neighbours(grid3):
-    queen = geo.tile_graph(grid3)
-    row = geo.normalise_graph(queen)
+    queen = graph.tile_graph(grid3)
+    row = graph.normalise_graph(queen)
     np.testing.assert_allclose(row.sum(axis=1), 1.0, rtol=1e-6)
     x = np.arange(9, dtype=np.float32)
     assert row @ x == pytest.approx(
         [np.mean(x[[i, *neighbours(queen, i)]]) for i in range(9)], rel=1e-6
     )
-    sym = geo.normalise_graph(queen, mode="sym").toarray()
+    sym = graph.normalise_graph(queen, mode="sym").toarray()
     np.testing.assert_allclose(sym, sym.T, rtol=1e-6)
     assert sym[0, 4] == pytest.approx(1 / np.sqrt(4 * 9))  # degrees with self loops: 4 and 9
-    isolated = geo.normalise_graph(geo.tile_graph(grid3, "none"))
+    isolated = graph.normalise_graph(graph.tile_graph(grid3, "none"))
     np.testing.assert_allclose(isolated.toarray(), np.eye(9))
 
 
 def test_feature_knn_graph_is_symmetric_and_finds_the_near_points():
     X = np.array([[0.0], [0.1], [5.0], [5.1], [10.0]])[:, :, None]
-    knn = geo.feature_knn_graph(X, n_neighbors=1)
+    knn = graph.feature_knn_graph(X, n_neighbors=1)
     assert (knn != knn.T).nnz == 0
     assert neighbours(knn, 0) == {1} and neighbours(knn, 2) == {3}
     assert neighbours(knn, 3) == {2, 4}  # 4's nearest is 3, so the union links them
-    both = geo.combine_graphs(knn, sp.csr_array(([1.0], ([0], [4])), shape=(5, 5)))
+    both = graph.combine_graphs(knn, sp.csr_array(([1.0], ([0], [4])), shape=(5, 5)))
     assert neighbours(both, 0) == {1, 4}
+
+
+def test_build_graph_by_name():
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    tiles = gpd.GeoDataFrame(
+        {"tile_id": np.arange(9)},
+        geometry=[
+            box(c * 100, -r * 100, c * 100 + 100, -r * 100 + 100)
+            for r in range(3)
+            for c in range(3)
+        ],
+        crs=L93,
+    ).set_index("tile_id")
+    queen = graph.build_graph(tiles, "queen")
+    assert np.array_equal(queen.toarray(), graph.grid_graph(3, 3).toarray())
+    features = np.arange(9, dtype=np.float32)[:, None, None] % 2  # two groups in feature space
+    both = graph.build_graph(tiles, "queen+knn", features=features, n_neighbors=1)
+    assert (both.toarray() >= queen.toarray()).all() and both.nnz > queen.nnz
+    with pytest.raises(ValueError, match="needs features"):
+        graph.build_graph(tiles, "rook+knn")
+    with pytest.raises(ValueError, match="choose one of"):
+        graph.build_graph(tiles, "queen+bishop")

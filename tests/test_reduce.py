@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from dstc_lib import reduce as red
-from dstc_lib.calendar import hour_of_week_offset
 from dstc_lib.cli import main
 from dstc_lib.netmob import NetMobFormatError, discover, read_traffic_file, traffic_path
+from dstc_lib.study_calendar import hour_of_week_offset
 
 
 def direct_week(root, city, direction="sum", exclude=()):

@@ -5,8 +5,8 @@ Model, in log space (``y = log(traffic + eps)`` per tile, day and hour):
     y[t, d, h] = m[t, g(d), h] + P[c(t), k(d), h] + e[d, h] + r[t, d, h]
 
 - ``P``: each cluster's expected day profile per day kind (Monday-Thursday, Friday, Saturday,
-  Sunday/holiday: :func:`dstc_lib.calendar.day_kind`), the cluster's median over its tiles and
-  days of that kind;
+  Sunday/holiday: :func:`dstc_lib.study_calendar.day_kind`), the cluster's median over its
+  tiles and days of that kind;
 - ``m``: each tile's own level and shape for weekdays and for weekends (its median);
 - ``e``: the city's effect of each day and hour (mood of the day, the clock-change hour);
 - fitted by median polish, twice: tile-days that look anomalous after the first fit are left
@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..calendar import DST_DAY, day_kind, holidays
+from ..study_calendar import DST_DAY, day_kind, holidays
 
 KINDS = ("weekday", "friday", "saturday", "sunday")
 MAD = 1.4826

@@ -42,7 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from ..geo import normalise_graph
+from ..graph import normalise_graph
 from ..seeding import local_torch
 from .checkpoint import load_checkpoint, save_checkpoint
 

@@ -1,6 +1,6 @@
 import datetime as dt
 
-from dstc_lib import calendar as cal
+from dstc_lib import study_calendar as cal
 
 
 def test_window_is_77_days_from_a_saturday():
