@@ -51,15 +51,9 @@ VERSION = 1
 META, ARRAYS, TENSORS = "estimator.json", "arrays.npz", "tensors.pt"
 
 #: The classes a saved estimator may name. A name is imported only if it is in this tuple.
-#: Both homes of the baselines are listed (``dstc_lib.baselines`` and ``dstc_lib.models``), so
-#: entries survive that module moving.
 ALLOWED: tuple[str, ...] = (
     "dstc_lib.features.FeatureScaler",
     "dstc_lib.explain.NearestCentroid",
-    "dstc_lib.baselines.KMeansClustering",
-    "dstc_lib.baselines.GraphSmoothedKMeans",
-    "dstc_lib.baselines.SpatialWard",
-    "dstc_lib.baselines.KShapeClustering",
     "dstc_lib.models.baselines.KMeansClustering",
     "dstc_lib.models.baselines.GraphSmoothedKMeans",
     "dstc_lib.models.baselines.SpatialWard",

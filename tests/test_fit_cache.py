@@ -12,7 +12,8 @@ import pytest
 from sklearn.base import BaseEstimator, ClusterMixin
 
 import dstc_lib
-from dstc_lib import baselines, pipeline
+from dstc_lib import pipeline
+from dstc_lib.models import baselines
 from dstc_lib.persist import PersistError
 
 LIBRARY = Path(dstc_lib.__file__).parent
@@ -51,9 +52,9 @@ def test_fits_are_cached_without_pickles_and_read_back_identical(city, tmp_path,
     again = pipeline.cluster_city(city, "kmeans", 3, cache_dir=tmp_path)
     assert again.estimator is not first.estimator
     assert np.array_equal(again.labels, first.labels)
-    assert np.array_equal(again.Xs, first.Xs)
-    moved = first.Xs[::-1] * 1.1
-    assert np.array_equal(pipeline.predict(again.estimator, moved), first.estimator.predict(moved))
+    assert np.array_equal(again.features_scaled, first.features_scaled)
+    moved = first.features_scaled[::-1] * 1.1
+    assert np.array_equal(again.estimator.predict(moved), first.estimator.predict(moved))
 
 
 class Payload:
@@ -120,11 +121,11 @@ class Unstorable(ClusterMixin, BaseEstimator):
     def __init__(self, n_clusters=2):
         self.n_clusters = n_clusters
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, graph=None):
         self.rule_ = lambda X: (X.reshape(len(X), -1).mean(1) > 0).astype(int)
         return self
 
-    def predict(self, X):
+    def predict(self, X, graph=None):
         return self.rule_(X)
 
 
@@ -132,11 +133,11 @@ class Storable(Unstorable):
     """The same rule with its threshold stored as a number: cached, though not on the
     allowlist (the caller built it, so its own class may be read back)."""
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, graph=None):
         self.threshold_ = 0.0
         return self
 
-    def predict(self, X):
+    def predict(self, X, graph=None):
         return (X.reshape(len(X), -1).mean(1) > self.threshold_).astype(int)
 
 

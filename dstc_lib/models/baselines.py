@@ -50,6 +50,12 @@ __all__ = [
 ]
 
 
+def _seed(rng: np.random.RandomState) -> int:
+    """An integer seed drawn from ``rng`` for a nested scikit-learn estimator, so that what it
+    stores is a plain number (safe to persist) rather than a generator object."""
+    return int(rng.randint(np.iinfo(np.int32).max))
+
+
 def _flat(X: np.ndarray) -> np.ndarray:
     return X.reshape(len(X), -1)
 
@@ -142,9 +148,9 @@ class KMeansClustering(TransformerMixin, _Clusterer):
         flat = self._features(X, graph)
         pca = None
         if self.n_components is not None:
-            pca = PCA(min(self.n_components, *flat.shape), random_state=rng).fit(flat)
+            pca = PCA(min(self.n_components, *flat.shape), random_state=_seed(rng)).fit(flat)
             flat = pca.transform(flat)
-        kmeans = KMeans(self.n_clusters, n_init=self.n_init, random_state=rng).fit(flat)
+        kmeans = KMeans(self.n_clusters, n_init=self.n_init, random_state=_seed(rng)).fit(flat)
         self.pca_, self.kmeans_ = pca, kmeans
         self.cluster_centers_ = kmeans.cluster_centers_
         self.labels_ = kmeans.labels_
@@ -315,7 +321,7 @@ class SpatialWard(_Clusterer):
         pca = None
         if self.n_components is not None:
             rng = check_random_state(self.random_state)
-            pca = PCA(min(self.n_components, *flat.shape), random_state=rng).fit(flat)
+            pca = PCA(min(self.n_components, *flat.shape), random_state=_seed(rng)).fit(flat)
             flat = pca.transform(flat)
         with warnings.catch_warnings():  # a disconnected graph: sklearn completes it, and says so
             warnings.filterwarnings("ignore", message="the number of connected components")
@@ -416,7 +422,7 @@ class KShapeClustering(_Clusterer):
         model = KShape(
             n_clusters=self.n_clusters,
             max_iter=self.max_iter,
-            random_state=rng.randint(np.iinfo(np.int32).max),
+            random_state=_seed(rng),
         )
         model.fit(series[sample])
         self.kshape_ = model
