@@ -19,7 +19,13 @@ from sklearn.metrics import (
 
 
 def external_scores(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """ARI and NMI of a labelling against a reference (e.g. the planted archetypes)."""
+    """ARI and NMI of a labelling against a reference (e.g. the planted archetypes).
+
+    Examples
+    --------
+    >>> external_scores(np.array([1, 1, 0, 0]), np.array(["a", "a", "b", "b"]))
+    {'ARI': 1.0, 'NMI': 1.0}
+    """
     labels, truth = np.asarray(labels), np.asarray(truth)
     if labels.shape != truth.shape:
         raise ValueError(f"{labels.shape[0]} labels for {truth.shape[0]} reference labels")
@@ -50,7 +56,14 @@ def internal_scores(
 
 
 def join_share(labels: np.ndarray, adjacency: sp.sparray) -> float:
-    """Share of the graph's edges that join two tiles with the same label (1 = no border)."""
+    """Share of the graph's edges that join two tiles with the same label (1 = no border).
+
+    Examples
+    --------
+    >>> from dstc_lib.graph import grid_graph
+    >>> join_share(np.array([0, 0, 1, 1]), grid_graph(1, 4, "rook"))  # edges 0-1, 1-2, 2-3
+    0.6666666666666666
+    """
     a = sp.coo_array(adjacency)
     labels = np.asarray(labels)
     if a.nnz == 0:
@@ -60,7 +73,14 @@ def join_share(labels: np.ndarray, adjacency: sp.sparray) -> float:
 
 def neighbour_agreement(labels: np.ndarray, adjacency: sp.sparray) -> float:
     """Share of tiles (with at least one neighbour) whose label is the most common label among
-    their neighbours (ties count as agreement when the tile's label is among the most common)."""
+    their neighbours (ties count as agreement when the tile's label is among the most common).
+
+    Examples
+    --------
+    >>> from dstc_lib.graph import grid_graph
+    >>> neighbour_agreement(np.array([0, 0, 0, 1]), grid_graph(1, 4, "rook"))
+    0.75
+    """
     labels = np.asarray(labels)
     codes, inverse = np.unique(labels, return_inverse=True)
     onehot = sp.csr_array(
@@ -112,7 +132,13 @@ def spatial_scores(
 
 def stability(labelings: Iterable[np.ndarray]) -> float:
     """Mean pairwise ARI between labelings of the same samples (e.g. one per seed): 1 = the
-    same partition every time."""
+    same partition every time.
+
+    Examples
+    --------
+    >>> stability([np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]), np.array([0, 0, 1, 1])])
+    1.0
+    """
     labelings = [np.asarray(x) for x in labelings]
     pairs = list(itertools.combinations(labelings, 2))
     if not pairs:
@@ -158,7 +184,13 @@ def summarise(scores: pd.DataFrame, by: str | list[str] = "method") -> pd.DataFr
 def align_labels(labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Rename clusters to the reference label they overlap most (Hungarian matching on the
     contingency table), so a confusion matrix reads along its diagonal. Clusters left without a
-    partner (more clusters than reference labels) keep a name ``"extra <id>"``."""
+    partner (more clusters than reference labels) keep a name ``"extra <id>"``.
+
+    Examples
+    --------
+    >>> align_labels(np.array([5, 5, 7, 9]), np.array(["home", "home", "work", "work"])).tolist()
+    ['home', 'home', 'work', 'extra 9']
+    """
     from scipy.optimize import linear_sum_assignment
 
     labels, reference = np.asarray(labels), np.asarray(reference)

@@ -192,7 +192,14 @@ FLOOR = dict(
 
 def daily_shape(archetype: str, kind: str) -> np.ndarray:
     """Expected traffic of a tile in each of the 96 slots of a day of this kind, relative to its
-    Monday-Thursday total (a weekday sums to 1; a business tile's Sunday to much less)."""
+    Monday-Thursday total (a weekday sums to 1; a business tile's Sunday to much less).
+
+    Examples
+    --------
+    >>> weekday, sunday = daily_shape("business", "weekday"), daily_shape("business", "sunday")
+    >>> weekday.shape, round(float(weekday.sum()), 6), bool(sunday.sum() < 0.5 * weekday.sum())
+    ((96,), 1.0, True)
+    """
     if archetype == "mixed":  # half business, half residential
         return 0.5 * daily_shape("business", kind) + 0.5 * daily_shape("residential", kind)
     return _raw_shape(archetype, kind) / _raw_shape(archetype, "weekday").sum()
