@@ -130,7 +130,16 @@ def _commute(day: np.ndarray) -> float:
 
 def name_cluster(sig: pd.Series) -> str:
     """A proposed label from one row of :func:`signatures` (rules on the shape of the week, in
-    order; the reader should check it against the maps and the top services)."""
+    order; the reader should check it against the maps and the top services).
+
+    Examples
+    --------
+    >>> sig = pd.Series({"weekend/weekday": 0.3, "weekday peak": 11, "night share": 0.05,
+    ...                  "commute peaks": 0.6, "saturday/sunday": 1.2, "evening share": 0.15,
+    ...                  "office share": 0.62})
+    >>> name_cluster(sig)
+    'weekday-daytime business'
+    """
     ratio, peak = sig["weekend/weekday"], sig["weekday peak"]
     if sig["night share"] > 0.2 or peak >= 22 or peak < 4:
         return "night-time / nightlife"
@@ -365,7 +374,18 @@ def separating_features(
 ) -> pd.DataFrame:
     """The (channel, hour-of-week) features of ``X (samples, channels, 168)`` whose means differ
     most between groups ``a`` and ``b``, ranked by effect size (difference of the means over
-    the pooled standard deviation)."""
+    the pooled standard deviation).
+
+    Examples
+    --------
+    >>> X = np.zeros((4, 2, 168))
+    >>> X[2:, 1, 20] = 1.0  # groups b differ from a on channel "video", Monday 20:00
+    >>> X[[0, 2], 0, 5] = 0.5  # channel "music" at 05:00 varies within both groups alike
+    >>> labels = np.array(["a", "a", "b", "b"])
+    >>> top = separating_features(X, labels, "a", "b", ["music", "video"], top=1)
+    >>> top[["channel", "hour"]].to_numpy().tolist()
+    [['video', 'Mon 20:00']]
+    """
     X = np.asarray(X, dtype=np.float64)
     labels = np.asarray(labels)
     xa, xb = X[labels == a], X[labels == b]

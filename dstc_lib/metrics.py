@@ -40,7 +40,15 @@ def internal_scores(
 ) -> dict[str, float]:
     """Silhouette (higher is better; on a sample of ``sample_size`` tiles for big cities) and
     Davies-Bouldin (lower is better) of a labelling on features ``X`` (flattened per sample).
-    NaN when there is a single cluster."""
+    NaN when there is a single cluster.
+
+    Examples
+    --------
+    >>> X = np.array([0.0, 0.1, 0.2, 5.0, 5.1, 5.2])[:, None, None]
+    >>> scores = internal_scores(X, np.array([0, 0, 0, 1, 1, 1]))
+    >>> round(scores["silhouette"], 2), bool(scores["davies_bouldin"] < 0.1)
+    (0.97, True)
+    """
     flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2:
@@ -122,7 +130,16 @@ def join_count_z(
 def spatial_scores(
     labels: np.ndarray, adjacency: sp.sparray, *, permutations: int = 99
 ) -> dict[str, float]:
-    """The three spatial-coherence numbers of a label map on a tile graph."""
+    """The three spatial-coherence numbers of a label map on a tile graph.
+
+    Examples
+    --------
+    >>> from dstc_lib.graph import grid_graph
+    >>> halves = np.repeat([0, 1], 8)  # a 4 x 4 grid, top half and bottom half
+    >>> scores = spatial_scores(halves, grid_graph(4, 4, "rook"), permutations=19)
+    >>> scores["join_share"], scores["neighbour_agreement"], bool(scores["join_count_z"] > 2)
+    (0.8333333333333334, 1.0, True)
+    """
     return {
         "join_share": join_share(labels, adjacency),
         "neighbour_agreement": neighbour_agreement(labels, adjacency),
@@ -177,7 +194,15 @@ def choose_k(
 
 def summarise(scores: pd.DataFrame, by: str | list[str] = "method") -> pd.DataFrame:
     """Mean and standard deviation of each score over seeds, as "mean ± sd" strings would be
-    shown: returns a frame with a (score, mean|sd) column index."""
+    shown: returns a frame with a (score, mean|sd) column index.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"method": ["a", "a", "b"], "ARI": [0.8, 0.9, 0.5]})
+    >>> table = summarise(scores).round(3)
+    >>> table[("ARI", "mean")].tolist(), table[("ARI", "std")].tolist()
+    ([0.85, 0.5], [0.071, nan])
+    """
     return scores.groupby(by).agg(["mean", "std"])
 
 
