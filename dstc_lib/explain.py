@@ -46,7 +46,14 @@ def weekly_profile(ct: CityTensors, groups: pd.Series) -> pd.DataFrame:
 
 
 def lift(mix: pd.DataFrame) -> pd.DataFrame:
-    """How much more (>1) or less (<1) a group uses each service than the average group."""
+    """How much more (>1) or less (<1) a group uses each service than the average group.
+
+    Examples
+    --------
+    >>> mix = pd.DataFrame({"video": [0.6, 0.2], "mail": [0.4, 0.8]}, index=["night", "office"])
+    >>> lift(mix).round(2).to_dict("index")
+    {'night': {'video': 1.5, 'mail': 0.67}, 'office': {'video': 0.5, 'mail': 1.33}}
+    """
     return mix / mix.mean(axis=0)
 
 
@@ -123,7 +130,16 @@ def _commute(day: np.ndarray) -> float:
 
 def name_cluster(sig: pd.Series) -> str:
     """A proposed label from one row of :func:`signatures` (rules on the shape of the week, in
-    order; the reader should check it against the maps and the top services)."""
+    order; the reader should check it against the maps and the top services).
+
+    Examples
+    --------
+    >>> sig = pd.Series({"weekend/weekday": 0.3, "weekday peak": 11, "night share": 0.05,
+    ...                  "commute peaks": 0.6, "saturday/sunday": 1.2, "evening share": 0.15,
+    ...                  "office share": 0.62})
+    >>> name_cluster(sig)
+    'weekday-daytime business'
+    """
     ratio, peak = sig["weekend/weekday"], sig["weekday peak"]
     if sig["night share"] > 0.2 or peak >= 22 or peak < 4:
         return "night-time / nightlife"
@@ -157,7 +173,14 @@ def propose_names(sig: pd.DataFrame) -> pd.Series:
 
 
 def hour_blocks(block_hours: int = 6) -> dict[str, np.ndarray]:
-    """Hours of the week grouped by day and part of the day (``block_hours`` long)."""
+    """Hours of the week grouped by day and part of the day (``block_hours`` long).
+
+    Examples
+    --------
+    >>> blocks = hour_blocks(12)
+    >>> len(blocks), list(blocks)[:2], blocks["Tue 12-24h"][[0, -1]].tolist()
+    (14, ['Mon 00-12h', 'Mon 12-24h'], [36, 47])
+    """
     return {
         f"{_DAY_NAMES[d]} {h:02d}-{h + block_hours:02d}h": np.arange(
             24 * d + h, 24 * d + h + block_hours
@@ -168,7 +191,13 @@ def hour_blocks(block_hours: int = 6) -> dict[str, np.ndarray]:
 
 
 def channel_groups(channels: list[str]) -> dict[str, np.ndarray]:
-    """Channels grouped by service family (:data:`dstc_lib.features.FAMILIES`)."""
+    """Channels grouped by service family (:data:`dstc_lib.features.FAMILIES`).
+
+    Examples
+    --------
+    >>> {k: v.tolist() for k, v in channel_groups(["Netflix", "Spotify", "YouTube"]).items()}
+    {'video': [0, 2], 'music': [1]}
+    """
     from .features import family_of
 
     groups: dict[str, list[int]] = {}
@@ -234,7 +263,18 @@ def permutation_importance(
     again by ``predict`` (a fitted estimator's ``predict``, or a :class:`NearestCentroid`
     surrogate's), and the share of tiles whose label changes is recorded. Returns mean and sd
     over ``n_repeats`` shuffles per group, most important first (a group of more channels or
-    hours, ``size``, moves more labels for the same importance per feature)."""
+    hours, ``size``, moves more labels for the same importance per feature).
+
+    Examples
+    --------
+    >>> X = np.zeros((40, 2, 3), dtype=np.float32)
+    >>> X[20:, 0] = 1.0  # only channel 0 tells the two groups apart
+    >>> surrogate = NearestCentroid().fit(X, np.repeat([0, 1], 20))
+    >>> groups = {"channel 0": np.array([0]), "channel 1": np.array([1])}
+    >>> table = permutation_importance(surrogate.predict, X, groups, n_repeats=2)
+    >>> table.index.tolist(), bool(table.loc["channel 1", "changed"] == 0)
+    (['channel 0', 'channel 1'], True)
+    """
     X = np.asarray(X, dtype=np.float32)
     if axis not in (1, 2):
         raise ValueError("axis must be 1 (channels) or 2 (steps)")
@@ -259,7 +299,14 @@ def permutation_importance(
 
 def day_parts() -> dict[str, np.ndarray]:
     """Hours of the week in eight groups: weekday or weekend x night (0-6h), morning (6-12h),
-    afternoon (12-18h), evening (18-24h)."""
+    afternoon (12-18h), evening (18-24h).
+
+    Examples
+    --------
+    >>> parts = day_parts()
+    >>> len(parts), len(parts["weekday night"]), parts["weekend evening"][:2].tolist()
+    (8, 30, [138, 139])
+    """
     parts = {"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}
     out = {}
     for label, days in (("weekday", range(5)), ("weekend", range(5, 7))):
@@ -297,7 +344,14 @@ def service_week_profiles(ct: CityTensors, groups: pd.Series, services: list[str
 
 def closest_groups(X: np.ndarray, labels: np.ndarray) -> tuple:
     """The two groups whose mean feature vectors (``X`` flattened per sample) are closest, and
-    their Euclidean distance."""
+    their Euclidean distance.
+
+    Examples
+    --------
+    >>> X = np.array([[[0.0]], [[1.0]], [[1.2]]])
+    >>> closest_groups(X, np.array(["a", "b", "c"]))
+    (np.str_('b'), np.str_('c'), 0.19999999999999996)
+    """
     labels = np.asarray(labels)
     flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
     names = np.unique(labels)
@@ -320,7 +374,18 @@ def separating_features(
 ) -> pd.DataFrame:
     """The (channel, hour-of-week) features of ``X (samples, channels, 168)`` whose means differ
     most between groups ``a`` and ``b``, ranked by effect size (difference of the means over
-    the pooled standard deviation)."""
+    the pooled standard deviation).
+
+    Examples
+    --------
+    >>> X = np.zeros((4, 2, 168))
+    >>> X[2:, 1, 20] = 1.0  # groups b differ from a on channel "video", Monday 20:00
+    >>> X[[0, 2], 0, 5] = 0.5  # channel "music" at 05:00 varies within both groups alike
+    >>> labels = np.array(["a", "a", "b", "b"])
+    >>> top = separating_features(X, labels, "a", "b", ["music", "video"], top=1)
+    >>> top[["channel", "hour"]].to_numpy().tolist()
+    [['video', 'Mon 20:00']]
+    """
     X = np.asarray(X, dtype=np.float64)
     labels = np.asarray(labels)
     xa, xb = X[labels == a], X[labels == b]

@@ -38,7 +38,13 @@ NORMALISATIONS = ("none", "tile", "tile_service")
 
 
 def family_of(service: str) -> str:
-    """The family a service belongs to (the service itself when it has none)."""
+    """The family a service belongs to (the service itself when it has none).
+
+    Examples
+    --------
+    >>> family_of("Netflix"), family_of("Some_New_App")
+    ('video', 'Some_New_App')
+    """
     for name, members in FAMILIES.items():
         if service in members:
             return name
@@ -49,7 +55,15 @@ def group_services(week: np.ndarray, services: list[str]) -> tuple[np.ndarray, l
     """Sum ``week [tiles, services, steps]`` over the services of each family.
 
     Returns the grouped array and the family names, in order of first appearance. NaN stays NaN
-    only where every service of a family is NaN at that hour."""
+    only where every service of a family is NaN at that hour.
+
+    Examples
+    --------
+    >>> week = np.ones((1, 3, 2))  # one tile, three services, two hours
+    >>> grouped, names = group_services(week, ["Netflix", "YouTube", "Spotify"])
+    >>> names, grouped[0, :, 0].tolist()
+    (['video', 'music'], [2.0, 1.0])
+    """
     names: list[str] = []
     index = []
     for service in services:
@@ -87,6 +101,13 @@ def week_features(
 
     A missing hour (NaN) becomes its (tile, channel)'s mean over the week's known hours, or 0
     when the channel has none. Returns the array and the channel names.
+
+    Examples
+    --------
+    >>> week = np.array([[[0.0, 3.0], [np.nan, 1.0]]])  # one tile, two services, two hours
+    >>> X, names = week_features(week, ["a", "b"], normalise="none")
+    >>> names, X.astype(float).round(3).tolist()  # log1p; a missing hour: the channel's mean
+    (['a', 'b'], [[[0.0, 1.386], [0.693, 0.693]]])
     """
     if normalise not in NORMALISATIONS:
         raise ValueError(f"normalise={normalise!r}; choose one of {NORMALISATIONS}")

@@ -19,7 +19,13 @@ from sklearn.metrics import (
 
 
 def external_scores(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """ARI and NMI of a labelling against a reference (e.g. the planted archetypes)."""
+    """ARI and NMI of a labelling against a reference (e.g. the planted archetypes).
+
+    Examples
+    --------
+    >>> external_scores(np.array([1, 1, 0, 0]), np.array(["a", "a", "b", "b"]))
+    {'ARI': 1.0, 'NMI': 1.0}
+    """
     labels, truth = np.asarray(labels), np.asarray(truth)
     if labels.shape != truth.shape:
         raise ValueError(f"{labels.shape[0]} labels for {truth.shape[0]} reference labels")
@@ -34,7 +40,15 @@ def internal_scores(
 ) -> dict[str, float]:
     """Silhouette (higher is better; on a sample of ``sample_size`` tiles for big cities) and
     Davies-Bouldin (lower is better) of a labelling on features ``X`` (flattened per sample).
-    NaN when there is a single cluster."""
+    NaN when there is a single cluster.
+
+    Examples
+    --------
+    >>> X = np.array([0.0, 0.1, 0.2, 5.0, 5.1, 5.2])[:, None, None]
+    >>> scores = internal_scores(X, np.array([0, 0, 0, 1, 1, 1]))
+    >>> round(scores["silhouette"], 2), bool(scores["davies_bouldin"] < 0.1)
+    (0.97, True)
+    """
     flat = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2:
@@ -50,7 +64,14 @@ def internal_scores(
 
 
 def join_share(labels: np.ndarray, adjacency: sp.sparray) -> float:
-    """Share of the graph's edges that join two tiles with the same label (1 = no border)."""
+    """Share of the graph's edges that join two tiles with the same label (1 = no border).
+
+    Examples
+    --------
+    >>> from dstc_lib.graph import grid_graph
+    >>> join_share(np.array([0, 0, 1, 1]), grid_graph(1, 4, "rook"))  # edges 0-1, 1-2, 2-3
+    0.6666666666666666
+    """
     a = sp.coo_array(adjacency)
     labels = np.asarray(labels)
     if a.nnz == 0:
@@ -60,7 +81,14 @@ def join_share(labels: np.ndarray, adjacency: sp.sparray) -> float:
 
 def neighbour_agreement(labels: np.ndarray, adjacency: sp.sparray) -> float:
     """Share of tiles (with at least one neighbour) whose label is the most common label among
-    their neighbours (ties count as agreement when the tile's label is among the most common)."""
+    their neighbours (ties count as agreement when the tile's label is among the most common).
+
+    Examples
+    --------
+    >>> from dstc_lib.graph import grid_graph
+    >>> neighbour_agreement(np.array([0, 0, 0, 1]), grid_graph(1, 4, "rook"))
+    0.75
+    """
     labels = np.asarray(labels)
     codes, inverse = np.unique(labels, return_inverse=True)
     onehot = sp.csr_array(
@@ -102,7 +130,16 @@ def join_count_z(
 def spatial_scores(
     labels: np.ndarray, adjacency: sp.sparray, *, permutations: int = 99
 ) -> dict[str, float]:
-    """The three spatial-coherence numbers of a label map on a tile graph."""
+    """The three spatial-coherence numbers of a label map on a tile graph.
+
+    Examples
+    --------
+    >>> from dstc_lib.graph import grid_graph
+    >>> halves = np.repeat([0, 1], 8)  # a 4 x 4 grid, top half and bottom half
+    >>> scores = spatial_scores(halves, grid_graph(4, 4, "rook"), permutations=19)
+    >>> scores["join_share"], scores["neighbour_agreement"], bool(scores["join_count_z"] > 2)
+    (0.8333333333333334, 1.0, True)
+    """
     return {
         "join_share": join_share(labels, adjacency),
         "neighbour_agreement": neighbour_agreement(labels, adjacency),
@@ -112,7 +149,13 @@ def spatial_scores(
 
 def stability(labelings: Iterable[np.ndarray]) -> float:
     """Mean pairwise ARI between labelings of the same samples (e.g. one per seed): 1 = the
-    same partition every time."""
+    same partition every time.
+
+    Examples
+    --------
+    >>> stability([np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]), np.array([0, 0, 1, 1])])
+    1.0
+    """
     labelings = [np.asarray(x) for x in labelings]
     pairs = list(itertools.combinations(labelings, 2))
     if not pairs:
@@ -151,14 +194,28 @@ def choose_k(
 
 def summarise(scores: pd.DataFrame, by: str | list[str] = "method") -> pd.DataFrame:
     """Mean and standard deviation of each score over seeds, as "mean ± sd" strings would be
-    shown: returns a frame with a (score, mean|sd) column index."""
+    shown: returns a frame with a (score, mean|sd) column index.
+
+    Examples
+    --------
+    >>> scores = pd.DataFrame({"method": ["a", "a", "b"], "ARI": [0.8, 0.9, 0.5]})
+    >>> table = summarise(scores).round(3)
+    >>> table[("ARI", "mean")].tolist(), table[("ARI", "std")].tolist()
+    ([0.85, 0.5], [0.071, nan])
+    """
     return scores.groupby(by).agg(["mean", "std"])
 
 
 def align_labels(labels: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """Rename clusters to the reference label they overlap most (Hungarian matching on the
     contingency table), so a confusion matrix reads along its diagonal. Clusters left without a
-    partner (more clusters than reference labels) keep a name ``"extra <id>"``."""
+    partner (more clusters than reference labels) keep a name ``"extra <id>"``.
+
+    Examples
+    --------
+    >>> align_labels(np.array([5, 5, 7, 9]), np.array(["home", "home", "work", "work"])).tolist()
+    ['home', 'home', 'work', 'extra 9']
+    """
     from scipy.optimize import linear_sum_assignment
 
     labels, reference = np.asarray(labels), np.asarray(reference)

@@ -34,12 +34,25 @@ REPORTED_ANOMALOUS["Toulouse"] = REPORTED_ANOMALOUS["Bordeaux"]
 
 
 def study_days(start: dt.date = START, n_days: int = N_DAYS) -> list[dt.date]:
-    """Consecutive days from ``start``; the default is the whole NetMob23 window."""
+    """Consecutive days from ``start``; the default is the whole NetMob23 window.
+
+    Examples
+    --------
+    >>> days = study_days()
+    >>> len(days), days[0].isoformat(), days[-1].isoformat()
+    (77, '2019-03-16', '2019-05-31')
+    """
     return [start + dt.timedelta(days=i) for i in range(n_days)]
 
 
 def parse_day(value: str | dt.date) -> dt.date:
-    """Accept ``YYYYMMDD``, ``YYYY-MM-DD`` or a date."""
+    """Accept ``YYYYMMDD``, ``YYYY-MM-DD`` or a date.
+
+    Examples
+    --------
+    >>> parse_day("20190331"), parse_day("2019-03-31")
+    (datetime.date(2019, 3, 31), datetime.date(2019, 3, 31))
+    """
     if isinstance(value, dt.date):
         return value
     text = str(value).replace("-", "")
@@ -47,12 +60,26 @@ def parse_day(value: str | dt.date) -> dt.date:
 
 
 def day_code(day: dt.date) -> str:
-    """The ``YYYYMMDD`` spelling used in NetMob23 folder and file names."""
+    """The ``YYYYMMDD`` spelling used in NetMob23 folder and file names.
+
+    Examples
+    --------
+    >>> day_code(dt.date(2019, 4, 1))
+    '20190401'
+    """
     return day.strftime("%Y%m%d")
 
 
 def holidays(city: str | None = None) -> dict[dt.date, str]:
-    """Public holidays inside the window for ``city`` (national ones if no city is given)."""
+    """Public holidays inside the window for ``city`` (national ones if no city is given).
+
+    Examples
+    --------
+    >>> sorted(holidays("Metz").values())[:2]
+    ['Ascension', 'Easter Monday']
+    >>> len(holidays("Metz")) - len(holidays("Paris"))  # Good Friday in Alsace-Moselle
+    1
+    """
     return {**HOLIDAYS, **REGIONAL_HOLIDAYS.get(city or "", {})}
 
 
@@ -61,24 +88,53 @@ def is_weekend(day: dt.date) -> bool:
 
 
 def day_type(day: dt.date, city: str | None = None) -> str:
-    """``weekday``, ``saturday``, ``sunday`` or ``holiday``."""
+    """``weekday``, ``saturday``, ``sunday`` or ``holiday``.
+
+    Examples
+    --------
+    >>> is_weekend(dt.date(2019, 3, 16)), is_weekend(dt.date(2019, 3, 18))
+    (True, False)
+
+    Examples
+    --------
+    >>> day_type(dt.date(2019, 5, 1)), day_type(dt.date(2019, 5, 4))
+    ('holiday', 'saturday')
+    """
     if day in holidays(city):
         return "holiday"
     return {5: "saturday", 6: "sunday"}.get(day.weekday(), "weekday")
 
 
 def missing_slots(day: dt.date) -> list[int]:
-    """Slots that do not exist in local time on ``day`` (the spring-forward night)."""
+    """Slots that do not exist in local time on ``day`` (the spring-forward night).
+
+    Examples
+    --------
+    >>> missing_slots(DST_DAY), missing_slots(dt.date(2019, 4, 1))
+    ([8, 9, 10, 11], [])
+    """
     return list(DST_SLOTS) if day == DST_DAY else []
 
 
 def hour_of_week_offset(day: dt.date) -> int:
-    """Index of the day's first hour in a Monday-00:00-based week of 168 hours."""
+    """Index of the day's first hour in a Monday-00:00-based week of 168 hours.
+
+    Examples
+    --------
+    >>> hour_of_week_offset(dt.date(2019, 3, 20))  # a Wednesday
+    48
+    """
     return day.weekday() * 24
 
 
 def day_table(days: list[dt.date], city: str | None = None) -> pd.DataFrame:
-    """One row per day with the calendar facts the chapters annotate."""
+    """One row per day with the calendar facts the chapters annotate.
+
+    Examples
+    --------
+    >>> day_table(study_days(n_days=3), "Paris")[["weekday", "kind"]].to_numpy().tolist()
+    [['Sat', 'saturday'], ['Sun', 'sunday'], ['Mon', 'weekday']]
+    """
     hol = holidays(city)
     reported = set(REPORTED_ANOMALOUS["*"]) | set(REPORTED_ANOMALOUS.get(city or "", []))
     return pd.DataFrame(
@@ -96,7 +152,13 @@ def day_table(days: list[dt.date], city: str | None = None) -> pd.DataFrame:
 
 def day_kind(day: dt.date, city: str | None = None) -> str:
     """``weekday`` (Monday to Thursday), ``friday``, ``saturday`` or ``sunday``; a weekday
-    holiday counts as a Sunday. The groups within which days are alike."""
+    holiday counts as a Sunday. The groups within which days are alike.
+
+    Examples
+    --------
+    >>> [day_kind(dt.date(2019, 4, d)) for d in (19, 22)]  # a Friday, Easter Monday
+    ['friday', 'sunday']
+    """
     kind = day_type(day, city)
     if kind == "holiday":
         return "sunday"

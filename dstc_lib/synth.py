@@ -192,7 +192,14 @@ FLOOR = dict(
 
 def daily_shape(archetype: str, kind: str) -> np.ndarray:
     """Expected traffic of a tile in each of the 96 slots of a day of this kind, relative to its
-    Monday-Thursday total (a weekday sums to 1; a business tile's Sunday to much less)."""
+    Monday-Thursday total (a weekday sums to 1; a business tile's Sunday to much less).
+
+    Examples
+    --------
+    >>> weekday, sunday = daily_shape("business", "weekday"), daily_shape("business", "sunday")
+    >>> weekday.shape, round(float(weekday.sum()), 6), bool(sunday.sum() < 0.5 * weekday.sum())
+    ((96,), 1.0, True)
+    """
     if archetype == "mixed":  # half business, half residential
         return 0.5 * daily_shape("business", kind) + 0.5 * daily_shape("residential", kind)
     return _raw_shape(archetype, kind) / _raw_shape(archetype, "weekday").sum()
@@ -237,7 +244,14 @@ def _rng(seed: int, city: str, *purpose: int) -> np.random.Generator:
 
 def make_layout(city: str, rows: int, cols: int, seed: int, zone_tiles: int = 40) -> CityLayout:
     """Voronoi zones with archetypes that depend on the distance to the centre, plus small
-    round zones for the stadium and the transport hubs, then blurred borders."""
+    round zones for the stadium and the transport hubs, then blurred borders.
+
+    Examples
+    --------
+    >>> layout = make_layout("Paris", rows=12, cols=10, seed=0)
+    >>> layout.n_tiles, layout.weights.shape, bool(np.allclose(layout.weights.sum(axis=1), 1))
+    (120, (120, 9), True)
+    """
     rng = _rng(seed, city, 0)
     rr, cc = np.mgrid[0:rows, 0:cols]
     coords = np.column_stack([rr.ravel(), cc.ravel()]).astype(float)
@@ -569,7 +583,13 @@ def generate(
 
 def load_truth(truth_dir: Path | str | None, city: str) -> pd.DataFrame | None:
     """The planted truth of a synthetic city, indexed by tile_id; None if there is none (real
-    data)."""
+    data).
+
+    Examples
+    --------
+    >>> load_truth(None, "Paris") is None  # real data: no planted truth
+    True
+    """
     if not truth_dir:
         return None
     path = Path(truth_dir) / f"{city}_truth.csv"

@@ -101,3 +101,16 @@ def test_build_graph_by_name():
         graph.build_graph(tiles, "rook+knn")
     with pytest.raises(ValueError, match="choose one of"):
         graph.build_graph(tiles, "queen+bishop")
+
+
+def test_importing_a_model_loads_neither_matplotlib_nor_geopandas():
+    """The models import graph.py, not geo.py or plots.py: no drawing or GeoJSON stack."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dstc_lib.models.dstc, dstc_lib.models.baselines, dstc_lib.graph; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'geopandas'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
