@@ -66,7 +66,7 @@ def load_profile(name: str, root: Path, given: dict | None = None) -> dict:
 MAX_PROFILE_VALUES = 100_000  # a profile holds tens of values; aliases may not multiply them
 
 
-class _ProfileLoader(yaml.SafeLoader):
+class _SafeProfileLoader(yaml.SafeLoader):
     """The safe loader (plain values only: no ``!!python/...`` tags), with merge keys
     (``<<: *anchor``) bounded so that nested merges cannot multiply a mapping without end."""
 
@@ -108,7 +108,7 @@ def read_profile(path: Path) -> dict:
     except UnicodeDecodeError as err:
         raise RunnerError(f"{path}: not UTF-8 text (byte {err.start})") from None
     try:
-        profile = yaml.load(text, Loader=_ProfileLoader)  # noqa: S506 - a SafeLoader
+        profile = yaml.load(text, Loader=_SafeProfileLoader)
     except yaml.constructor.ConstructorError as err:
         tag = re.search(r"tag '?tag:yaml\.org,2002:([^'\s]+)", str(err.problem))
         what = f"the tag !!{tag.group(1)}" if tag else " ".join(str(err.problem).split())
