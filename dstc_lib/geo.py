@@ -23,14 +23,17 @@ def read_tiles(geo_dir: Path | str, city: str) -> gpd.GeoDataFrame:
     path = Path(geo_dir) / f"{city}.geojson"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no geometry file for {city}")
-    tiles = gpd.read_file(path)
+    try:
+        with warnings.catch_warnings():  # "could not parse column 'tile_id'": refused below
+            warnings.filterwarnings("ignore", message="Could not parse column")
+            tiles = gpd.read_file(path)
+    except Exception as err:  # pyogrio/GDAL errors are RuntimeErrors: say what is wrong
+        raise ValueError(_unreadable_geojson(path, err)) from None
     if "tile_id" not in tiles.columns:
         raise ValueError(
             f"{path}: features have no 'tile_id' property (found {list(tiles.columns)})"
         )
-    if tiles["tile_id"].isna().any() or not np.allclose(tiles["tile_id"] % 1, 0):
-        raise ValueError(f"{path}: 'tile_id' must be an integer on every feature")
-    tiles["tile_id"] = tiles["tile_id"].astype(np.int64)
+    tiles["tile_id"] = _tile_ids(tiles["tile_id"], path)
     dup = tiles["tile_id"].duplicated()
     if dup.any():
         raise ValueError(f"{path}: duplicate tile_id {int(tiles.loc[dup, 'tile_id'].iloc[0])}")
@@ -48,6 +51,88 @@ def read_tiles(geo_dir: Path | str, city: str) -> gpd.GeoDataFrame:
     if not np.isfinite(tiles.total_bounds).all():
         raise ValueError(f"{path}: coordinates do not project to Lambert-93 (EPSG:2154)")
     return tiles.set_index("tile_id").sort_index()
+
+
+MAX_TILE_ID = 2**53  # tile ids are non-negative integers; larger ones are not exact as floats
+
+
+def _tile_ids(ids: pd.Series, path: Path) -> np.ndarray:
+    """The ``tile_id`` column as int64, or one line naming the first feature whose id is not
+    a non-negative integer below :data:`MAX_TILE_ID` (a string, a boolean, a fraction, NaN,
+    a negative or huge number): tile ids are the integers of the traffic files' first field."""
+    values = ids.to_numpy()
+    if values.dtype.kind in "iu":  # the usual case, checked without a loop
+        wrong = np.flatnonzero((values < 0) | (values >= MAX_TILE_ID))
+        suspects = wrong[:1]
+    else:
+        if values.dtype.kind not in "f":  # text or booleans: GDAL may have turned 1 into "1"
+            problem = _first_bad_id_in_json(path)
+            if problem:
+                raise ValueError(problem)
+        suspects = range(len(values))
+    for i in suspects:
+        problem = _bad_tile_id(values[i])
+        if problem:  # in the file's own words if it can say (GDAL reads 2**64 as a float)
+            raise ValueError(
+                _first_bad_id_in_json(path)
+                or f"{path}: feature {i + 1} of {len(values)}: 'tile_id' {problem}"
+            )
+    return values.astype(np.int64)
+
+
+def _bad_tile_id(v) -> str | None:
+    """What is wrong with one tile id as read (None if nothing)."""
+    v = v.item() if isinstance(v, np.generic) else v
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "is missing; it must be an integer on every feature"
+    if isinstance(v, bool):
+        return f"{v} is a boolean, not an integer"
+    if not isinstance(v, int | float):
+        return f"{v!r} is not an integer (tile ids are numbers, not text)"
+    if isinstance(v, float) and (not np.isfinite(v) or v % 1):
+        return f"{v!r} is not an integer"
+    if not 0 <= v < MAX_TILE_ID:
+        return f"{v!r} is out of range (0 to 2**53 - 1)"
+    return None
+
+
+def _first_bad_id_in_json(path: Path) -> str | None:
+    """The first feature of the file whose ``tile_id`` is wrong, as the JSON has it."""
+    import json
+
+    try:
+        features = json.loads(path.read_bytes().decode("utf-8-sig")).get("features")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    features = features if isinstance(features, list) else []
+    for i, feature in enumerate(features):
+        props = feature.get("properties") if isinstance(feature, dict) else None
+        problem = _bad_tile_id(props.get("tile_id") if isinstance(props, dict) else None)
+        if problem:
+            return f"{path}: feature {i + 1} of {len(features)}: 'tile_id' {problem}"
+    return None
+
+
+def _unreadable_geojson(path: Path, err: Exception) -> str:
+    """One line on why GDAL could not read ``path``: the JSON error with its line and column,
+    a document that is not a FeatureCollection, or GDAL's own words."""
+    import json
+
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except UnicodeDecodeError as bad:
+        return f"{path}: not UTF-8 text (byte {bad.start}), so not GeoJSON"
+    except json.JSONDecodeError as bad:
+        return f"{path}, line {bad.lineno}, column {bad.colno}: not valid JSON ({bad.msg})"
+    except (ValueError, RecursionError, MemoryError) as bad:
+        return f"{path}: not valid JSON ({type(bad).__name__})"
+    if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Feature"):
+        kind = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
+        return f"{path}: not a GeoJSON FeatureCollection (found {kind!r} at the top level)"
+    problem = _first_bad_id_in_json(path)  # GDAL refuses integers beyond 64 bits
+    if problem:
+        return problem
+    return f"{path}: cannot read as GeoJSON ({' '.join(str(err).split())})"
 
 
 def tiles_with_geometry(tiles: gpd.GeoDataFrame, tile_ids: np.ndarray) -> np.ndarray:

@@ -248,7 +248,8 @@ class _Writer:
             return self.estimator(v, where, depth + 1)
         raise PersistError(
             f"{where}: a {type(v).__module__}.{type(v).__qualname__} cannot be saved safely "
-            "(numbers, strings, arrays, tensors, lists, dicts and allowed estimators only)"
+            "(numbers, strings, arrays, tensors, lists, dicts and allowed estimators only; a "
+            "model holding other objects persists through _get_fitted_state/_set_fitted_state)"
         )
 
 

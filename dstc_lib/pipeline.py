@@ -179,7 +179,7 @@ def estimator_spec(estimator: object) -> dict:
 
 
 def _spec_value(value):
-    if hasattr(value, "fit") and not isinstance(value, type):
+    if (hasattr(value, "fit") or hasattr(value, "get_params")) and not isinstance(value, type):
         try:
             params = constructor_params(value)
         except PersistError:
@@ -192,6 +192,19 @@ def _spec_value(value):
         data = np.ascontiguousarray(value)
         body = hashlib.sha256(data.tobytes()).hexdigest() if data.dtype.kind != "O" else repr(value)
         return {"array": [str(value.dtype), list(value.shape), body]}
+    if sp.issparse(value):  # a repr shows only the shape: hash the content
+        csr = sp.csr_array(value)
+        parts = (csr.data, csr.indices, csr.indptr, np.asarray(csr.shape))
+        body = hashlib.sha256(b"".join(np.ascontiguousarray(p).tobytes() for p in parts))
+        return {"sparse": [str(csr.dtype), body.hexdigest()]}
+    if isinstance(value, pd.Series | pd.DataFrame):
+        body = pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes()
+        return {
+            "pandas": [
+                list(map(str, getattr(value, "columns", [value.name]))),
+                hashlib.sha256(body).hexdigest(),
+            ]
+        }
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):

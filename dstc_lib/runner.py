@@ -53,7 +53,7 @@ def load_profile(name: str, root: Path, given: dict | None = None) -> dict:
     if not path.is_file():
         known = sorted(p.stem for p in (root / "book" / "profiles").glob("*.yaml"))
         raise RunnerError(f"no profile {name!r} (known: {', '.join(known)})")
-    profile = yaml.safe_load(path.read_text()) or {}
+    profile = read_profile(path)
     profile.setdefault("name", name if Path(name).suffix else path.stem)
     profile.setdefault("parameters", {})
     profile.setdefault("chapters", {})
@@ -61,6 +61,122 @@ def load_profile(name: str, root: Path, given: dict | None = None) -> dict:
     kept = {k: v for k, v in profile["parameters"].items() if k not in given}
     profile["parameters"] = {**_expand(kept, path), **given}
     return profile
+
+
+MAX_PROFILE_VALUES = 100_000  # a profile holds tens of values; aliases may not multiply them
+
+
+class _SafeProfileLoader(yaml.SafeLoader):
+    """The safe loader (plain values only: no ``!!python/...`` tags), with merge keys
+    (``<<: *anchor``) bounded so that nested merges cannot multiply a mapping without end."""
+
+    def flatten_mapping(self, node):
+        super().flatten_mapping(node)
+        if len(node.value) > MAX_PROFILE_VALUES:
+            raise _TooLarge(node.start_mark)
+
+
+class _TooLarge(Exception):
+    def __init__(self, mark=None):
+        self.mark = mark
+
+
+def _mark(err: BaseException) -> str:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    return f", line {mark.line + 1}" if mark is not None else ""
+
+
+def read_profile(path: Path) -> dict:
+    """Read a profile file: a YAML mapping of plain values (``data``, ``parameters``,
+    ``chapters``). Anything else is a :class:`RunnerError` of one line naming the file, and the
+    line where known: not UTF-8, not YAML, a tag such as ``!!python/object``, a list or a
+    scalar at the top, aliases or merge keys that expand beyond ``MAX_PROFILE_VALUES`` values.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "bad.yaml"
+    >>> _ = path.write_text("parameters:\\n  seed: !!python/object/apply:os.getpid []\\n")
+    >>> try:
+    ...     read_profile(path)
+    ... except RunnerError as err:
+    ...     print(str(err).replace(str(path), "bad.yaml").split(" (")[0])
+    bad.yaml, line 2: the tag !!python/object/apply:os.getpid is not allowed
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise RunnerError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    try:
+        profile = yaml.load(text, Loader=_SafeProfileLoader)
+    except yaml.constructor.ConstructorError as err:
+        tag = re.search(r"tag '?tag:yaml\.org,2002:([^'\s]+)", str(err.problem))
+        what = f"the tag !!{tag.group(1)}" if tag else " ".join(str(err.problem).split())
+        raise RunnerError(
+            f"{path}{_mark(err)}: {what} is not allowed (a profile holds plain values: "
+            "mappings, lists, strings, numbers)"
+        ) from None
+    except yaml.YAMLError as err:
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise RunnerError(f"{path}{_mark(err)}: not valid YAML ({problem})") from None
+    except _TooLarge as err:
+        line = f", line {err.mark.line + 1}" if err.mark else ""
+        raise RunnerError(
+            f"{path}{line}: merge keys expand to more than {MAX_PROFILE_VALUES:,} values"
+        ) from None
+    except RecursionError:
+        raise RunnerError(f"{path}: nested too deeply to be a profile") from None
+    if profile is None:
+        profile = {}
+    if not isinstance(profile, dict):
+        raise RunnerError(
+            f"{path}: a profile is a mapping (data:, parameters:, chapters:), "
+            f"found {_kind(profile)} at the top level"
+        )
+    _bounded(profile, path)
+    for section in ("data", "parameters", "chapters"):
+        if profile.get(section) is not None and not isinstance(profile[section], dict):
+            raise RunnerError(
+                f"{path}: '{section}' must be a mapping of names to values, "
+                f"found {_kind(profile[section])}"
+            )
+    for chapter, values in (profile.get("chapters") or {}).items():
+        if values is not None and not isinstance(values, dict):
+            raise RunnerError(
+                f"{path}: chapters: {chapter}: must be a mapping of parameters, "
+                f"found {_kind(values)}"
+            )
+    for section in ("parameters", "chapters"):
+        if profile.get(section) is None:
+            profile[section] = {}
+    return profile
+
+
+def _kind(value) -> str:
+    return {list: "a list", dict: "a mapping", str: "a string"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def _bounded(profile: dict, path: Path) -> None:
+    """Refuse a profile whose values, with every alias expanded, number more than
+    ``MAX_PROFILE_VALUES`` (a billion-laughs alias bomb, or an alias that contains itself):
+    counted without expanding, and stopping at the bound."""
+    count, stack = 0, [profile]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > MAX_PROFILE_VALUES:
+            raise RunnerError(
+                f"{path}: aliases expand to more than {MAX_PROFILE_VALUES:,} values "
+                "(nested aliases of aliases, or an alias that contains itself); a profile "
+                "holds a few parameters"
+            )
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def _expand(value, path: Path):

@@ -243,6 +243,116 @@ def _geo_no_crs(root: Path) -> Path:
     return path
 
 
+def _geo_one_feature_per_line(root: Path, edit: Callable[[int, dict], str | None]) -> Path:
+    """Rewrite the geometry with one feature per line (as many exporters do); ``edit`` may
+    replace the text of the feature at index ``i`` (line ``i + 3`` of the file)."""
+    path = root / "geo" / f"{CITY}.geojson"
+    doc = json.loads(path.read_text())
+    head = {k: v for k, v in doc.items() if k != "features"}
+    lines = [json.dumps(head)[:-1] + ', "features": [']
+    for i, feature in enumerate(doc["features"]):
+        text = edit(i, feature) or json.dumps(feature)
+        lines.append(text + ("," if i < len(doc["features"]) - 1 else ""))
+    path.write_text("\n".join([lines[0], *lines[1:], "]}"]) + "\n")
+    return path
+
+
+@case("geometry that is not JSON")
+def _geo_not_json(root: Path) -> Path:
+    def unquoted_key(i: int, feature: dict) -> str | None:
+        if i != 4:
+            return None
+        return json.dumps(feature).replace('"geometry":', "geometry:")  # hand-edited
+
+    return _geo_one_feature_per_line(root, unquoted_key)
+
+
+@case("geometry with text tile ids")
+def _geo_text_ids(root: Path) -> Path:
+    def as_text(i: int, feature: dict) -> str:
+        feature["properties"]["tile_id"] = f"{feature['properties']['tile_id']:05d}"
+        return json.dumps(feature)
+
+    return _geo_one_feature_per_line(root, as_text)
+
+
+@case("geometry with a negative tile id")
+def _geo_negative_id(root: Path) -> Path:
+    def negative(i: int, feature: dict) -> str | None:
+        if i == 6:
+            feature["properties"]["tile_id"] = -1
+            return json.dumps(feature)
+        return None
+
+    return _geo_one_feature_per_line(root, negative)
+
+
+@case("geometry with a tile id beyond 64 bits")
+def _geo_huge_id(root: Path) -> Path:
+    def huge(i: int, feature: dict) -> str | None:
+        if i == 2:
+            feature["properties"]["tile_id"] = 2**64 + 5
+            return json.dumps(feature)
+        return None
+
+    return _geo_one_feature_per_line(root, huge)
+
+
+# Damaged profiles (``book/profiles/*.yaml`` copies a user edits): each builder writes one into
+# a folder and returns it; ``marker`` is a path that must not exist afterwards (no code ran).
+PROFILE_CASES: dict[str, Callable[[Path, Path], Path]] = {}
+
+
+def profile_case(name: str):
+    def register(builder: Callable[[Path, Path], Path]):
+        PROFILE_CASES[name] = builder
+        return builder
+
+    return register
+
+
+def _profile(folder: Path, text: str) -> Path:
+    path = folder / "mine.yaml"
+    path.write_text(text)
+    return path
+
+
+@profile_case("malformed YAML")
+def _profile_malformed(folder: Path, marker: Path) -> Path:
+    return _profile(folder, "parameters:\n  seed: 0\n  cities: [Paris, Lyon\nchapters: {}\n")
+
+
+@profile_case("python tag")
+def _profile_tag(folder: Path, marker: Path) -> Path:
+    return _profile(
+        folder, f"parameters:\n  seed: 0\n  cache_dir: !!python/object/apply:os.mkdir [{marker}]\n"
+    )
+
+
+@profile_case("list at the top level")
+def _profile_list(folder: Path, marker: Path) -> Path:
+    return _profile(folder, "- parameters\n- chapters\n")
+
+
+@profile_case("chapter values not a mapping")
+def _profile_chapter_list(folder: Path, marker: Path) -> Path:
+    return _profile(folder, "parameters: {seed: 0}\nchapters:\n  05_paris: [epochs, 3]\n")
+
+
+@profile_case("alias bomb")
+def _profile_alias_bomb(folder: Path, marker: Path) -> Path:
+    """Nine levels of nine aliases each: 9**9 (387 million) strings once expanded."""
+    lines = ["parameters:", "  l0: &l0 [" + ", ".join(["lol"] * 9) + "]"]
+    for level in range(1, 10):
+        lines.append(f"  l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * 9) + "]")
+    return _profile(folder, "\n".join(lines) + "\n")
+
+
+@profile_case("alias containing itself")
+def _profile_self_alias(folder: Path, marker: Path) -> Path:
+    return _profile(folder, "parameters:\n  cities: &c [Paris, *c]\n")
+
+
 def _fill_clock_change_night(root: Path) -> None:
     """Write 0 where the tiny city has NaN (the night the clocks went forward), so that the
     undamaged copy passes ``dstc data check --strict`` and every warning below is the case's."""

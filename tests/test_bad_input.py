@@ -6,10 +6,11 @@ import subprocess
 import sys
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
-from bad_corpus import CASES, BadCase
+from bad_corpus import CASES, PROFILE_CASES, BadCase
 
 from dstc_lib import geo
 from dstc_lib.cli import main
@@ -113,6 +114,35 @@ EXPECT = {
             "longitude/latitude (RFC 7946), but x runs 651,750 to 652,250 and y 6,861,700 to "
             "6,862,300; add a 'crs' member naming the projection (urn:ogc:def:crs:EPSG::2154 for "
             "Lambert-93) or write WGS 84"
+        )
+    ),
+}
+
+
+def _not_json(c):
+    line = c.target.read_text().splitlines()[5]  # the sixth line holds the hand-edited feature
+    col = line.index("geometry:") + 1
+    problem = "not valid JSON (Expecting property name enclosed in double quotes)"
+    return f"{c.target}, line 6, column {col}: {problem}"
+
+
+EXPECT |= {
+    "geometry that is not JSON": Expect(check_error=_not_json),
+    "geometry with text tile ids": Expect(
+        check_error=lambda c: (
+            f"{c.target}: feature 1 of 30: 'tile_id' '00000' is not an integer "
+            "(tile ids are numbers, not text)"
+        )
+    ),
+    "geometry with a negative tile id": Expect(
+        check_error=lambda c: (
+            f"{c.target}: feature 7 of 30: 'tile_id' -1 is out of range (0 to 2**53 - 1)"
+        )
+    ),
+    "geometry with a tile id beyond 64 bits": Expect(
+        check_error=lambda c: (
+            f"{c.target}: feature 3 of 30: 'tile_id' 18446744073709551621 is out of range "
+            "(0 to 2**53 - 1)"
         )
     ),
 }
@@ -330,3 +360,81 @@ def test_console_script_prints_one_line_without_traceback(bad_corpus, tmp_path):
     )
     assert proc.returncode == 1
     assert proc.stderr == f"dstc: error: {EXPECT['corrupt gzip'].error(c)}\n"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "geometry that is not JSON",
+        "geometry with text tile ids",
+        "geometry with a negative tile id",
+        "geometry with a tile id beyond 64 bits",
+    ],
+)
+def test_damaged_geometry_is_one_line_from_read_tiles(bad_corpus, name):
+    c = bad_corpus[name]
+    with pytest.raises(ValueError) as err:
+        geo.read_tiles(c.geo, "Paris")
+    assert str(err.value) == EXPECT[name].check_error(c)
+
+
+# -- profiles -----------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMIT = "aliases expand to more than 100,000 values"
+PROFILE_EXPECT = {
+    "malformed YAML": ", line 4: not valid YAML (expected ',' or ']', but got ':')",
+    "python tag": (
+        ", line 3: the tag !!python/object/apply:os.mkdir is not allowed (a profile holds "
+        "plain values: mappings, lists, strings, numbers)"
+    ),
+    "list at the top level": (
+        ": a profile is a mapping (data:, parameters:, chapters:), found a list at the top level"
+    ),
+    "chapter values not a mapping": (
+        ": chapters: 05_paris: must be a mapping of parameters, found a list"
+    ),
+    "alias bomb": f": {LIMIT} (nested aliases of aliases, or an alias that contains itself); "
+    "a profile holds a few parameters",
+    "alias containing itself": f": {LIMIT} (nested aliases of aliases, or an alias that "
+    "contains itself); a profile holds a few parameters",
+}
+
+
+def test_every_profile_case_has_an_expectation():
+    assert set(PROFILE_EXPECT) == set(PROFILE_CASES)
+
+
+@pytest.mark.parametrize("name", [n for n in PROFILE_CASES if n != "alias bomb"])
+def test_a_damaged_profile_is_one_line(tmp_path, capsys, monkeypatch, name):
+    marker = tmp_path / "code ran"
+    path = PROFILE_CASES[name](tmp_path, marker)
+    monkeypatch.chdir(ROOT)
+    for command in (
+        ["chapter", "run", "book/01_introduction.ipynb", "--profile", str(path)],
+        ["book", "build", "--profile", str(path), "--only", "01_introduction"],
+    ):
+        code = main(command)
+        out, err = capsys.readouterr()
+        assert (code, out) == (1, "")
+        assert err == f"dstc: error: {path}{PROFILE_EXPECT[name]}\n"
+    assert not marker.exists()
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path):
+    """Nine levels of nine aliases: refused before anything expands it (a subprocess, so that a
+    library that does expand it fails the test instead of hanging the suite)."""
+    path = PROFILE_CASES["alias bomb"](tmp_path, tmp_path / "unused")
+    command = "chapter run book/01_introduction.ipynb --profile".split() + [str(path)]
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "dstc_lib.cli", *command],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the alias bomb was expanded (still running after 60 s)")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == f"dstc: error: {path}{PROFILE_EXPECT['alias bomb']}\n"

@@ -190,8 +190,10 @@ def test_the_key_sees_nested_parameters_deeply(city):
         _key(city, Wrapper(KMeans(3), weights=np.arange(3.0))),
         _key(city, Wrapper(KMeans(3), weights=np.arange(3.0) + 1)),
         _key(city, Wrapper(KMeans(3), weights={"a": np.float32(1)})),
+        _key(city, Wrapper(KMeans(3), weights=city.graph)),
+        _key(city, Wrapper(KMeans(3), weights=city.graph * 2)),  # same shape, same nnz
     }
-    assert len(keys) == 5
+    assert len(keys) == 7
     assert _key(city, Wrapper(KMeans(3), weights=np.arange(3.0))) == _key(
         city, Wrapper(KMeans(3), weights=np.arange(3.0))
     )

@@ -337,3 +337,22 @@ def test_graph_smoothed_kmeans_needs_its_graph_after_loading(data, tmp_path):
     with pytest.raises(ValueError, match="needs graph="):
         back.predict(X)
     assert back.predict(X, graph=sp.csr_array(graph)).shape == (30,)
+
+
+@pytest.mark.parametrize("method", ["dstc", "contrastive"])
+def test_the_neural_models_round_trip_through_their_hooks(data, tmp_path, method):
+    """Once a model defines the two hooks, its fit is saved without pickles and predicts the
+    same after loading (before that, ``cluster_city`` does not cache it)."""
+    from dstc_lib import pipeline
+
+    X, _, graph = data
+    X = np.concatenate([X] * 21, axis=2)  # 168 steps, as the study's weeks
+    options = {"dstc": {"pretrain_epochs": 1, "epochs": 1}, "contrastive": {"epochs": 1}}
+    est = pipeline.make_estimator(method, 3, 0, **options[method])
+    if not callable(getattr(est, "_get_fitted_state", None)):
+        pytest.skip(f"{type(est).__name__} does not define _get_fitted_state yet")
+    pipeline.fit(est, X, graph)
+    back = load_estimator(save_estimator(est, tmp_path / method))
+    assert type(back) is type(est) and back.get_params() == est.get_params()
+    moved = X[::-1] * 1.1
+    assert np.array_equal(pipeline.predict(back, moved, graph), pipeline.predict(est, moved, graph))
