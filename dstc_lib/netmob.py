@@ -206,7 +206,7 @@ def _gunzip_bounded(path: Path, limit: int) -> bytes:
             if d.eof:  # the next member, if any
                 pending, d = d.unused_data + pending, None
     if d is not None:
-        raise EOFError("compressed file ended before the end-of-stream marker")
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
     return bytes(out)
 
 

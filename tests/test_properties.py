@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from dstc_lib import reduce as red
-from dstc_lib.netmob import read_traffic_file
+from dstc_lib.netmob import MAX_VALUE, read_traffic_file
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(
@@ -46,9 +46,12 @@ def traffic_matrix(draw, values):
     return np.array(ids, np.int64), expected, texts
 
 
-# values as the dataset writes them (two decimals) and any finite non-negative float32
+# values as the dataset writes them (two decimals) and any finite non-negative float32 up to the
+# reader's documented ceiling (larger values are refused: see test_bad_input)
+_F32_CEIL = np.float32(MAX_VALUE)
+_LARGEST_ACCEPTED = float(_F32_CEIL if _F32_CEIL <= MAX_VALUE else np.nextafter(_F32_CEIL, np.float32(0)))
 TWO_DECIMALS = st.integers(0, 10**9).map(lambda c: (f"{c / 100:.2f}", np.float32(c / 100)))
-ANY_FLOAT32 = st.floats(0, None, allow_nan=False, allow_infinity=False, width=32).map(
+ANY_FLOAT32 = st.floats(0, _LARGEST_ACCEPTED, allow_nan=False, allow_infinity=False, width=32).map(
     lambda v: (repr(float(v)), np.float32(v))
 )
 
