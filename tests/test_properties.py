@@ -49,7 +49,9 @@ def traffic_matrix(draw, values):
 # values as the dataset writes them (two decimals) and any finite non-negative float32 up to the
 # reader's documented ceiling (larger values are refused: see test_bad_input)
 _F32_CEIL = np.float32(MAX_VALUE)
-_LARGEST_ACCEPTED = float(_F32_CEIL if _F32_CEIL <= MAX_VALUE else np.nextafter(_F32_CEIL, np.float32(0)))
+_LARGEST_ACCEPTED = float(
+    _F32_CEIL if _F32_CEIL <= MAX_VALUE else np.nextafter(_F32_CEIL, np.float32(0))
+)
 TWO_DECIMALS = st.integers(0, 10**9).map(lambda c: (f"{c / 100:.2f}", np.float32(c / 100)))
 ANY_FLOAT32 = st.floats(0, _LARGEST_ACCEPTED, allow_nan=False, allow_infinity=False, width=32).map(
     lambda v: (repr(float(v)), np.float32(v))
