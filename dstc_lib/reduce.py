@@ -39,6 +39,8 @@ from .netmob import DIRECTIONS, NetMobFormatError, discover, read_traffic_file
 from .study_calendar import HOURS_PER_WEEK, day_kind, holidays, hour_of_week_offset
 
 DIRECTION_CHOICES = ("DL", "UL", "sum")
+PREREDUCED = "_reduced"  # <traffic root>/_reduced/<city>/: a city's reduction written directly
+PREREDUCED_PARAMS = {"direction": "sum", "on_error": "raise"}
 
 
 @dataclass
@@ -311,12 +313,28 @@ def reduce_city(
     ``executor`` runs the per-file work: ``serial``, ``processes`` (``workers`` local processes)
     or ``dask`` (the dask.distributed cluster at ``scheduler``, ``tcp://host:port``, or else a
     local cluster of ``workers`` processes); the result is the same for each, bit for bit.
+
+    A root with ``_reduced/<city>/`` (the ``scale`` profile's synthetic cities, whose whole
+    reduction is written directly: :func:`dstc_lib.synth.generate_scale_city`) gives that
+    reduction for a default request (all services and days, ``direction='sum'``, holidays
+    excluded); any other request reduces the raw files present, with a warning.
     """
     if direction not in DIRECTION_CHOICES:
         raise ValueError(f"direction must be one of {DIRECTION_CHOICES}, not {direction!r}")
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     pmap = _executor_map(executor, workers, scheduler)  # checks the executor before any work
+    pre = Path(traffic_root) / PREREDUCED / city
+    if pre.is_dir():
+        default = services is None and days is None and not exclude_days and exclude_holidays
+        if default and direction == PREREDUCED_PARAMS["direction"]:
+            return load_reduced(pre, from_cache=True)
+        warnings.warn(
+            f"{pre}: this root holds {city} already reduced, for the default request only "
+            "(all services and days, both directions, holidays excluded); reducing the raw "
+            "files present instead",
+            stacklevel=2,
+        )
     inv = discover(traffic_root, city)
     for problem in inv.problems:
         warnings.warn(problem, stacklevel=2)
