@@ -280,9 +280,37 @@ class CityTensors:
         per_day.index.name = "day"
         return per_day.reset_index()
 
+    def week_sum(self, axis: int | tuple[int, ...], block_bytes: int = 256 << 20) -> np.ndarray:
+        """``nansum`` of the typical week in float64 over ``axis`` (1: services, 2: hours,
+        (1, 2): both), read a block of tiles at a time: memory stays at one block and the
+        result whatever the number of services (the whole week of a real Paris with 68
+        services is 6.5 GB in float32, twice that in float64). Tiles stay on axis 0.
+
+        Example
+        -------
+        >>> ct = CityTensors("X", Path("."), np.arange(3), ["a", "b"], [], np.ones((3, 2, 168),
+        ...                  np.float32), np.zeros((3, 0)), np.zeros((0, 24)), pd.DataFrame(),
+        ...                  {}, "")
+        >>> ct.week_sum(axis=(1, 2)).tolist(), ct.week_sum(axis=2).shape
+        ([336.0, 336.0, 336.0], (3, 2))
+        """
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        if 0 in axes:
+            raise ValueError("week_sum keeps the tiles (axis 0); sum the result over them")
+        week = self.week
+        step = max(1, block_bytes // max(1, week.strides[0] * 2))
+        parts = [
+            np.nansum(np.asarray(week[lo : lo + step], dtype=np.float64), axis=axes)
+            for lo in range(0, week.shape[0], step)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0,))
+
     def week_coverage(self) -> float:
         """Share of the 168 hours of the week observed at least once (any tile, any service)."""
-        seen = np.isfinite(self.week).any(axis=(0, 1))
+        seen = np.zeros(self.week.shape[2], dtype=bool)
+        step = max(1, (256 << 20) // max(1, self.week.strides[0]))
+        for lo in range(0, self.week.shape[0], step):  # a block of tiles at a time
+            seen |= np.isfinite(self.week[lo : lo + step]).any(axis=(0, 1))
         return float(seen.mean())
 
 
