@@ -12,6 +12,16 @@ Outputs (cached, see :mod:`dstc_lib.cache`):
 
 The typical week is written service by service into a memory-mapped file, so memory stays at a
 few ``[tiles, 168]`` accumulators whatever the number of days or services.
+
+Scaling out: the unit of work is a block of ``2**k`` consecutive services (an aligned node of a
+binary tree over the services). The worker that gets a block reads each of its files once and
+folds it, in one compiled pass (:func:`_fold_file`), into the service's accumulators; it writes
+each service's typical week into the entry (or sends it back when the cluster may not share this
+disk) and sends back one partial for the block: daily totals, city hours and quality rows. The
+driver combines the partials along the same fixed tree (:class:`_TreeFold`). The tree's shape
+depends only on the number of services, never on the executor, the workers or ``k``, so every
+run adds the same float64 numbers in the same order: serial, processes and Dask give the same
+bits.
 """
 
 from __future__ import annotations
