@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -40,15 +41,27 @@ def tree_rss(proc: psutil.Process) -> tuple[int, int]:
     return total, largest
 
 
-def run_chapter(chapter: str, profile: str, timeout: float, out_dir: Path) -> dict:
+def run_chapter(
+    chapter: str, profile: str, timeout: float, out_dir: Path, memory_limit_gb: float
+) -> dict:
     """Run one chapter in a fresh process; seconds, peak memory (whole tree and the largest
-    process, the kernel), and the error if it failed."""
+    process, the kernel), and the error if it failed. Each process of the run may allocate at
+    most ``memory_limit_gb`` of private memory (RLIMIT_DATA, inherited by the kernel): a chapter
+    that would need more fails with a MemoryError instead of pushing a shared machine into
+    swapping or the out-of-memory killer."""
+    limit = int(memory_limit_gb * 2**30)
+
+    def capped():
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
     cmd = [sys.executable, "-m", "dstc_lib.cli", "chapter", "run", f"book/{chapter}.ipynb"]
     cmd += ["--profile", profile, "--output", str(out_dir / f"{chapter}.ipynb")]
     t0 = time.perf_counter()
     log = out_dir / f"{chapter}.log"
     with open(log, "w") as sink:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, preexec_fn=capped
+        )
         watched = psutil.Process(proc.pid)
         peak_total = peak_one = 0
         while proc.poll() is None:
@@ -76,14 +89,20 @@ def run_chapter(chapter: str, profile: str, timeout: float, out_dir: Path) -> di
         "peak_rss_mb": round(peak_total / 2**20),
         "peak_rss_largest_process_mb": round(peak_one / 2**20),
         "ok": ok,
+        "memory_limit_gb": memory_limit_gb,
         "error": "" if ok else ("timed out" if timed_out else " | ".join(text.splitlines()[-3:])),
     }
 
 
-def generate(profile_name: str) -> dict:
+def generate(profile_name: str) -> dict | None:
+    """Generate the profile's data, timed with its peak memory; None if it was already there."""
     from dstc_lib.runner import ensure_data, load_profile
 
     profile = load_profile(profile_name, ROOT)
+    synthetic = (profile.get("data") or {}).get("synthetic")
+    if not synthetic or (ROOT / synthetic["out"] / "manifest.json").exists():
+        ensure_data(profile, ROOT, False)  # checks the manifest; regenerates if it differs
+        return None
     t0 = time.perf_counter()
     with PeakRSS() as peak:
         ensure_data(profile, ROOT, False)
@@ -104,6 +123,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="scale")
     ap.add_argument("--timeout", type=float, default=3 * 3600, help="seconds per chapter")
+    ap.add_argument(
+        "--memory-limit-gb", type=float, default=12.0, help="private memory per process"
+    )
     ap.add_argument("chapters", nargs="*")
     args = ap.parse_args(argv)
     from dstc_lib.runner import toc_files
@@ -112,14 +134,18 @@ def main(argv: list[str] | None = None) -> dict:
     name = f"book_{args.profile}"
     section = json.loads(RESULTS.read_text()).get(name, {}) if RESULTS.exists() else {}
     section |= {"profile": args.profile, "limit_gb": LIMIT_GB, "environment": environment()}
-    section["generate"] = generate(args.profile)
+    generated = generate(args.profile)
+    if generated is not None:  # else keep the time measured when it was generated
+        section["generate"] = generated
     save(name, section)
     out_dir = ROOT / "_build" / f"bench-{args.profile}"
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = {r["chapter"]: r for r in section.get("chapters", [])}
     for chapter in chapters:
         print(f"{chapter} ...", flush=True)
-        runs[chapter] = run_chapter(chapter, args.profile, args.timeout, out_dir)
+        runs[chapter] = run_chapter(
+            chapter, args.profile, args.timeout, out_dir, args.memory_limit_gb
+        )
         print(json.dumps(runs[chapter]), flush=True)
         section["chapters"] = list(runs.values())
         save(name, section)
