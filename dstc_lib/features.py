@@ -111,14 +111,15 @@ def week_features(
     """
     if normalise not in NORMALISATIONS:
         raise ValueError(f"normalise={normalise!r}; choose one of {NORMALISATIONS}")
-    week = np.asarray(week, dtype=np.float64)
+    week = np.asarray(week)  # a memory-mapped week stays mapped until it is grouped
     if week.ndim != 3:
         raise ValueError(f"expected week [tiles, services, steps], got shape {week.shape}")
     names = list(services) if services is not None else [f"c{i}" for i in range(week.shape[1])]
     if len(names) != week.shape[1]:
         raise ValueError(f"{len(names)} service names for {week.shape[1]} channels")
-    if families:
+    if families:  # read one service at a time: the 68 services are never all in memory
         week, names = group_services(week, names)
+    week = np.asarray(week, dtype=np.float64)
     x = np.log1p(np.maximum(week, 0.0)) if log else week.copy()
     with warnings.catch_warnings():  # an all-NaN channel: 'mean of empty slice', filled by 0
         warnings.simplefilter("ignore", RuntimeWarning)
