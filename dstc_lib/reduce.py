@@ -485,6 +485,7 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
             raise part.error
         for s_idx, values in part.week.items():
             _write_service(week, s_idx, values)
+        part.week = {}  # written: the tree keeps only the small partials
         fold.push(part)
         bar.update(part.n_files)
     bar.close()
