@@ -145,6 +145,7 @@ def read_only(payload: dict) -> dict:
 
     files = list(discover(payload["root"], CITY).files["path"])
     read_traffic_file(files[0])  # compile once
+    cpu0 = _cpu(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     for path in files:
         read_traffic_file(path)
@@ -154,6 +155,7 @@ def read_only(payload: dict) -> dict:
         "files": len(files),
         "seconds": seconds,
         "seconds_per_file": seconds / len(files),
+        "cpu_seconds": _cpu(resource.RUSAGE_SELF) - cpu0,
     }
 
 
@@ -230,6 +232,10 @@ def executors_part(script: Path) -> dict:
         "read_seconds_all_tries": [r["seconds"] for r in reads],
         "reduce_seconds_per_file": serial["seconds_per_file"],
         "reduce_over_read": serial["seconds_per_file"] / read["seconds_per_file"],
+        "read_cpu_seconds_per_file": read["cpu_seconds"] / read["files"],
+        "reduce_cpu_seconds_per_file": serial["cpu_seconds"] / serial["files"],
+        "reduce_over_read_cpu": (serial["cpu_seconds"] / serial["files"])
+        / (read["cpu_seconds"] / read["files"]),
         "goal_reduce_over_read": 1.5,
         "note": "serial reduction and reading alone, one CPU each, on the same files; the "
         "reduction also reads one file twice (to fix the tiles) and writes its outputs",
