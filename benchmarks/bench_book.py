@@ -136,19 +136,20 @@ def main(argv: list[str] | None = None) -> dict:
     )
     ap.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
     ap.add_argument("--no-generate", action="store_true", help="use the data as they are")
+    ap.add_argument("--name", default=None, help="results section book_<name> (default: profile)")
     ap.add_argument("chapters", nargs="*")
     args = ap.parse_args(argv)
     from dstc_lib.runner import toc_files
 
     chapters = args.chapters or [Path(p).stem for p in toc_files(ROOT) if p.endswith(".ipynb")]
-    name = f"book_{args.profile}"
+    name = f"book_{args.name or args.profile}"
     section = json.loads(RESULTS.read_text()).get(name, {}) if RESULTS.exists() else {}
     section |= {"profile": args.profile, "limit_gb": LIMIT_GB, "environment": environment()}
     generated = None if args.no_generate else generate(args.profile)
     if generated is not None:  # else keep the time measured when it was generated
         section["generate"] = generated
     save(name, section)
-    out_dir = ROOT / "_build" / f"bench-{args.profile}"
+    out_dir = ROOT / "_build" / f"bench-{args.name or args.profile}"
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = {r["chapter"]: r for r in section.get("chapters", [])}
     for chapter in chapters:
