@@ -17,6 +17,7 @@ few ``[tiles, 168]`` accumulators whatever the number of days or services.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import mmap
@@ -268,9 +269,15 @@ def reduce_city(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    tiles=None,
 ) -> CityTensors:
     """Reduce one city to its typical week, daily totals and quality table, or load the cached
     result when the parameters and the input files are unchanged.
+
+    The tiles are the union of the tiles of every file read (or ``tiles``, the ids of the
+    city's geometry, when given; traffic of other tiles is then dropped with a warning). A file
+    without a row for some of them counts them in the quality table (``rows_missing``), and
+    their hours are missing that day.
 
     ``direction``: ``DL``, ``UL`` or ``sum`` (both). ``exclude_days``, and the city's public
     holidays unless ``exclude_holidays`` is False, are left out of the typical week (daily totals
@@ -312,6 +319,11 @@ def reduce_city(
         (str(p.relative_to(root)), s, m) for p, s, m in files[["path", "size", "mtime_ns"]].values
     )
     params = spec.params()
+    if tiles is not None:
+        tiles = np.unique(np.asarray(tiles, dtype=np.int64))
+        if not len(tiles):
+            raise ValueError("tiles: an empty set of tile ids")
+        params["tiles"] = hashlib.sha256(tiles.tobytes()).hexdigest()[:16]
     key = cache_key("reduce", params, fingerprint)
     cache = Cache(cache_dir)
     hit = cache.get(f"reduce-{city}", key)
@@ -326,8 +338,26 @@ def reduce_city(
         "n_files": len(files),
     }
     with cache.write(f"reduce-{city}", key, manifest) as tmp:
-        _reduce_into(tmp, files, spec, pmap, progress)
+        if tiles is not None:
+            _reduce_into(tmp, files, spec, pmap, progress, tiles)
+        else:
+            _reduce_with_union(tmp, files, spec, pmap, progress)
     return load_reduced(cache.get(f"reduce-{city}", key))
+
+
+def _reduce_with_union(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bool) -> None:
+    """Reduce with the tile set of the first readable file; if other files hold tiles it
+    lacks, read everything again with the union of all files' tiles (so no tile's traffic is
+    lost, and each file's missing tiles are counted). The second pass only happens for files
+    that disagree on their tiles, which real NetMob23 files do not."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        union = _reduce_into(out, files, spec, pmap, progress, None)
+    if union is None:
+        for w in caught:  # the first pass was the only one: its warnings stand
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return
+    _reduce_into(out, files, spec, pmap, progress, union)
 
 
 @dataclass(frozen=True)
@@ -356,8 +386,21 @@ class _Spec:
         }
 
 
-def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bool) -> None:
+def _reduce_into(
+    out: Path,
+    files: pd.DataFrame,
+    spec: _Spec,
+    pmap,
+    progress: bool,
+    tiles: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Reduce ``files`` into the entry folder ``out`` over the tile set ``tiles`` (sorted;
+    None: the first readable file's). Returns None, or, when ``tiles`` was None and other files
+    hold tiles the first one lacks, the sorted union of all files' tiles (the caller reduces
+    again over it)."""
     city, services, days, directions = spec.city, spec.services, spec.days, spec.directions
+    given = tiles is not None
+    extra: list[np.ndarray] = []  # tile ids outside the tile set, per file
     excluded, on_error = set(spec.excluded), spec.on_error
     day_index = {d: i for i, d in enumerate(days)}
     expected = pd.MultiIndex.from_product([services, days, directions])
@@ -367,7 +410,7 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
     results = pmap(reduce_file, to_read)
     bar = tqdm(total=len(to_read), desc=f"reduce {city}", unit="file", disable=not progress)
 
-    tile_ids = week = daily = None
+    tile_ids, week, daily = tiles, None, None
     city_hours = np.zeros((len(days), 24))
     hour_missing = np.zeros((len(days), 24), dtype=bool)
     quality = []
@@ -402,6 +445,7 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
                 row["rows"], row["nan_values"] = part.n_rows, part.n_nan
                 if tile_ids is None:  # the first readable file (canonical order) fixes the tiles
                     tile_ids = np.sort(part.tile_ids)
+                if week is None:
                     n = len(tile_ids)
                     week = np.lib.format.open_memmap(
                         out / "week.npy",
@@ -410,7 +454,11 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
                         shape=(n, len(services), HOURS_PER_WEEK),
                     )
                     daily = np.zeros((n, len(days)), dtype=np.float64)
-                hourly, total, missing_rows = _align(tile_ids, part, path)
+                hourly, total, missing_rows, outside = _align(
+                    tile_ids, part, path, "in the geometry's tile set" if given else None
+                )
+                if len(outside):
+                    extra.append(outside)
                 row["rows_missing"] = missing_rows
                 daily[:, day_index[day]] += total
                 city_hours[day_index[day]] += np.nansum(hourly, axis=0)
@@ -429,8 +477,10 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
             with np.errstate(invalid="ignore", divide="ignore"):
                 _write_service(week, s_idx, (sums / counts) if sums is not None else np.nan)
     bar.close()
-    if tile_ids is None:
+    if week is None:
         raise FileNotFoundError(f"{city}: no readable traffic file among {len(jobs)} expected")
+    if extra and not given:
+        return np.unique(np.concatenate([tile_ids, *extra]))
     week.flush()
     np.save(out / "tile_ids.npy", tile_ids)
     np.save(out / "daily.npy", daily.astype(np.float32))
@@ -443,6 +493,7 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
     (out / "axes.json").write_text(
         json.dumps({"city": city, "services": services, "days": [str(d) for d in days]})
     )
+    return None
 
 
 _BLOCK_BYTES = 64 << 20
@@ -469,12 +520,17 @@ def _write_service(week: np.memmap, s_idx: int, values) -> None:
 
 
 def _align(
-    tile_ids: np.ndarray, part: FilePartial, path: Path | str = "a file"
-) -> tuple[np.ndarray, np.ndarray, int]:
+    tile_ids: np.ndarray,
+    part: FilePartial,
+    path: Path | str = "a file",
+    outside: str | None = "in the reduction",
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Put a file's rows in the order of ``tile_ids``; tiles the file lacks get NaN hours (and
-    count as missing rows in the quality table), tiles the city lacks are dropped; both warn."""
+    count as missing rows in the quality table), both warned; tiles outside ``tile_ids`` are
+    dropped, with a warning saying they are not ``outside`` (None: no warning, the caller
+    reduces again over a larger tile set). Also returns the ids outside ``tile_ids``."""
     if np.array_equal(part.tile_ids, tile_ids):
-        return part.hourly, part.total, 0
+        return part.hourly, part.total, 0, part.tile_ids[:0]
     n = len(tile_ids)
     idx = np.searchsorted(tile_ids, part.tile_ids).clip(max=n - 1)
     known = tile_ids[idx] == part.tile_ids
@@ -482,9 +538,9 @@ def _align(
     total = np.zeros(n)
     hourly[idx[known]] = part.hourly[known]
     total[idx[known]] = part.total[known]
-    if not known.all():
+    if not known.all() and outside is not None:
         warnings.warn(
-            f"{path}: {(~known).sum()} tile ids are not in the city's first file; dropped",
+            f"{path}: {(~known).sum()} tile ids are not {outside}; their traffic is dropped",
             stacklevel=4,
         )
     missing = int(n - known.sum())
@@ -493,7 +549,7 @@ def _align(
             f"{path}: {missing} of {n} tiles have no row; their hours are missing that day",
             stacklevel=4,
         )
-    return hourly, total, missing
+    return hourly, total, missing, part.tile_ids[~known]
 
 
 def load_reduced(path: Path | str, from_cache: bool = False) -> CityTensors:
@@ -572,7 +628,7 @@ def hourly_by_day(
                 if part.error:
                     warnings.warn(str(part.error), stacklevel=2)
                     continue
-                hourly, _, _ = _align(np.asarray(ct.tile_ids), part)
+                hourly, _, _, _ = _align(np.asarray(ct.tile_ids), part)
                 ok = np.isfinite(hourly)
                 out[:, index[day]] += np.where(ok, hourly, 0.0)
                 seen[:, index[day]] |= ok

@@ -188,6 +188,14 @@ def _rows_missing(root: Path) -> Path:
     return path
 
 
+@case("tile rows missing from the first file")
+def _first_rows_missing(root: Path) -> Path:
+    path = _file(root, "Facebook", "20190329", "DL")  # the first file a reduction reads
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[5:]) + "\n")  # five tiles have no row
+    return path
+
+
 @case("NaN values")
 def _nan_values(root: Path) -> Path:
     path = _file(root, "Spotify", "20190401", "DL")

@@ -89,6 +89,13 @@ EXPECT = {
         ],
         reduce_warnings=[1],
     ),
+    "tile rows missing from the first file": Expect(
+        warnings=[
+            text("2019-03-29: 5 tile rows missing"),
+            lambda c: f"{c.target}: 5 of 30 tiles have no row; their hours are missing that day",
+        ],
+        reduce_warnings=[1],
+    ),
     "NaN values": Expect(warnings=[text("2019-04-01: NaN 0.01%")]),
     "both .txt and .txt.gz of a file": Expect(
         warnings=[lambda c: f"{c.target}: a .txt and a .txt.gz of the same file; the .txt is used"],

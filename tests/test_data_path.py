@@ -1,0 +1,96 @@
+"""The data path keeps every tile and refuses what it cannot read in one line: the tile set of a
+reduction, empty files, day folders, sums that stay finite, and the number rule."""
+
+import datetime as dt
+import gzip
+import warnings
+
+import numpy as np
+import pytest
+
+from dstc_lib.netmob import NetMobFormatError, read_traffic_file, traffic_path
+from dstc_lib.reduce import reduce_city
+
+
+def _reduce(root, cache, **kw):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ct = reduce_city(root, "Paris", cache_dir=cache, progress=False, **kw)
+    return ct, [str(w.message) for w in caught]
+
+
+def _drop_rows(path, lo, hi):
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:lo] + lines[hi:]) + "\n")
+    return [int(ln.split(" ")[0]) for ln in lines[lo:hi]]
+
+
+def test_tiles_missing_from_the_first_file_are_kept(tiny, tmp_path):
+    root = tiny / "traffic"
+    clean, _ = _reduce(root, tmp_path / "clean")
+    first = traffic_path(root, "Paris", "Facebook", "20190329", "DL")  # the first file read
+    gone = _drop_rows(first, 0, 5)
+    ct, caught = _reduce(root, tmp_path / "c")
+    np.testing.assert_array_equal(ct.tile_ids, clean.tile_ids)  # the union of all files
+    q = ct.quality.set_index(["service", "day", "direction"])
+    assert q.loc[("Facebook", dt.date(2019, 3, 29), "DL"), "rows_missing"] == 5
+    assert q["rows_missing"].sum() == 5
+    assert caught == [f"{first}: 5 of 30 tiles have no row; their hours are missing that day"]
+    # the traffic of the missing rows is the only traffic lost
+    lost = np.isin(clean.tile_ids, gone)
+    assert np.nansum(ct.daily[~lost]) == pytest.approx(np.nansum(clean.daily[~lost]), rel=1e-6)
+    assert np.nansum(ct.daily) > 0.95 * np.nansum(clean.daily)
+    np.testing.assert_array_equal(ct.week[:, 1:], clean.week[:, 1:])  # other services untouched
+    np.testing.assert_array_equal(ct.week[~lost], clean.week[~lost])
+    friday = slice(96, 120)  # two Fridays: the lost tiles' Friday is the other one's, not 0
+    np.testing.assert_array_equal(np.isnan(ct.week[lost]), np.isnan(clean.week[lost]))
+    assert (ct.week[lost, 0, friday] != clean.week[lost, 0, friday]).any()
+
+
+def test_a_tile_only_in_a_later_file_is_kept(tiny, tmp_path):
+    root = tiny / "traffic"
+    clean, _ = _reduce(root, tmp_path / "clean")
+    late = traffic_path(root, "Paris", "Spotify", "20190405", "UL")
+    row = "999 " + " ".join(["7"] * 96)
+    late.write_text(late.read_text() + row + "\n")
+    ct, caught = _reduce(root, tmp_path / "c")
+    assert ct.tile_ids.tolist() == clean.tile_ids.tolist() + [999]
+    assert ct.daily[-1].sum() == pytest.approx(7 * 96)
+    assert ct.quality["rows_missing"].sum() == 47  # every other file lacks tile 999
+    assert len(caught) == 47 and all("1 of 31 tiles have no row" in c for c in caught)
+
+
+def test_a_given_tile_set_is_used_and_other_tiles_are_dropped_with_a_warning(tiny, tmp_path):
+    root = tiny / "traffic"
+    clean, _ = _reduce(root, tmp_path / "clean")
+    keep = clean.tile_ids[2:]
+    ct, caught = _reduce(root, tmp_path / "c", tiles=list(keep) + [12345])
+    assert ct.tile_ids.tolist() == sorted(keep.tolist() + [12345])
+    assert len(caught) == 2 * 48  # each file: 2 tiles dropped, 1 tile without a row
+    assert "2 tile ids are not in the geometry's tile set; their traffic is dropped" in caught[0]
+    np.testing.assert_array_equal(ct.week[:-1], clean.week[2:])
+    assert np.isnan(ct.week[-1]).all()
+
+
+EMPTY = "the file is empty (no tile rows)"
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("\n", EMPTY),
+        ("\n\n\n", EMPTY),
+        ("\r\n\r\n", EMPTY),
+        ("\n" * 3_000_001, EMPTY),  # beyond the size where the parser splits the file in chunks
+        (" \n", "line 1: expected 97 fields (tile id + 96 slots), found 2"),  # a space: not blank
+    ],
+)
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_file_of_blank_lines_is_the_empty_file_error(tmp_path, text, problem, gz):
+    path = tmp_path / ("Paris_Netflix_20190401_DL.txt" + (".gz" if gz else ""))
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    with pytest.raises(NetMobFormatError) as err:
+        read_traffic_file(path)
+    sep = ", " if problem.startswith("line") else ": "
+    assert str(err.value) == f"{path}{sep}{problem}"
