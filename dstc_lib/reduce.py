@@ -25,7 +25,6 @@ import os
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -37,6 +36,7 @@ from tqdm import tqdm
 from .cache import Cache, cache_key, fingerprint_files
 from .netmob import DIRECTIONS, NetMobFormatError, discover, read_traffic_file
 from .study_calendar import HOURS_PER_WEEK, day_kind, holidays, hour_of_week_offset
+from .workers import worker_pool
 
 DIRECTION_CHOICES = ("DL", "UL", "sum")
 
@@ -92,7 +92,7 @@ def _executor_map(
     if executor == "processes":
 
         def pool_map(fn, items):
-            pool = ProcessPoolExecutor(max_workers=n_workers)
+            pool = worker_pool(n_workers)  # workers exit with this process, even on kill -9
             try:
                 yield from _windowed(pool.submit, partial(fn, threads=1), items, n_workers)
             finally:  # stopped early (an error, Ctrl-C): drop the files not yet read
