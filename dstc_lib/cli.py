@@ -47,6 +47,7 @@ def _reduce(args, on_error: str):
         workers=args.workers,
         scheduler=args.scheduler,
         progress=not args.quiet,
+        verify=getattr(args, "verify", False),
     )
 
 
@@ -93,14 +94,22 @@ def cmd_check(args) -> int:
             "warnings": warns,
             "services": ct.services,
             "n_tiles": int(len(ct.tile_ids)),
+            "fingerprint": ct.fingerprint,
+            "fingerprint_of": "content" if args.verify else "path, size, mtime",
             "missing_files": missing.astype(str).to_dict("records"),
             "days": json.loads(days.to_json(orient="records", date_format="iso")),
         }
         print(json.dumps(report, indent=2))
         return 0 if usable else 1
     print(
-        f"{args.city}: {len(ct.tile_ids)} tiles, {len(ct.services)} services, {len(ct.days)} days\n"
+        f"{args.city}: {len(ct.tile_ids)} tiles, {len(ct.services)} services, {len(ct.days)} days"
     )
+    how = (
+        "SHA-256 of each file's content"
+        if args.verify
+        else "paths, sizes and modification times (--verify: by content)"
+    )
+    print(f"inputs {ct.fingerprint[:16]}, recognised by {how}\n")
     columns = [
         "day",
         "day_kind",
@@ -263,6 +272,12 @@ def parser() -> argparse.ArgumentParser:
             c.add_argument("--json", action="store_true", help="machine-readable report")
             c.add_argument("--strict", action="store_true", help="warnings make it unusable")
             c.add_argument("--geo-dir", default=None, help="also check <geo-dir>/<city>.geojson")
+            c.add_argument(
+                "--verify",
+                action="store_true",
+                help="recognise the input files by a SHA-256 of their content, not by path, "
+                "size and modification time (an edit keeping size and time is then seen)",
+            )
         c.set_defaults(func=func)
 
     text = "run one chapter, or list its parameters"

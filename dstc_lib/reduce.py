@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .cache import Cache, cache_key, fingerprint_files
+from .cache import Cache, cache_key, content_digest, fingerprint_files
 from .netmob import DIRECTIONS, NetMobFormatError, discover, read_traffic_file
 from .study_calendar import HOURS_PER_WEEK, day_kind, holidays, hour_of_week_offset
 from .workers import worker_pool
@@ -270,6 +270,7 @@ def reduce_city(
     scheduler: str | None = None,
     progress: bool = True,
     tiles=None,
+    verify: bool = False,
 ) -> CityTensors:
     """Reduce one city to its typical week, daily totals and quality table, or load the cached
     result when the parameters and the input files are unchanged.
@@ -283,6 +284,10 @@ def reduce_city(
     holidays unless ``exclude_holidays`` is False, are left out of the typical week (daily totals
     keep them). ``on_error``: ``raise`` stops at the first unreadable file with
     its error; ``skip`` records it in the quality table, warns and goes on.
+
+    The cache entry is found by the parameters and a fingerprint of the input files: their
+    paths, sizes and modification times (an edit keeping both size and time goes unseen), or,
+    with ``verify``, their paths, sizes and SHA-256 content hashes (every byte read once more).
 
     ``executor`` runs the per-file work: ``serial``, ``processes`` (``workers`` local processes)
     or ``dask`` (the dask.distributed cluster at ``scheduler``, ``tcp://host:port``, or else a
@@ -316,7 +321,8 @@ def reduce_city(
     files = inv.select(services, days, spec.directions)
     root = Path(traffic_root)
     fingerprint = fingerprint_files(
-        (str(p.relative_to(root)), s, m) for p, s, m in files[["path", "size", "mtime_ns"]].values
+        (str(p.relative_to(root)), s, content_digest(p) if verify else m)
+        for p, s, m in files[["path", "size", "mtime_ns"]].values
     )
     params = spec.params()
     if tiles is not None:

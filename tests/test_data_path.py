@@ -3,6 +3,7 @@ reduction, empty files, day folders, sums that stay finite, and the number rule.
 
 import datetime as dt
 import gzip
+import json
 import warnings
 
 import numpy as np
@@ -94,3 +95,34 @@ def test_a_file_of_blank_lines_is_the_empty_file_error(tmp_path, text, problem, 
         read_traffic_file(path)
     sep = ", " if problem.startswith("line") else ": "
     assert str(err.value) == f"{path}{sep}{problem}"
+
+
+def test_verify_sees_an_edit_that_keeps_size_and_mtime(tiny, tmp_path, capsys):
+    import os
+
+    from dstc_lib.cli import main
+
+    root = tiny / "traffic"
+    args = ["data", "check", "--traffic-root", str(root), "--city", "Paris", "--quiet"]
+    args += ["--cache-dir", str(tmp_path), "--json"]
+    main(args)
+    before = json.loads(capsys.readouterr().out)
+    main(args + ["--verify"])
+    verified = json.loads(capsys.readouterr().out)
+    assert verified["fingerprint_of"] == "content" and before["fingerprint_of"] != "content"
+    path = traffic_path(root, "Paris", "Netflix", "20190401", "DL")
+    stat = path.stat()
+    text = path.read_text()
+    first = text.split(" ", 2)[1]
+    edited = text.replace(" " + first + " ", " " + first[::-1] + " ", 1)
+    assert len(edited) == len(text) and edited != text
+    path.write_text(edited)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same time
+    main(args)
+    assert json.loads(capsys.readouterr().out)["fingerprint"] == before["fingerprint"]  # unseen
+    main(args + ["--verify"])
+    after = json.loads(capsys.readouterr().out)
+    assert after["fingerprint"] != verified["fingerprint"]  # seen: the file is read again
+    day = [d for d in after["days"] if d["day"].startswith("2019-04-01")][0]
+    old = [d for d in verified["days"] if d["day"].startswith("2019-04-01")][0]
+    assert day["total_traffic"] != old["total_traffic"]
