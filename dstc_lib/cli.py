@@ -136,15 +136,19 @@ def _geometry_problems(geo_dir, city: str, tile_ids, fatal: list[str]) -> list[s
     come back as a warning (the reduction keeps them; maps and graphs leave them out)."""
     from .geo import read_tiles, tiles_with_geometry
 
-    try:
-        tiles = read_tiles(geo_dir, city)
-    except (ValueError, OSError) as err:
-        fatal.append(str(err))
-        return []
+    with warnings.catch_warnings(record=True) as placed:  # tiles where no city can be
+        warnings.simplefilter("always")
+        try:
+            tiles = read_tiles(geo_dir, city)
+        except (ValueError, OSError) as err:
+            fatal.append(str(err))
+            return []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         tiles_with_geometry(tiles, tile_ids)
-    return [f"{Path(geo_dir) / f'{city}.geojson'}: {w.message}" for w in caught]
+    return [str(w.message) for w in placed] + [
+        f"{Path(geo_dir) / f'{city}.geojson'}: {w.message}" for w in caught
+    ]
 
 
 def _missing_by_service(missing, limit: int = 30) -> list[str]:

@@ -306,6 +306,49 @@ def _geo_huge_id(root: Path) -> Path:
     return _geo_one_feature_per_line(root, huge)
 
 
+def _geo_edit(root: Path, edit: Callable[[list[dict]], None]) -> Path:
+    path = root / "geo" / f"{CITY}.geojson"
+    doc = json.loads(path.read_text())
+    edit(doc["features"])
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@case("geometry with a null feature")
+def _geo_null(root: Path) -> Path:
+    def null(features: list[dict]) -> None:
+        features[2]["geometry"] = None
+
+    return _geo_edit(root, null)
+
+
+@case("geometry of points")
+def _geo_points(root: Path) -> Path:
+    def points(features: list[dict]) -> None:
+        for f in features:
+            f["geometry"] = {"type": "Point", "coordinates": f["geometry"]["coordinates"][0][0]}
+
+    return _geo_edit(root, points)
+
+
+@case("a tile thousands of km away")
+def _geo_far(root: Path) -> Path:
+    def far(features: list[dict]) -> None:
+        ring = features[4]["geometry"]["coordinates"][0]
+        features[4]["geometry"]["coordinates"] = [[[x + 3_000_000, y] for x, y in ring]]
+
+    return _geo_edit(root, far)
+
+
+@case("every tile at (0, 0)")
+def _geo_zero(root: Path) -> Path:
+    def zero(features: list[dict]) -> None:
+        for f in features:
+            f["geometry"]["coordinates"] = [[[0, 0]] * 5]
+
+    return _geo_edit(root, zero)
+
+
 # Damaged profiles (``book/profiles/*.yaml`` copies a user edits): each builder writes one into
 # a folder and returns it; ``marker`` is a path that must not exist afterwards (no code ran).
 PROFILE_CASES: dict[str, Callable[[Path, Path], Path]] = {}

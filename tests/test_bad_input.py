@@ -155,6 +155,47 @@ EXPECT |= {
 }
 
 
+EXPECT |= {
+    "geometry with a null feature": Expect(
+        check_error=lambda c: (
+            f"{c.target}: feature 3 of 30 (tile_id 2) has no geometry (null or empty), not a "
+            "polygon; every tile must be a polygon"
+        )
+    ),
+    "geometry of points": Expect(
+        check_error=lambda c: (
+            f"{c.target}: feature 1 of 30 (tile_id 0) has a Point, not a polygon; every tile "
+            "must be a polygon; 29 more features are not polygons"
+        )
+    ),
+    "a tile thousands of km away": Expect(
+        warnings=[
+            lambda c: (
+                f"{c.target}: 1 of 30 tiles lie outside metropolitan France in Lambert-93 "
+                "(first: tile_id 4 at x=3,652,200, y=6,862,250); misplaced coordinates or a "
+                "wrong CRS?"
+            ),
+            lambda c: (
+                f"{c.target}: 1 of 30 tiles lie more than 100 km from the city's median tile "
+                "(up to 3,000 km; first: tile_id 4); misplaced coordinates?"
+            ),
+        ]
+    ),
+    "every tile at (0, 0)": Expect(
+        warnings=[
+            lambda c: (
+                f"{c.target}: all 30 tiles lie outside metropolitan France in Lambert-93 "
+                "(first: tile_id 0 at x=0, y=0); misplaced coordinates or a wrong CRS?"
+            ),
+            lambda c: (
+                f"{c.target}: all 30 tiles have no area (first: tile_id 0); a tile is a "
+                "100 m square"
+            ),
+        ]
+    ),
+}
+
+
 def test_every_corpus_case_has_an_expectation():
     assert set(EXPECT) == set(CASES)
 
@@ -376,6 +417,8 @@ def test_console_script_prints_one_line_without_traceback(bad_corpus, tmp_path):
         "geometry with text tile ids",
         "geometry with a negative tile id",
         "geometry with a tile id beyond 64 bits",
+        "geometry with a null feature",
+        "geometry of points",
     ],
 )
 def test_damaged_geometry_is_one_line_from_read_tiles(bad_corpus, name):
@@ -383,6 +426,15 @@ def test_damaged_geometry_is_one_line_from_read_tiles(bad_corpus, name):
     with pytest.raises(ValueError) as err:
         geo.read_tiles(c.geo, "Paris")
     assert str(err.value) == EXPECT[name].check_error(c)
+
+
+@pytest.mark.parametrize("name", ["a tile thousands of km away", "every tile at (0, 0)"])
+def test_misplaced_tiles_are_warned_by_read_tiles(bad_corpus, name):
+    c = bad_corpus[name]
+    with pytest.warns(UserWarning) as caught:
+        tiles = geo.read_tiles(c.geo, "Paris")
+    assert [str(w.message) for w in caught] == [w(c) for w in EXPECT[name].warnings]
+    assert len(tiles) == 30
 
 
 # -- profiles -----------------------------------------------------------------------------------
