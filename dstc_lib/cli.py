@@ -8,7 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .netmob import NetMobFormatError
+from .netmob import DayFolderWarning, NetMobFormatError
 from .runner import RunnerError
 
 
@@ -65,8 +65,9 @@ def cmd_reduce(args) -> int:
 
 
 def cmd_check(args) -> int:
-    """Print the data-quality table; exit 1 if the data cannot be used (an unreadable file, or
-    under 90 % of the week's hours observed) or, with --strict, if anything was flagged."""
+    """Print the data-quality table; exit 1 if the data cannot be used (an unreadable file, a
+    day folder left out, under 90 % of the week's hours observed) or, with --strict, if
+    anything was flagged."""
     with warnings.catch_warnings(record=True) as caught:  # naming problems, unreadable files
         warnings.simplefilter("always")
         ct = _reduce(args, on_error="skip")
@@ -74,6 +75,7 @@ def cmd_check(args) -> int:
     q = ct.quality
     missing = q.loc[~q["present"], ["service", "day", "direction"]]
     fatal = sorted(q.loc[q["error"] != "", "error"])
+    fatal += [str(w.message) for w in caught if issubclass(w.category, DayFolderWarning)]
     warns = []
     coverage = ct.week_coverage()
     if coverage < 1:  # below 90 % of the week's hours the typical week is not worth clustering

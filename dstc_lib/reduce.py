@@ -34,7 +34,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from .cache import Cache, cache_key, content_digest, fingerprint_files
-from .netmob import DIRECTIONS, NetMobFormatError, discover, read_traffic_file
+from .netmob import (
+    DIRECTIONS,
+    DayFolderWarning,
+    NetMobFormatError,
+    discover,
+    read_traffic_file,
+)
 from .study_calendar import HOURS_PER_WEEK, day_kind, holidays, hour_of_week_offset
 from .workers import worker_pool
 
@@ -300,7 +306,8 @@ def reduce_city(
     pmap = _executor_map(executor, workers, scheduler)  # checks the executor before any work
     inv = discover(traffic_root, city)
     for problem in inv.problems:
-        warnings.warn(problem, stacklevel=2)
+        category = DayFolderWarning if problem in inv.day_problems else UserWarning
+        warnings.warn(problem, category, stacklevel=2)
     services = sorted(services) if services is not None else inv.services
     if not services:
         raise FileNotFoundError(f"no traffic files for {city} under {inv.root}")

@@ -211,6 +211,26 @@ def _txt_and_gz(root: Path) -> Path:
     return gz
 
 
+def _copy_day(root: Path, service: str, day: str, new: str) -> Path:
+    """A copy of one service's day folder under another day's name (files renamed too)."""
+    folder = root / "traffic" / CITY / service
+    target = folder / new
+    target.mkdir()
+    for path in (folder / day).iterdir():
+        (target / path.name.replace(day, new)).write_bytes(path.read_bytes())
+    return target
+
+
+@case("stray day folder years away")
+def _stray_day(root: Path) -> Path:
+    return _copy_day(root, "Netflix", "20190402", "20250101")
+
+
+@case("day folder that is not a date")
+def _not_a_date(root: Path) -> Path:
+    return _copy_day(root, "Spotify", "20190402", "20190231")
+
+
 @case("tile ids absent from the geometry")
 def _geo_fewer(root: Path) -> Path:
     path = root / "geo" / f"{CITY}.geojson"

@@ -196,6 +196,27 @@ EXPECT |= {
 }
 
 
+def _stray(c):
+    return (
+        f"{c.target.parents[1]}: 1 day folders outside the main run of days 2019-03-29 to "
+        f"2019-04-05 (more than 7 days from it): 2025-01-01 (first: {c.target}); left out of "
+        "reductions (a stray day would stretch the study window); move or remove them"
+    )
+
+
+def _not_a_date(c):
+    return (
+        f"{c.target}: folder name '20190231' is not a valid day YYYYMMDD (day is out of range "
+        "for month); its files are left out of reductions; rename or remove it"
+    )
+
+
+EXPECT |= {  # a reduction leaves the folder out and warns; data check refuses the data
+    "stray day folder years away": Expect(reduce_warnings=[_stray], check_error=_stray),
+    "day folder that is not a date": Expect(reduce_warnings=[_not_a_date], check_error=_not_a_date),
+}
+
+
 def test_every_corpus_case_has_an_expectation():
     assert set(EXPECT) == set(CASES)
 

@@ -126,3 +126,32 @@ def test_verify_sees_an_edit_that_keeps_size_and_mtime(tiny, tmp_path, capsys):
     day = [d for d in after["days"] if d["day"].startswith("2019-04-01")][0]
     old = [d for d in verified["days"] if d["day"].startswith("2019-04-01")][0]
     assert day["total_traffic"] != old["total_traffic"]
+
+
+def test_a_stray_day_neither_stretches_the_window_nor_passes_the_check(bad_corpus, tmp_path):
+    from dstc_lib.cli import main
+    from dstc_lib.netmob import DayFolderWarning
+
+    c = bad_corpus["stray day folder years away"]
+    with pytest.warns(DayFolderWarning, match="2025-01-01"):
+        ct = reduce_city(c.traffic, "Paris", cache_dir=tmp_path, progress=False)
+    assert len(ct.days) == 8 and max(ct.days) == dt.date(2019, 4, 5)
+    args = ["data", "check", "--traffic-root", str(c.traffic), "--city", "Paris", "--quiet"]
+    assert main(args + ["--cache-dir", str(tmp_path)]) == 1
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("20190231", "day '20190231': day is out of range for month"),
+        ("2019-02-30", "day '2019-02-30': day is out of range for month"),
+        ("201941", "day '201941': expected YYYYMMDD or YYYY-MM-DD"),
+        ("2019-0401", "day '2019-0401': expected YYYYMMDD or YYYY-MM-DD"),
+    ],
+)
+def test_a_wrong_day_is_one_line_naming_it(value, problem):
+    from dstc_lib.study_calendar import parse_day
+
+    with pytest.raises(ValueError) as err:
+        parse_day(value)
+    assert str(err.value) == problem
