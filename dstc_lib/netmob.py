@@ -180,11 +180,18 @@ def _size_limit(path: Path) -> int:
 
 
 def _too_large(path: Path, what: str, limit: int) -> NetMobFormatError:
+    if limit < max_file_bytes():  # the memory decided, not the configured maximum
+        return NetMobFormatError(
+            path,
+            f"{what} more than {format_bytes(limit)}, a fifth of the memory available here "
+            "(reading a file takes about four times its text; a real Paris file is about "
+            "80 MB); free memory or use a larger machine",
+        )
     return NetMobFormatError(
         path,
-        f"{what} more than {format_bytes(limit)}, the most one traffic file may hold here "
-        f"(a real Paris file is about 80 MB); set {ENV_MAX_FILE_BYTES} higher if the file "
-        "is genuine and the machine has the memory",
+        f"{what} more than {format_bytes(limit)}, the most one traffic file may hold "
+        f"({ENV_MAX_FILE_BYTES}; a real Paris file is about 80 MB); set it higher if the "
+        "file is genuine and the machine has the memory",
     )
 
 

@@ -22,6 +22,7 @@ import json
 import logging
 import mmap
 import os
+import shutil
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +42,7 @@ from .netmob import (
     discover,
     read_traffic_file,
 )
+from .resources import ResourceError, format_bytes, require_memory
 from .study_calendar import HOURS_PER_WEEK, day_kind, holidays, hour_of_week_offset
 from .workers import worker_pool
 
@@ -460,6 +462,7 @@ def _reduce_into(
                     tile_ids = np.sort(part.tile_ids)
                 if week is None:
                     n = len(tile_ids)
+                    _require_room(out, n, len(services), len(days), city)
                     week = np.lib.format.open_memmap(
                         out / "week.npy",
                         mode="w+",
@@ -507,6 +510,24 @@ def _reduce_into(
         json.dumps({"city": city, "services": services, "days": [str(d) for d in days]})
     )
     return None
+
+
+def _require_room(out: Path, n_tiles: int, n_services: int, n_days: int, city: str) -> None:
+    """Refuse a reduction whose accumulators do not fit in memory, or whose typical week does
+    not fit on the cache's disk, before allocating them (one line naming what to change)."""
+    hint = "reduce fewer services or days (services=, days=), or a smaller city"
+    # daily totals and the typical week's sums (float64) and counts (int32), plus the files in
+    # flight (float64 hours and totals, a few per worker)
+    nbytes = n_tiles * (n_days * 8 + HOURS_PER_WEEK * 12 + 8 * 25 * 8)
+    require_memory(nbytes, f"reducing {city} ({n_tiles:,} tiles x {n_days} days)", hint)
+    week_bytes = n_tiles * n_services * HOURS_PER_WEEK * 4
+    free = shutil.disk_usage(out).free
+    if week_bytes > free:
+        raise ResourceError(
+            f"the typical week of {city} ({n_tiles:,} tiles x {n_services} services x "
+            f"{HOURS_PER_WEEK} hours) needs {format_bytes(week_bytes)} on disk, "
+            f"{out.parent} has {format_bytes(free)} free; use another cache_dir or {hint}"
+        )
 
 
 _BLOCK_BYTES = 64 << 20
@@ -629,6 +650,12 @@ def hourly_by_day(
     hit = cache.get(f"hourly-{ct.city}", key)
     if hit is None:
         manifest = {"kind": "hourly", "params": params, "fingerprint": fingerprint}
+        n_tiles = len(ct.tile_ids)
+        require_memory(
+            n_tiles * len(days) * 24 * (8 + 1 + 4),  # float64 sums, seen flags, float32 result
+            f"hourly traffic of {ct.city} ({n_tiles:,} tiles x {len(days)} days x 24 hours)",
+            "pass days= (a subset of the days) or reduce fewer services",
+        )
         with cache.write(f"hourly-{ct.city}", key, manifest) as tmp:
             out = np.zeros((len(ct.tile_ids), len(days), 24), dtype=np.float64)
             seen = np.zeros(out.shape, dtype=bool)

@@ -155,3 +155,78 @@ def test_a_wrong_day_is_one_line_naming_it(value, problem):
     with pytest.raises(ValueError) as err:
         parse_day(value)
     assert str(err.value) == problem
+
+
+def test_reduction_and_features_are_refused_before_memory_runs_out(tiny, tmp_path, monkeypatch):
+    from dstc_lib.features import week_features
+    from dstc_lib.reduce import hourly_by_day
+    from dstc_lib.resources import ENV_LIMIT, ResourceError
+
+    root = tiny / "traffic"
+    ct, _ = _reduce(root, tmp_path / "ok")
+    monkeypatch.setenv(ENV_LIMIT, "100kB")  # each file (16 kB) fits, the accumulators do not
+    with pytest.raises(ResourceError) as err:
+        reduce_city(root, "Paris", cache_dir=tmp_path / "small", progress=False)
+    assert str(err.value) == (
+        "reducing Paris (30 tiles x 8 days) needs 110.4 kB, this machine has 100.0 kB available;"
+        " reduce fewer services or days (services=, days=), or a smaller city"
+    )
+    assert not list((tmp_path / "small").glob("reduce-*"))  # nothing half-written
+    with pytest.raises(ResourceError, match=r"^features of 30 tiles x 3 channels x 168 steps"):
+        week_features(ct.week, ct.services)
+    monkeypatch.setenv(ENV_LIMIT, "50kB")
+    with pytest.raises(ResourceError, match=r"pass days= \(a subset of the days\)"):
+        hourly_by_day(ct, root, cache_dir=tmp_path / "h", progress=False)
+    monkeypatch.delenv(ENV_LIMIT)
+    X, _ = week_features(ct.week, ct.services, families=True)
+    assert np.isfinite(X).all()
+
+
+def test_a_week_too_large_for_the_disk_is_refused(tiny, tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    from dstc_lib import reduce as red
+    from dstc_lib.resources import ResourceError
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(red.shutil, "disk_usage", lambda p: usage(10**6, 10**6 - 5000, 5000))
+    with pytest.raises(ResourceError, match=r"needs 60.5 kB on disk, .* has 5.0 kB free"):
+        reduce_city(tiny / "traffic", "Paris", cache_dir=tmp_path, progress=False)
+    assert shutil.disk_usage is not None
+
+
+def _gzip_bomb(path, n_mb):
+    """A multi-member gzip file of ``n_mb`` members, each one megabyte of text compressed to
+    about a kilobyte: ~1 kB on disk per MB expanded."""
+    member = gzip.compress(b"0" * ((1 << 20) - 1) + b"\n", compresslevel=9)
+    path.write_bytes(member * n_mb)
+    return path
+
+
+def test_a_gzip_bomb_is_refused_in_one_line_without_the_memory(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from dstc_lib.netmob import ENV_MAX_FILE_BYTES
+    from dstc_lib.resources import ENV_LIMIT
+
+    path = _gzip_bomb(tmp_path / "Paris_Netflix_20190401_DL.txt.gz", 3000)  # 3 GB expanded
+    assert path.stat().st_size < 4_000_000
+    monkeypatch.setenv(ENV_MAX_FILE_BYTES, "50MB")
+    tracemalloc.start()
+    try:
+        with pytest.raises(NetMobFormatError) as err:
+            read_traffic_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(err.value) == (
+        f"{path}: decompresses to more than 50.0 MB, the most one traffic file may hold "
+        "(DSTC_MAX_FILE_BYTES; a real Paris file is about 80 MB); set it higher if the file is "
+        "genuine and the machine has the memory"
+    )
+    assert peak < 200_000_000  # stopped at the bound, not after inflating 3 GB
+    monkeypatch.delenv(ENV_MAX_FILE_BYTES)
+    monkeypatch.setenv(ENV_LIMIT, "100MB")  # the default maximum, but little memory
+    with pytest.raises(NetMobFormatError, match=r"more than 20.0 MB, a fifth of the memory"):
+        read_traffic_file(path)
