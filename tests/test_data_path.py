@@ -230,3 +230,82 @@ def test_a_gzip_bomb_is_refused_in_one_line_without_the_memory(tmp_path, monkeyp
     monkeypatch.setenv(ENV_LIMIT, "100MB")  # the default maximum, but little memory
     with pytest.raises(NetMobFormatError, match=r"more than 20.0 MB, a fifth of the memory"):
         read_traffic_file(path)
+
+
+SIGN = "(values are written without a sign, even zero)"
+NAN = "only nan, NaN, NAN or an empty field mean missing"
+
+
+@pytest.mark.parametrize(
+    "token, problem",
+    [
+        ("nAn", f"NaN written 'nAn': {NAN}"),
+        ("-nan", f"NaN written '-nan': {NAN}"),
+        ("+NaN", f"NaN written '+NaN': {NAN}"),
+        ('"1.5"', "quoted value '\"1.5\"' (values are written without quotes)"),
+        ("'7'", "quoted value \"'7'\" (values are written without quotes)"),
+        ("-0", f"signed value '-0' {SIGN}"),
+        ("-0.0", f"signed value '-0.0' {SIGN}"),
+        ("+1", f"signed value '+1' {SIGN}"),
+        ("-2", "negative value '-2'"),
+        (
+            "3e38",
+            "value '3e38' above 1e+30, the largest accepted (the reduction's sums must "
+            "stay finite)",
+        ),
+        ("1e39", "value '1e39' too large for float32"),
+        ("0x1F", "non-numeric value '0x1F'"),
+    ],
+)
+def test_one_number_rule_for_every_spelling(tmp_path, good_rows, token, problem):
+    """The rule of the reader's docs (dstc_lib/netmob.py, README): unsigned decimals, NaN as
+    nan/NaN/NAN/empty, at most 1e30; everything else refused naming file, line and slot."""
+    from conftest import write_rows
+
+    rows = list(good_rows)
+    fields = rows[3].split(" ")
+    fields[1 + 40] = token
+    rows[3] = " ".join(fields)
+    path = write_rows(tmp_path / "Paris_Netflix_20190401_DL.txt", rows)
+    with pytest.raises(NetMobFormatError) as err:
+        read_traffic_file(path)
+    assert str(err.value) == f"{path}, line 4: slot 40 (10:00): {problem}"
+
+
+@pytest.mark.parametrize(
+    "token, value",
+    [
+        ("nan", np.nan),
+        ("NAN", np.nan),
+        ("", np.nan),
+        ("0", 0.0),
+        ("1e30", 1e30),
+        (".5", 0.5),
+        ("2.", 2.0),
+    ],
+)
+def test_the_accepted_spellings(tmp_path, good_rows, token, value):
+    from conftest import write_rows
+
+    rows = list(good_rows)
+    fields = rows[0].split(" ")
+    fields[1] = token
+    rows[0] = " ".join(fields)
+    f = read_traffic_file(write_rows(tmp_path / "a.txt", rows))
+    np.testing.assert_array_equal(f.values[0, 0], np.float32(value))
+
+
+def test_values_at_the_ceiling_keep_every_sum_finite(tiny, tmp_path):
+    """1e30 in every slot of one tile, in every file: the sums over slots, directions, services
+    and days stay finite in the typical week, daily totals and city hours."""
+    root = tiny / "traffic"
+    for path in (root / "Paris").rglob("*.txt"):
+        lines = path.read_text().splitlines()
+        lines[0] = lines[0].split(" ")[0] + " 1e30" * 96
+        path.write_text("\n".join(lines) + "\n")
+    ct, _ = _reduce(root, tmp_path)
+    assert np.isfinite(ct.daily).all() and ct.daily.max() == pytest.approx(3 * 2 * 96 * 1e30)
+    assert np.isfinite(ct.week[np.isfinite(ct.week)]).all()
+    assert np.nanmax(ct.week) == pytest.approx(2 * 4 * 1e30, rel=1e-6)
+    assert np.isfinite(np.nan_to_num(ct.city_hourly, nan=0.0)).all()
+    assert np.nanmax(ct.city_hourly) > 1e31
