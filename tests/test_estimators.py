@@ -14,9 +14,8 @@ first three are re-done here by hand on 3-D data (``test_fit_changes_no_paramete
 remaining data checks test properties of 2-D feature matrices (sparse input, pandas columns,
 sample weights, ``n_features_in_`` on 2-D) that these estimators do not promise.
 
-``DSTC`` and ``ContrastiveClustering`` are rewritten to this contract on other branches: the
-checks today's versions fail are marked ``xfail(strict=True)``, so the marks must go when the
-rewrites merge.
+``ContrastiveClustering`` is rewritten to this contract on another branch: the checks today's
+version fails are marked ``xfail(strict=True)``, so the marks must go when the rewrite merges.
 """
 
 from __future__ import annotations
@@ -88,11 +87,10 @@ def fast_kshape(monkeypatch):
     monkeypatch.setattr("tslearn.clustering.KShape", _KShapeStandIn)
 
 
-# the tests today's DSTC fails (no get_params, so no clone) and ContrastiveClustering fails
-# (adjacency= instead of graph=, random_state=0 by default)
+# the tests today's ContrastiveClustering fails (adjacency= instead of graph=, random_state=0
+# by default)
 CONTRASTIVE_FAILS = {"graph", "unfitted", "bad_input", "random_state", "fit_predict"}
 CONTRASTIVE_FAILS |= {"deterministic", "no_overwrite"}
-DSTC_FAILS = CONTRASTIVE_FAILS | {"params"}
 
 CASES = {
     "kmeans": (baselines.KMeansClustering(2, random_state=0), set()),
@@ -104,7 +102,7 @@ CASES = {
     "nearest-centroid": (NearestCentroid(), set()),
     "dstc": (
         DSTC(2, pretrain_epochs=1, epochs=1, batch_size=8, latent_dim=4, width=4, random_state=0),
-        DSTC_FAILS,
+        set(),
     ),
     "contrastive": (
         ContrastiveClustering(2, epochs=1, batch_size=8, latent_dim=4, width=4, random_state=0),
