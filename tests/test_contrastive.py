@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
@@ -107,12 +108,12 @@ def test_neighbour_mix_needs_an_adjacency_and_auto_uses_it():
     X, _ = _two_kinds(n=12)
     X = np.concatenate([X] * 5, axis=2)[:, :, :168]  # a 168-hour week
     ring = sp.csr_array(sp.diags_array([np.ones(11), np.ones(11)], offsets=[1, -1]))
-    model = _small(epochs=1, batch_size=12).fit(X, adjacency=ring)
+    model = _small(epochs=1, batch_size=12).fit(X, graph=ring)
     assert model.augmentations_[-2:] == ["day_resample", "neighbour_mix"]
-    with pytest.raises(ValueError, match="adjacency"):
+    with pytest.raises(ValueError, match="graph"):
         _small(epochs=1, augmentations=["neighbour_mix"]).fit(X)
-    with pytest.raises(ValueError, match="adjacency of shape"):
-        _small(epochs=1).fit(X, adjacency=sp.eye_array(5, format="csr"))
+    with pytest.raises(ValueError, match=r"graph: shape \(5, 5\)"):
+        _small(epochs=1).fit(X, graph=sp.eye_array(5, format="csr"))
 
 
 def test_clear_errors_for_bad_input():
@@ -125,7 +126,7 @@ def test_clear_errors_for_bad_input():
         _small().fit(bad)
     with pytest.raises(ValueError, match="unknown augmentation"):
         _small(augmentations=["jiter"]).fit(X)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         _small().predict(X)
     model = _small(epochs=1).fit(X)
     with pytest.raises(ValueError, match="fitted on"):
@@ -209,3 +210,23 @@ def test_score_variants_fits_each_variant_and_seed_and_scores_it():
         assert row["epochs"] == 3
         kept = sorted(model.history_["snapshots"])
         assert kept == ([0, 9] if row["variant"] == "all" else [])
+
+
+def test_standardize_makes_raw_and_rescaled_inputs_give_the_same_clusters():
+    X, _ = _two_kinds(n=32, seed=4)
+    raw = 50.0 * X + 7.0  # a channel's unit and offset change nothing once standardised
+    a = _small(epochs=2).fit(X)
+    b = _small(epochs=2).fit(raw)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.transform(X), b.transform(raw), atol=1e-3)
+    np.testing.assert_allclose(b.mean_[:, 0], raw.mean(axis=(0, 2)), rtol=1e-4)
+    # without it the network sees the raw values, and so learns another model
+    c = _small(epochs=2, standardize=False).fit(raw)
+    assert not np.allclose(c.transform(raw), b.transform(raw), atol=1e-3)
+
+
+def test_random_state_none_draws_fresh_weights():
+    X, _ = _two_kinds(n=16)
+    a = _small(epochs=1, random_state=None).fit(X)
+    b = _small(epochs=1, random_state=None).fit(X)
+    assert not np.allclose(a.transform(X), b.transform(X))

@@ -30,11 +30,14 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from tqdm import tqdm
 
 from ..augment import DEFAULT_AUGMENTATIONS, HOURS_PER_DAY, WEEK_DAY_KINDS, Context, augment
 from ..augment import check_names as check_augmentations
+from ..checks import check_graph, check_n_clusters, check_samples
 from ..seeding import torch_threads
 from .checkpoint import load_checkpoint, save_checkpoint
 
@@ -104,7 +107,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     n_clusters: number of clusters (columns of the cluster head).
     augmentations: names from :data:`dstc_lib.augment.AUGMENTATIONS`, or ``"auto"``: all of
         them, less ``day_resample`` when the steps are not a 168-hour week and
-        ``neighbour_mix`` when ``fit`` gets no adjacency.
+        ``neighbour_mix`` when ``fit`` gets no ``graph``.
     strengths: strength per augmentation name (others keep their defaults).
     augment_probability: share of a batch's tiles each augmentation is applied to.
     epochs, batch_size, lr, weight_decay: Adam on shuffled mini-batches (the last, smaller
@@ -154,7 +157,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         width: int = 16,
         projection_dim: int = 32,
         assign: str = "head",
-        random_state: int | None = 0,
+        standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
         snapshot_steps: Sequence[int] = (),
         checkpoint: str | Path | None = None,
         n_threads: int | None = 1,
@@ -177,6 +181,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.width = width
         self.projection_dim = projection_dim
         self.assign = assign
+        self.standardize = standardize
         self.random_state = random_state
         self.snapshot_steps = snapshot_steps
         self.checkpoint = checkpoint
@@ -185,30 +190,33 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # --- fitting ------------------------------------------------------------------------------
 
-    def fit(self, X: np.ndarray, y=None, adjacency: sp.sparray | None = None):
-        """Train on ``X``; ``adjacency`` (sparse ``(n, n)``, e.g. ``geo.tile_graph``) gives each
+    def fit(
+        self, X: np.ndarray, y: object = None, *, graph: sp.sparray | None = None
+    ) -> ContrastiveClustering:
+        """Train on ``X``; ``graph`` (sparse ``(n, n)``, e.g. ``graph.tile_graph``) gives each
         sample's grid neighbours for ``neighbour_mix``."""
         with torch_threads(self.n_threads):
-            return self._fit(X, adjacency)
+            return self._fit(X, graph)
 
-    def _fit(self, X: np.ndarray, adjacency: sp.sparray | None):
-        X = self._check_X(X, fitted=False)
+    def _fit(self, X: np.ndarray, graph: sp.sparray | None):
+        X = check_samples(X)
         n = len(X)
-        if n < max(self.n_clusters, 2):
-            raise ValueError(f"{n} samples for {self.n_clusters} clusters")
+        check_n_clusters(self.n_clusters, n)
+        if n < 2:
+            raise ValueError(f"X: {n} sample; contrastive clustering needs at least 2")
+        graph = check_graph(graph, n, who=type(self).__name__)
         if self.assign not in ASSIGNMENTS:
             raise ValueError(f"assign={self.assign!r}; choose one of {ASSIGNMENTS}")
         if self.tol is not None and self.n_iter_no_change < 1:
             raise ValueError(f"n_iter_no_change={self.n_iter_no_change}: at least 1 epoch")
-        names = self._augmentation_names(X, adjacency)
-        context = Context(data=torch.from_numpy(X))
-        if adjacency is not None:
-            adjacency = sp.csr_array(adjacency)
-            if adjacency.shape != (n, n):
-                raise ValueError(f"adjacency of shape {adjacency.shape} for {n} samples")
-            context = Context(data=torch.from_numpy(X), neighbours=adjacency)
+        names = self._augmentation_names(X, graph)
+        mean, scale = _standard_stats(X, self.standardize)
+        X = ((X - mean) / scale).astype(np.float32)
+        context = Context(data=torch.from_numpy(X), neighbours=graph)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.input_shape_ = X.shape[1:]
+        self.mean_, self.scale_ = mean, scale
         self.augmentations_ = names
-        seed = 0 if self.random_state is None else int(self.random_state)
         generator = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -300,10 +308,12 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.n_steps_ = step
         self.n_epochs_ = step // n_batches
         self.converged_ = bool(stop["converged"])
+        latent, prob = self._forward_standardised(X)
         if self.assign == "kmeans":
             self.kmeans_ = KMeans(self.n_clusters, n_init=10, random_state=seed)
-            self.kmeans_.fit(unit_rows(self.transform(X)))
-        self.labels_ = self.predict(X)
+            self.labels_ = self.kmeans_.fit_predict(unit_rows(latent)).astype(np.int64)
+        else:
+            self.labels_ = prob.argmax(axis=1).astype(np.int64)
         return self
 
     def _update_stop(self, stop: dict, epoch_loss: float) -> None:
@@ -315,29 +325,46 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         stop["best"] = min(stop["best"], epoch_loss)
         stop["converged"] = stop["stale"] >= self.n_iter_no_change
 
-    def fit_predict(self, X: np.ndarray, y=None, adjacency: sp.sparray | None = None):
-        return self.fit(X, adjacency=adjacency).labels_
+    def fit_predict(
+        self, X: np.ndarray, y: object = None, *, graph: sp.sparray | None = None
+    ) -> np.ndarray:
+        """Fit on ``X`` (and ``graph``) and return the cluster of each sample."""
+        return self.fit(X, y, graph=graph).labels_
+
+    def fit_transform(
+        self, X: np.ndarray, y: object = None, *, graph: sp.sparray | None = None
+    ) -> np.ndarray:
+        """Fit on ``X`` (and ``graph``) and return the latent of each sample."""
+        return self.fit(X, y, graph=graph).transform(X)
 
     # --- using a fitted model -----------------------------------------------------------------
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """The latent ``h`` of each sample, ``float32 (n_samples, latent_dim)``."""
+    def transform(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
+        """The latent ``h`` of each sample, ``float32 (n_samples, latent_dim)`` (``graph`` is
+        accepted and not used)."""
         return self._forward(X)[0]
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
         """The cluster head's soft assignment, ``(n_samples, n_clusters)``."""
         return self._forward(X)[1]
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
         """Cluster of each sample (argmax of the head, or k-means on the latent)."""
+        latent, prob = self._forward(X)
         if self.assign == "kmeans":
-            return self.kmeans_.predict(unit_rows(self.transform(X))).astype(np.int64)
-        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+            return self.kmeans_.predict(unit_rows(latent)).astype(np.int64)
+        return prob.argmax(axis=1).astype(np.int64)
 
     def _forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not hasattr(self, "network_"):
-            raise RuntimeError("ContrastiveClustering is not fitted yet: call fit first")
-        X = self._check_X(X, fitted=True)
+        check_is_fitted(self, "network_")
+        X = check_samples(X)
+        if X.shape[1:] != self.input_shape_:
+            raise ValueError(
+                f"X: fitted on (channels, steps) {self.input_shape_}, got {X.shape[1:]}"
+            )
+        return self._forward_standardised(((X - self.mean_) / self.scale_).astype(np.float32))
+
+    def _forward_standardised(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.network_.eval()
         latents, probs = [], []
         with torch.no_grad(), torch_threads(self.n_threads):
@@ -348,24 +375,12 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         return torch.cat(latents).numpy(), torch.cat(probs).numpy()
 
     def _snapshot(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        latent, prob = self._forward(X)
+        latent, prob = self._forward_standardised(X)
         return {"latent": latent, "labels": prob.argmax(axis=1)}
 
     # --- checks -------------------------------------------------------------------------------
 
-    def _check_X(self, X: np.ndarray, fitted: bool) -> np.ndarray:
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        if X.ndim != 3:
-            raise ValueError(f"expected an array (n_samples, n_channels, n_steps), got {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError("X holds NaN or infinite values: fill or drop them first")
-        if fitted and X.shape[1:] != self.input_shape_:
-            raise ValueError(f"fitted on (channels, steps) {self.input_shape_}, got {X.shape[1:]}")
-        if not fitted:
-            self.input_shape_ = X.shape[1:]
-        return X
-
-    def _augmentation_names(self, X: np.ndarray, adjacency) -> list[str]:
+    def _augmentation_names(self, X: np.ndarray, graph: sp.csr_array | None) -> list[str]:
         week = len(WEEK_DAY_KINDS) * HOURS_PER_DAY
         if isinstance(self.augmentations, str):
             if self.augmentations != "auto":
@@ -374,11 +389,11 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 name
                 for name in DEFAULT_AUGMENTATIONS
                 if not (name == "day_resample" and X.shape[2] != week)
-                and not (name == "neighbour_mix" and adjacency is None)
+                and not (name == "neighbour_mix" and graph is None)
             ]
         names = check_augmentations(self.augmentations)
-        if "neighbour_mix" in names and adjacency is None:
-            raise ValueError("neighbour_mix needs the tiles' neighbours: fit(X, adjacency=...)")
+        if "neighbour_mix" in names and graph is None:
+            raise ValueError("augmentations: neighbour_mix needs the tiles' graph (fit graph=)")
         return names
 
     def _augment_kw(self, generator: torch.Generator, context: Context) -> dict:
@@ -393,6 +408,17 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         skip = ("epochs", "progress", "checkpoint", "snapshot_steps", "n_threads")
         params = {k: v for k, v in self.get_params().items() if k not in skip}
         return repr((tuple(shape), names, sorted(params.items(), key=lambda kv: kv[0])))
+
+
+def _standard_stats(X: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation over the samples and steps (1 where a channel
+    is constant), or ``(0, 1)`` when ``standardize`` is off."""
+    if not standardize:
+        return np.zeros((X.shape[1], 1), np.float32), np.ones((X.shape[1], 1), np.float32)
+    mean = X.mean(axis=(0, 2), dtype=np.float64)[:, None]
+    scale = X.std(axis=(0, 2), dtype=np.float64)[:, None]
+    scale[scale < 1e-12] = 1.0
+    return mean.astype(np.float32), scale.astype(np.float32)
 
 
 def unit_rows(latent: np.ndarray) -> np.ndarray:
@@ -473,7 +499,7 @@ def score_variants(
     variants: dict[str, list[str]],
     seeds: Sequence[int],
     *,
-    adjacency: sp.sparray | None = None,
+    graph: sp.sparray | None = None,
     progress: bool = False,
     snapshot_variants: Sequence[str] = ("all",),
     **params,
@@ -496,7 +522,7 @@ def score_variants(
         options = {**params, "snapshot_steps": keep}
         model = ContrastiveClustering(
             augmentations=variants[variant], random_state=seed, **options
-        ).fit(X, adjacency=adjacency if "neighbour_mix" in variants[variant] else None)
+        ).fit(X, graph=graph if "neighbour_mix" in variants[variant] else None)
         seconds = time.perf_counter() - t0
         latent = latent_kmeans(model.transform(X), model.n_clusters, seed)
         head = external_scores(model.labels_, truth)
