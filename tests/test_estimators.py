@@ -107,7 +107,7 @@ CASES = {
         DSTC_FAILS,
     ),
     "contrastive": (
-        ContrastiveClustering(2, epochs=1, batch_size=8, latent_dim=4, width=4, random_state=0),
+        ContrastiveClustering(2, steps=2, batch_size=8, width=4, random_state=0),
         set(),
     ),
 }
