@@ -192,6 +192,49 @@ def plan_chapter_run(args, root: Path, log=None) -> tuple[Path, Path, dict | Non
     return notebook, output, profile, params
 
 
+def check_rerun_command(command: str, root: Path | str) -> dict:
+    """Check a page's printed re-run command as ``dstc chapter run --dry-run`` would: it must
+    split into shell words, be a ``dstc chapter run`` that the command line accepts, name a
+    chapter of the study and give parameters the chapter declares, of their types. Returns
+    the parameters the chapter would run with; raises :class:`RunnerError` (one line) if not.
+
+    Examples
+    --------
+    >>> root = Path(__file__).resolve().parents[1]
+    >>> cmd = "dstc chapter run book/02_preprocessing.ipynb --profile ci -p direction DL"
+    >>> check_rerun_command(cmd, root)["direction"]
+    'DL'
+    >>> try:
+    ...     check_rerun_command("dstc chapter run book/02_preprocessing.ipynb -p n 1", root)
+    ... except RunnerError as err:
+    ...     print(str(err).splitlines()[0][:60])
+    re-run command refused: book/02_preprocessing.ipynb: unknown
+    """
+    import io
+    import shlex
+
+    root = Path(root)
+    try:
+        argv = shlex.split(command)
+    except ValueError as err:
+        raise RunnerError(
+            f"re-run command does not parse as shell words ({err}): {command}"
+        ) from None
+    if argv[:3] != ["dstc", "chapter", "run"]:
+        raise RunnerError(f"re-run command is not 'dstc chapter run ...': {command}")
+    refused = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(refused):
+            args = parser().parse_args(argv[1:])
+    except SystemExit:
+        lines = refused.getvalue().strip().splitlines() or ["?"]
+        raise RunnerError(f"re-run command refused by dstc ({lines[-1]}): {command}") from None
+    try:
+        return plan_chapter_run(args, root)[3]
+    except (RunnerError, ValueError, OSError) as err:
+        raise RunnerError(f"re-run command refused: {err}") from None
+
+
 def _loud(line: str) -> None:
     print(line, file=sys.stderr)
 
