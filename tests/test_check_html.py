@@ -163,3 +163,6 @@ def test_a_printed_rerun_command_that_runs_passes(tmp_path):
     parsed = check_html.Page()
     parsed.feed((html / "book" / "b.html").read_text())
     assert parsed.rerun == ["dstc chapter run book/b.ipynb -p k 12 -p name ''"]
+    about = "<table><tr><th>re-run</th><td>the command that re-runs the page</td></tr></table>"
+    _page(html, "b", f"<main>{FIGURE}{about}</main>")  # a table about the footer's rows
+    assert _problems(root, html, "b") == []
