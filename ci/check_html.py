@@ -470,6 +470,24 @@ def browser_check(
     return problems
 
 
+# The content checks, by the words of their problems: `--pending KIND` reports a kind's problems
+# without failing, while the pages are being revised to meet it.
+KINDS = {
+    "figure": "no numbered figure with a caption",
+    "wording": ": tracker wording ",
+    "progress": "shows a progress bar",
+    "rerun": "printed re-run command does not run",
+    "table": "of the page's content area",
+}
+
+
+def split_pending(problems: list[str], pending: list[str]) -> tuple[list[str], list[str]]:
+    """``problems`` as (failing, pending): those of a kind in ``pending`` do not fail."""
+    marks = [KINDS[kind] for kind in pending]
+    held = [p for p in problems if any(mark in p for mark in marks)]
+    return [p for p in problems if p not in held], held
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--root", default=".", type=Path)
@@ -484,6 +502,12 @@ def main() -> int:
         "(default) or every chapter",
     )
     p.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    p.add_argument(
+        "--pending",
+        action="append",
+        choices=sorted(KINDS),
+        help="report this kind of problem without failing (repeatable), while pages are revised",
+    )
     p.add_argument("--screenshots", default="_build/screenshots", type=Path)
     p.add_argument(
         "--screenshot-page", default="book/05_paris", help="page whose screenshot is required"
@@ -504,10 +528,14 @@ def main() -> int:
         )
         shot = args.screenshots / f"{Path(args.screenshot_page).name}.png"
         print(f"check_html: browser check {time.monotonic() - t0:.1f} s; screenshot {shot}")
+    problems, held = split_pending(problems, args.pending or [])
+    for problem in held:
+        print(f"check_html: pending (not failing): {problem}")
     for problem in problems:
         print(f"check_html: {problem}")
     n = len(list(args.html.rglob("*.html")))
-    print(f"check_html: {n} HTML files, {len(problems)} problems")
+    pending = f" ({len(held)} more pending: {', '.join(args.pending)})" if held else ""
+    print(f"check_html: {n} HTML files, {len(problems)} problems{pending}")
     return 1 if problems else 0
 
 

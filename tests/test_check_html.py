@@ -1,5 +1,7 @@
 import importlib.util
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -166,3 +168,18 @@ def test_a_printed_rerun_command_that_runs_passes(tmp_path):
     about = "<table><tr><th>re-run</th><td>the command that re-runs the page</td></tr></table>"
     _page(html, "b", f"<main>{FIGURE}{about}</main>")  # a table about the footer's rows
     assert _problems(root, html, "b") == []
+
+
+def test_pending_kinds_are_reported_without_failing(tmp_path):
+    root, html = _site(tmp_path)
+    _page(html, "a", "<main><p>The goal met column.</p></main>", "a")
+    script = [sys.executable, str(ROOT / "ci" / "check_html.py"), "--root", str(root)]
+    script += ["--html", str(html), "--figure-pages", "all"]
+    run = subprocess.run(script, capture_output=True, text=True)
+    assert run.returncode == 1 and "2 problems" in run.stdout  # the wording, b's figure
+    run = subprocess.run([*script, "--pending", "wording"], capture_output=True, text=True)
+    assert run.returncode == 1 and "1 problems (1 more pending: wording)" in run.stdout
+    assert "pending (not failing): " in run.stdout and "tracker wording 'goal met'" in run.stdout
+    more = ["--pending", "wording", "--pending", "figure"]
+    run = subprocess.run([*script, *more], capture_output=True, text=True)
+    assert run.returncode == 0 and "0 problems (2 more pending" in run.stdout
