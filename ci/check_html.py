@@ -48,6 +48,8 @@ VOID = {
 # None in check() means every chapter (.ipynb) of the toc. Pages join this list as their
 # figures get numbers and captions; --figure-pages all checks every chapter.
 FIGURE_PAGES = ("book/05_paris.ipynb", "book/06_lyon.ipynb")
+# Chapters that hold no result to plot (commands and their explanation): never asked for one.
+FIGURE_EXEMPT = ("book/11_reproducibility.ipynb",)
 
 # Wording of a task tracker, not of a study (whole words, any case).
 TRACKER_WORDING = re.compile(r"\b(?:the issue asks|goal met|goals? not met|issues?)\b", re.I)
@@ -177,7 +179,8 @@ def check(
 ) -> list[str]:
     """Every page of the toc: its HTML exists with a title, no error cell, no broken image,
     and :func:`page_problems`; then no warning in the build log. ``figure_pages``: the
-    chapters that must show a numbered figure caption (None: every chapter)."""
+    chapters that must show a numbered figure caption (None: every chapter but those of
+    ``FIGURE_EXEMPT``)."""
     sys.path.insert(0, str(root))
     from dstc_lib.runner import toc_files
 
@@ -199,7 +202,8 @@ def check(
             if not (out.parent / src.split("#")[0]).resolve().is_file():
                 problems.append(f"{out}: broken image {src}")
         chapter = page.endswith(".ipynb")
-        needs_figure = chapter and (figure_pages is None or page in figure_pages)
+        listed = page not in FIGURE_EXEMPT if figure_pages is None else page in figure_pages
+        needs_figure = chapter and listed
         problems += page_problems(page, out, parsed, root, needs_figure)
     if log is not None:
         for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
@@ -499,7 +503,7 @@ def main() -> int:
         choices=["listed", "all"],
         default="listed",
         help="chapters that must show a numbered figure caption: those of FIGURE_PAGES "
-        "(default) or every chapter",
+        "(default) or every chapter but those of FIGURE_EXEMPT",
     )
     p.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     p.add_argument(

@@ -82,10 +82,14 @@ def _problems(root, html, name):
     return [p for p in check_html.check(root, html, None, ["book/b.ipynb"]) if f"{name}." in p]
 
 
-def test_a_chapter_without_a_numbered_figure_caption_fails(tmp_path):
+def test_a_chapter_without_a_numbered_figure_caption_fails(tmp_path, monkeypatch):
     root, html = _site(tmp_path)
     [problem] = _problems(root, html, "b")  # an image, but no numbered caption
     assert "b.html: no numbered figure with a caption" in problem
+    assert check_html.check(root, html, None, None) == [problem]  # every chapter
+    monkeypatch.setattr(check_html, "FIGURE_EXEMPT", ("book/b.ipynb",))
+    assert check_html.check(root, html, None, None) == []  # but an exempt one
+    monkeypatch.undo()
     table = "<table><caption><span class='caption-number'>Table 1 </span>x</caption></table>"
     _page(html, "b", f"<main><img src='fig.png'>{table}</main>")
     assert len(_problems(root, html, "b")) == 1  # a numbered table is not a figure
