@@ -49,7 +49,10 @@ __all__ = [
     "mix_linkage",
     "presence_table",
     "sample_patches",
-    "say_atlas",
+    "city_table",
+    "say_cities",
+    "say_fate",
+    "say_presence",
     "say_loco",
     "share_table",
     "unique_fate",
@@ -730,16 +733,14 @@ def say_loco(summary: pd.DataFrame, goal: float = 0.9) -> str:
     return text
 
 
-def say_atlas(
-    shares: pd.DataFrame, presence: pd.DataFrame, names: dict[int, str], fate: dict | None
-) -> str:
-    """Interpretation of the atlas (the share table, the presence table, the fate of the
-    unique archetype), from the values.
+def say_presence(shares: pd.DataFrame, presence: pd.DataFrame, names: dict[int, str]) -> str:
+    """Interpretation of the share and presence tables (:func:`share_table`,
+    :func:`presence_table`), from the values.
 
     Examples
     --------
     >>> s = pd.DataFrame([[0.7, 0.3], [1.0, 0.0]], index=["A", "B"])
-    >>> "only some cities" in say_atlas(s, presence_table(s), {0: "0", 1: "1"}, None)
+    >>> "only some cities" in say_presence(s, presence_table(s), {0: "0", 1: "1"})
     True
     """
     n = len(shares)
@@ -758,27 +759,106 @@ def say_atlas(
             for k, row in partial.sort_values("cities").iterrows()
         ]
         text += "Clusters present in only some cities: " + "; ".join(parts) + ". "
+    else:
+        text += "No cluster is confined to some cities. "
     empty = presence[presence["cities"] == 0]
     if len(empty):
-        text += f"{len(empty)} cluster(s) hold under 2 % of every city. "
-    if fate is not None:
-        text += (
-            f"\n\nThe {fate['archetype']} tiles planted in {fate['city']} only "
-            f"({fate['tiles']} tiles) "
+        text += f"{len(empty)} cluster(s) hold under 2 % of every city."
+    return text.strip()
+
+
+def say_fate(fate: dict, names: dict[int, str]) -> str:
+    """Interpretation of :func:`unique_fate`: is the planted unique archetype found or absorbed?
+
+    Examples
+    --------
+    >>> fate = {"city": "M", "archetype": "port", "tiles": 4, "cluster": 1, "recall": 1.0,
+    ...         "purity": 0.9, "largest share elsewhere": 0.0, "in city": "P", "verdict": "found"}
+    >>> say_fate(fate, {1: "1: port"}).split(":")[0]
+    'The port tiles planted in M only (4 tiles) are **found**'
+    """
+    text = f"The {fate['archetype']} tiles planted in {fate['city']} only ({fate['tiles']} tiles) "
+    if fate["verdict"] == "found":
+        return text + (
+            f"are **found**: cluster {names[fate['cluster']]} takes {fate['recall']:.0%} of "
+            f"them, {fate['purity']:.0%} of its {fate['city']} tiles are {fate['archetype']}, "
+            f"and it holds at most {fate['largest share elsewhere']:.1%} of any other city."
         )
-        if fate["verdict"] == "found":
-            text += (
-                f"are **found**: cluster {names[fate['cluster']]} takes {fate['recall']:.0%} of "
-                f"them, {fate['purity']:.0%} of its {fate['city']} tiles are {fate['archetype']}, "
-                f"and it holds at most {fate['largest share elsewhere']:.1%} of any other city."
+    return text + (
+        f"are **absorbed**: the cluster taking most of them ({fate['recall']:.0%}), "
+        f"{names[fate['cluster']]}, is only {fate['purity']:.0%} {fate['archetype']} in "
+        f"{fate['city']} and holds up to {fate['largest share elsewhere']:.0%} of the tiles of "
+        f"{fate['in city']}."
+    )
+
+
+def city_table(cities: Sequence[AtlasCity]) -> pd.DataFrame:
+    """One row per city: tiles, grid size, and (synthetic data) the planted archetypes it has.
+
+    Examples
+    --------
+    >>> c = AtlasCity("A", np.zeros((3, 1, 8), "f4"), ["a"], sp.csr_array((3, 3)),
+    ...               np.array([0, 0, 1]), np.array([0, 1, 1]), np.arange(3), np.array(list("xxy")))
+    >>> [str(v) for v in city_table([c]).loc["A", ["tiles", "grid", "archetypes"]]]
+    ['3', '2 x 2', '2']
+    """
+    rows = []
+    for c in cities:
+        row = {
+            "city": c.name,
+            "tiles": c.n_tiles,
+            "grid": f"{int(c.row.max()) + 1} x {int(c.col.max()) + 1}",
+        }
+        if c.truth is not None:
+            row["archetypes"] = len(set(c.truth))
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("city")
+    if "archetypes" in table:
+        every = set().union(*(set(c.truth) for c in cities if c.truth is not None))
+        table["absent"] = [
+            ", ".join(sorted(every - set(c.truth))) if c.truth is not None else "" for c in cities
+        ]
+    return table
+
+
+def say_cities(table: pd.DataFrame) -> str:
+    """Interpretation of :func:`city_table`, from the values.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"tiles": [300, 100], "archetypes": [9, 7], "absent": ["", "x, y"]},
+    ...                  index=["P", "T"])
+    >>> say_cities(t).split(";")[0]
+    'The atlas holds 2 cities and 400 tiles, from P (300 tiles) down to T (100)'
+    """
+    tiles = table["tiles"]
+    text = (
+        f"The atlas holds {len(table)} cities and {int(tiles.sum()):,} tiles, from "
+        f"{tiles.idxmax()} ({int(tiles.max()):,} tiles) down to {tiles.idxmin()} "
+        f"({int(tiles.min()):,})"
+    )
+    if "absent" in table:
+        lacking = table[table["absent"] != ""]
+        counts = pd.Series(
+            [a for v in lacking["absent"] for a in v.split(", ")], dtype=str
+        ).value_counts()
+        text += (
+            f"; {len(lacking)} cities lack at least one planted archetype"
+            + (
+                " (" + ", ".join(f"{a}: {n} cities" for a, n in counts.items()) + ")"
+                if len(counts)
+                else ""
             )
-        else:
-            text += (
-                f"are **absorbed**: the cluster taking most of them ({fate['recall']:.0%}), "
-                f"{names[fate['cluster']]}, is only {fate['purity']:.0%} "
-                f"{fate['archetype']} in {fate['city']} and holds up to "
-                f"{fate['largest share elsewhere']:.0%} of the tiles of {fate['in city']}."
-            )
+            + "."
+        )
+        only = counts[counts == len(table) - 1]
+        if len(only):
+            holder = {
+                a: table.index[~table["absent"].str.contains(a, regex=False)][0] for a in only.index
+            }
+            text += " " + "; ".join(f"only {c} has {a}" for a, c in holder.items()) + "."
+    else:
+        text += "."
     return text
 
 
@@ -831,3 +911,34 @@ def plot_maps(
     fig.legend(handles=handles, loc="lower center", ncol=min(k, 5), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
+
+
+def plot_dendrogram(shares: pd.DataFrame, ax=None):
+    """Dendrogram of the cities by cluster mix (:func:`mix_linkage`); returns the axes."""
+    import matplotlib.pyplot as plt
+    from scipy.cluster.hierarchy import dendrogram
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.8))
+    dendrogram(mix_linkage(shares), labels=list(shares.index), ax=ax, leaf_rotation=60)
+    ax.set_ylabel("Hellinger distance of cluster mixes")
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax
+
+
+def plot_loco(summary: pd.DataFrame, goal: float = 0.9, ax=None):
+    """Leave-one-city-out ratio per city (mean over seeds, with the seeds' spread) against the
+    goal line; returns the axes."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.5))
+    order = summary["ratio"].sort_values()
+    ax.bar(range(len(order)), order.values, yerr=summary.loc[order.index, "ratio sd"], capsize=2)
+    ax.axhline(goal, color="black", ls="--", lw=1, label=f"target {goal:g}")
+    ax.axhline(float(order.mean()), color="tab:red", lw=1, label=f"mean {order.mean():.2f}")
+    ax.set_xticks(range(len(order)), order.index, rotation=60, ha="right")
+    ax.set_ylabel("ARI shared / ARI own")
+    ax.legend(frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax

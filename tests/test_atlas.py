@@ -237,8 +237,21 @@ def test_interpretations_follow_the_numbers():
     fate = atlas.unique_fate(
         np.array([0, 0, 0, 1, 1]), np.array(["a", "a", "a", "port", "port"]), shares, "M", "port"
     )
-    text = atlas.say_atlas(shares, presence, names, fate)
-    assert "**found**" in text and "1: port (1 cities" in text and "1 of 3 shared" in text
+    assert "1: port (1 cities" in atlas.say_presence(shares, presence, names)
+    assert "1 of 3 shared" in atlas.say_presence(shares, presence, names)
+    assert "**found**" in atlas.say_fate(fate, names)
+    fate["verdict"] = "absorbed"
+    assert "**absorbed**" in atlas.say_fate(fate, names)
+
+
+def test_city_table_names_the_missing_archetypes(cities):
+    table = atlas.city_table(cities)
+    assert table["tiles"].sum() == sum(c.n_tiles for c in cities)
+    assert "port" in table.loc["Paris", "absent"]
+    assert "port" not in table.loc[synth.UNIQUE_CITY, "absent"]
+    text = atlas.say_cities(table)
+    assert f"only {synth.UNIQUE_CITY} has port" in text
+    assert f"{table['tiles'].sum():,} tiles" in text
 
 
 def test_netmob_atlas_reads_the_raw_format(tiny_source, tmp_path):
