@@ -347,7 +347,7 @@ def test_the_neural_models_round_trip_through_their_hooks(data, tmp_path, method
 
     X, _, graph = data
     X = np.concatenate([X] * 21, axis=2)  # 168 steps, as the study's weeks
-    options = {"dstc": {"pretrain_epochs": 1, "epochs": 1}, "contrastive": {"epochs": 1}}
+    options = {"dstc": {"pretrain_epochs": 1, "epochs": 1}, "contrastive": {"steps": 2}}
     est = pipeline.make_estimator(method, 3, 0, **options[method])
     if not callable(getattr(est, "_get_fitted_state", None)):
         pytest.skip(f"{type(est).__name__} does not define _get_fitted_state yet")
