@@ -335,6 +335,7 @@ def test_the_printed_papermill_command_keeps_types():
 
 
 def test_the_dry_run_papermill_command_runs_as_printed(tmp_path, monkeypatch, capsys):
+    import os
     import subprocess
     import sys
 
