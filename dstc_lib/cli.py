@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -226,7 +227,6 @@ def check_rerun_command(command: str, root: Path | str) -> dict:
     re-run command refused: book/02_preprocessing.ipynb: unknown
     """
     import io
-    import shlex
 
     root = Path(root)
     try:
@@ -273,7 +273,8 @@ def cmd_chapter_run(args) -> int:
         )
         with contextlib.suppress(ValueError):  # the executed copy as the user would type it
             output = output.resolve().relative_to(root)
-        print(f"# dry run: not executed; from {root}")
+        print(f"# dry run: not executed; the same from {root}:")
+        print(f"mkdir -p {shlex.quote(str(output.parent))}")
         print(papermill_command(notebook, output, params, env))
         return 0
     result = run_chapter(

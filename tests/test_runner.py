@@ -332,3 +332,23 @@ def test_the_printed_papermill_command_keeps_types():
     words = shlex.split(cmd)
     assert words[:3] == ["DSTC_PROFILE=x y", "papermill", "book/a b.ipynb"]
     assert yaml.safe_load(words[words.index("-y") + 1]) == params
+
+
+def test_the_dry_run_papermill_command_runs_as_printed(tmp_path, monkeypatch, capsys):
+    import os
+    import subprocess
+    import sys
+
+    root = _toy_project(
+        tmp_path, "import json, os\nprint(json.dumps([k, name, os.environ['DSTC_PROFILE']]))"
+    )
+    monkeypatch.chdir(root)
+    params, out, _ = _dry_run(capsys, "book/toy.ipynb", "-p", "name", "", "-p", "k", "4")
+    assert params == {"name": "", "k": 4}
+    command = " && ".join(out.splitlines()[-2:])  # mkdir -p ... && papermill ...
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}
+    run = subprocess.run(["bash", "-c", command], cwd=root, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    executed = nbformat.read(root / "_build/executed/book/toy.ipynb", 4)
+    assert json.loads(executed.cells[2].outputs[0]["text"]) == [4, "", "none (run by hand)"]
