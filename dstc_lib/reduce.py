@@ -8,7 +8,11 @@ Outputs (cached, see :mod:`dstc_lib.cache`):
 - ``daily``: float32 ``[tiles, days]``, each day's total traffic over the selected services.
 - ``city_hourly``: float64 ``[days, 24]``, the whole city's traffic per hour of each day (NaN for
   an hour that no file has, such as 02:00 on the clock-change night).
-- ``quality``: one row per expected file (present or not) with rows, NaN count and any error.
+- ``quality``: one row per expected file (present or not) with rows, NaN count, tile rows
+  missing (``rows_missing``: tiles of the city the file has no row for) and any error.
+
+The city's tiles are the union of all files' tiles, so a file lacking some (even the first one
+read) loses nothing but its own missing rows, which are counted.
 
 The typical week is written service by service into a memory-mapped file, so memory stays at a
 few ``[tiles, 168]`` accumulators whatever the number of days or services.
