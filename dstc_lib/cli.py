@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -176,28 +178,111 @@ def cmd_chapter_params(args) -> int:
     return 0
 
 
+def plan_chapter_run(args, root: Path, log=None) -> tuple[Path, Path, dict | None, dict]:
+    """What ``dstc chapter run`` would execute: (notebook relative to the root, executed copy,
+    profile or None, checked parameters). Without ``--profile`` the profile is
+    :func:`~dstc_lib.runner.default_profile`'s, and ``log`` is told which and why; a wrong
+    parameter name or type raises before anything runs."""
+    from .runner import EXECUTED, NO_PROFILE, default_profile, load_profile, parameters_for
+
+    notebook = Path(args.notebook)
+    if notebook.is_absolute() or (Path.cwd() / notebook).exists():
+        try:
+            notebook = (Path.cwd() / notebook).resolve().relative_to(root)
+        except ValueError:
+            raise RunnerError(f"{args.notebook}: not a chapter of the study in {root}") from None
+    if not (root / notebook).is_file():
+        raise RunnerError(f"{args.notebook}: no such notebook")
+    given = _params(args.param)
+    name = args.profile
+    if name is None:
+        name, why = default_profile(root, notebook)
+        if log is not None:
+            log(
+                f"dstc: using profile {name!r} ({why}); --profile NAME picks another, "
+                f"--profile {NO_PROFILE} runs the chapter with its own defaults"
+            )
+    profile = None if name == NO_PROFILE else load_profile(name, root, given)
+    params = parameters_for(root / notebook, profile, given)
+    output = Path(args.output) if args.output else root / EXECUTED / notebook
+    return notebook, output, profile, params
+
+
+def check_rerun_command(command: str, root: Path | str) -> dict:
+    """Check a page's printed re-run command as ``dstc chapter run --dry-run`` would: it must
+    split into shell words, be a ``dstc chapter run`` that the command line accepts, name a
+    chapter of the study and give parameters the chapter declares, of their types. Returns
+    the parameters the chapter would run with; raises :class:`RunnerError` (one line) if not.
+
+    Examples
+    --------
+    >>> root = Path(__file__).resolve().parents[1]
+    >>> cmd = "dstc chapter run book/02_preprocessing.ipynb --profile ci -p direction DL"
+    >>> check_rerun_command(cmd, root)["direction"]
+    'DL'
+    >>> try:
+    ...     check_rerun_command("dstc chapter run book/02_preprocessing.ipynb -p n 1", root)
+    ... except RunnerError as err:
+    ...     print(str(err).splitlines()[0][:60])
+    re-run command refused: book/02_preprocessing.ipynb: unknown
+    """
+    import io
+
+    root = Path(root)
+    try:
+        argv = shlex.split(command)
+    except ValueError as err:
+        raise RunnerError(
+            f"re-run command does not parse as shell words ({err}): {command}"
+        ) from None
+    if argv[:3] != ["dstc", "chapter", "run"]:
+        raise RunnerError(f"re-run command is not 'dstc chapter run ...': {command}")
+    refused = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(refused):
+            args = parser().parse_args(argv[1:])
+    except SystemExit:
+        lines = refused.getvalue().strip().splitlines() or ["?"]
+        raise RunnerError(f"re-run command refused by dstc ({lines[-1]}): {command}") from None
+    try:
+        return plan_chapter_run(args, root)[3]
+    except (RunnerError, ValueError, OSError) as err:
+        raise RunnerError(f"re-run command refused: {err}") from None
+
+
+def _loud(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def cmd_chapter_run(args) -> int:
     from .runner import (
-        EXECUTED,
+        chapter_environment,
         data_source,
-        load_profile,
-        parameters_for,
+        input_fingerprints,
+        papermill_command,
         project_root,
         run_chapter,
     )
 
     root = project_root()
-    notebook = Path(args.notebook).resolve().relative_to(root)
-    given = _params(args.param)
-    profile = load_profile(args.profile, root, given) if args.profile else None
-    params = parameters_for(root / notebook, profile, given)
-    output = Path(args.output) if args.output else root / EXECUTED / notebook
+    notebook, output, profile, params = plan_chapter_run(args, root, log=_loud)
+    profile_name = profile["name"] if profile else "none (run by hand)"
+    if args.dry_run:
+        env = chapter_environment(
+            notebook, profile_name, input_fingerprints(params, root), data_source(profile)
+        )
+        with contextlib.suppress(ValueError):  # the executed copy as the user would type it
+            output = output.resolve().relative_to(root)
+        print(f"# dry run: not executed; the same from {root}:")
+        print(f"mkdir -p {shlex.quote(str(output.parent))}")
+        print(papermill_command(notebook, output, params, env))
+        return 0
     result = run_chapter(
         notebook,
         output,
         params,
         root,
-        profile["name"] if profile else "none (run by hand)",
+        profile_name,
         data_source=data_source(profile),
     )
     print(f"executed {notebook} in {result.seconds:.1f} s -> {result.output}")
@@ -293,9 +378,12 @@ def parser() -> argparse.ArgumentParser:
     text = (
         "Execute a chapter with papermill into _build/executed/ (working directory: the project "
         "root) and print where the executed copy is. Parameters come from its parameters cell, "
-        "then --profile, then -p. Unknown names and values of the wrong type are refused with "
-        "the list of valid parameters; if a cell raises, the exit status is 1 and the failing "
-        "cell and its error are shown."
+        "then the profile, then -p. Without --profile the profile is the one the book was last "
+        "built with (recorded in _build/profile.json), else ci, and the command says which on "
+        "stderr; --profile none keeps the chapter's own defaults. --dry-run checks the "
+        "parameters and prints the papermill command without running it. Unknown names and "
+        "values of the wrong type are refused with the list of valid parameters; if a cell "
+        "raises, the exit status is 1 and the failing cell and its error are shown."
     )
     r = chapter.add_parser(
         "run",
@@ -312,8 +400,18 @@ def parser() -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="set a parameter (repeatable); lists as '[a, b]'; see 'dstc chapter params'",
     )
-    r.add_argument("--profile", default=None, help="take parameters from this profile first")
+    r.add_argument(
+        "--profile",
+        default=None,
+        help="take parameters from this profile first (default: the profile the book was last "
+        "built with, else ci; 'none': the chapter's own defaults)",
+    )
     r.add_argument("--output", default=None, help="executed copy (default: _build/executed/...)")
+    r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the parameters and print the papermill command instead of running it",
+    )
     r.set_defaults(func=cmd_chapter_run)
     text = "list a chapter's parameters with their types and defaults"
     pr = chapter.add_parser("params", help=text, description=text)

@@ -28,6 +28,7 @@ from a private ``torch.Generator``, deterministic algorithms are enforced while 
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,11 +38,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from ..checks import check_graph, check_n_clusters, check_samples
 from ..graph import normalise_graph
 from ..seeding import local_torch
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -131,21 +137,81 @@ class SpatioTemporalAE(nn.Module):
 # --- the estimator -----------------------------------------------------------------------------
 
 
-class DSTC:
-    """Deep spatial temporal clustering (module docstring), scikit-learn style.
+def _fresh_seed(random_state: int | np.random.RandomState | None) -> int:
+    """The integer seed of one ``fit``: ``random_state`` itself if it is an int, else a number
+    drawn from ``check_random_state(random_state)`` (None: fresh randomness)."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
-    ``fit(X, graph=A)`` with ``X (n_samples, n_channels, n_steps)`` (standardise each feature
-    first: :class:`dstc_lib.features.FeatureScaler`) and ``A`` a scipy sparse adjacency whose rows
-    follow ``X``'s (e.g. :func:`dstc_lib.geo.tile_graph`), or ``None`` for no graph.
 
-    - ``hops``: neighbourhood depth of the graph convolution (ignored without a graph).
-    - ``lambda_rec`` / ``lambda_clu``: weights of reconstruction and clustering terms in the
-      joint phase (``lambda_rec=0``: DEC; ``epochs=0``: autoencoder + k-means).
-    - ``update_interval``: steps between updates of the target distribution (None: each epoch).
-    - ``checkpoint_dir`` / ``resume``: save every epoch; continue from the last save.
+class DSTC(ClusterMixin, BaseEstimator):
+    """Deep spatial temporal clustering (module docstring), a scikit-learn estimator.
 
-    After ``fit``: ``labels_``, ``history_`` (one row per step: phase, epoch, step, loss, rec,
-    clu), ``n_parameters_``, ``fit_seconds_``, ``cluster_centers_`` (latent space).
+    Parameters
+    ----------
+    n_clusters : int
+        Number of clusters.
+    hops : int
+        Neighbourhood depth of the graph convolution (ignored without a graph; 0: no graph).
+    lambda_rec, lambda_clu : float
+        Weights of the reconstruction and clustering terms in the joint phase
+        (``lambda_rec=0``: DEC; ``epochs=0``: autoencoder + k-means).
+    pretrain_epochs, epochs : int
+        Epochs of autoencoder pretraining and of the joint phase.
+    batch_size, latent_dim, width, lr : int, int, int, float
+        Mini-batch size, latent dimension, convolution width, Adam's learning rate.
+    update_interval : int or None
+        Steps between updates of the target distribution (None: once per epoch).
+    alpha : float
+        Degrees of freedom of the Student-t kernel.
+    smooth_target : bool
+        Average the soft assignments over the graph before sharpening them into the target.
+    standardize : bool
+        Standardise every (channel, step) feature with the training samples' mean and standard
+        deviation (stored, and applied again in ``predict``/``transform``): raw and
+        pre-standardised inputs then give the same clustering.
+    random_state : int, numpy.random.RandomState or None
+        Seeds the weights, the batches and the k-means initialisation; None: fresh randomness.
+    progress : bool
+        Show a progress bar while fitting.
+    checkpoint_dir : path or None
+        Save the training state there after every epoch.
+    resume : bool
+        Continue from the checkpoint in ``checkpoint_dir`` if there is one.
+    n_threads : int or None
+        Torch and BLAS threads while fitting and predicting (None: unchanged).
+
+    Attributes
+    ----------
+    labels_ : numpy.ndarray
+        Cluster of each training sample.
+    history_ : list of dict
+        One row per optimisation step: ``phase``, ``epoch``, ``step``, ``loss``, ``rec``,
+        ``clu`` (``pd.DataFrame(model.history_)`` is the loss table).
+    cluster_centers_ : numpy.ndarray
+        ``(n_clusters, latent_dim)`` Student-t centroids in the latent space.
+    n_parameters_ : int
+        Trainable parameters of the network.
+    fit_seconds_ : float
+        Wall time of ``fit`` (with the time before a resume).
+    mean_, scale_ : numpy.ndarray or None
+        ``(n_channels, n_steps)`` standardisation statistics (None without ``standardize``).
+    n_features_in_ : int
+        ``n_channels * n_steps`` of the training samples.
+
+    Examples
+    --------
+    >>> from dstc_lib.graph import grid_graph
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(0, 1, (8, 2, 16)), rng.normal(4, 1, (8, 2, 16))])
+    >>> model = DSTC(2, pretrain_epochs=5, epochs=2, batch_size=8, latent_dim=2, width=4,
+    ...              random_state=0)
+    >>> labels = model.fit_predict(X, graph=grid_graph(4, 4))
+    >>> len(set(labels[:8])), len(set(labels[8:])), bool(labels[0] != labels[-1])
+    (1, 1, True)
+    >>> model.transform(X, graph=grid_graph(4, 4)).shape
+    (16, 2)
     """
 
     def __init__(
@@ -164,7 +230,8 @@ class DSTC:
         update_interval: int | None = None,
         alpha: float = 1.0,
         smooth_target: bool = False,
-        random_state: int = 0,
+        standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
         progress: bool = False,
         checkpoint_dir: Path | str | None = None,
         resume: bool = False,
@@ -183,6 +250,7 @@ class DSTC:
         self.update_interval = update_interval
         self.alpha = alpha
         self.smooth_target = smooth_target
+        self.standardize = standardize
         self.random_state = random_state
         self.progress = progress
         self.checkpoint_dir = checkpoint_dir
@@ -191,15 +259,35 @@ class DSTC:
 
     # -- inputs --
 
-    def _propagators(self, graph: sp.sparray | None, n: int) -> list[sp.csr_array]:
+    def _check_fit_input(self, X: Any, graph: Any) -> tuple[np.ndarray, sp.csr_array | None]:
+        """Every check of ``fit``, before any fitted attribute is set."""
+        X = check_samples(X)
+        check_n_clusters(self.n_clusters, len(X))
+        if X.shape[2] % 8:
+            raise ValueError(f"X: {X.shape[2]} steps; the autoencoder needs a multiple of 8")
+        for name in ("hops", "pretrain_epochs", "epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"{name}={value!r}: must be an integer >= 0")
+        for name in ("batch_size", "latent_dim", "width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name}={value!r}: must be an integer >= 1")
+        graph = check_graph(graph, len(X), who="DSTC")
+        return X, graph
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        if self.mean_ is None:
+            return X
+        return ((X - self.mean_) / self.scale_).astype(np.float32)
+
+    def _propagators(self, graph: sp.csr_array | None, hops: int) -> list[sp.csr_array]:
         """``[P, P^2, ..., P^H]`` of the row-normalised graph with self loops (empty: no graph)."""
-        if graph is None or self.hops == 0:
+        if graph is None or hops == 0:
             return []
-        if graph.shape != (n, n):
-            raise ValueError(f"graph of shape {graph.shape} for {n} samples; align its rows")
         p = normalise_graph(graph, self_loops=True, mode="row")
         powers = [p]
-        for _ in range(self.hops - 1):
+        for _ in range(hops - 1):
             powers.append(sp.csr_array(powers[-1] @ p))
         return powers
 
@@ -209,19 +297,6 @@ class DSTC:
         parts = [flat[idx]] + [p[idx] @ flat for p in powers]
         x = np.concatenate([part.reshape(len(idx), self.n_channels_, -1) for part in parts], 1)
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-
-    def _check(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 3:
-            raise ValueError(f"expected an array (n_samples, n_channels, n_steps), got {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError("X has NaN or infinite values; fill them first (features.py does)")
-        if hasattr(self, "n_channels_") and X.shape[1:] != (self.n_channels_, self.n_steps_):
-            raise ValueError(
-                f"fitted on (channels, steps) {(self.n_channels_, self.n_steps_)}, got "
-                f"{X.shape[1:]}"
-            )
-        return X
 
     # -- fitting --
 
@@ -234,23 +309,44 @@ class DSTC:
         callback: Callable[[int, DSTC], None] | None = None,
         pretrained: DSTC | None = None,
     ) -> DSTC:
-        """Train on ``X`` with the optional ``graph``. ``callback(epoch, self)`` runs after each
-        epoch (after its checkpoint); an exception there stops training, ``resume`` continues.
-        ``pretrained``: a DSTC fitted on the same data with the same architecture, pretraining
-        settings and seed; its pretrained autoencoder is reused (the result is the same as
-        pretraining again), so ablations that differ only in the joint phase share one."""
+        """Train on ``X (n_samples, n_channels, n_steps)`` with the optional tile ``graph``.
+
+        Parameters
+        ----------
+        X : array-like
+            The samples.
+        y : ignored
+        graph : scipy sparse array or None
+            Adjacency whose rows follow ``X``'s (e.g. :func:`dstc_lib.graph.tile_graph`);
+            None: no graph (IDEC).
+        callback : callable or None
+            ``callback(epoch, self)`` after each epoch (after its checkpoint); an exception
+            there stops training, ``resume`` continues.
+        pretrained : DSTC or None
+            A DSTC fitted on the same data with the same architecture, pretraining settings
+            and seed; its pretrained autoencoder is reused (the result is the same as
+            pretraining again), so ablations that differ only in the joint phase share one.
+
+        Returns
+        -------
+        DSTC
+            ``self``, fitted.
+        """
         t0 = time.perf_counter()
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim == 3:
-            self.n_channels_, self.n_steps_ = X.shape[1:]
-        X = self._check(X)
-        if len(X) < self.n_clusters:
-            raise ValueError(f"{len(X)} samples for {self.n_clusters} clusters")
-        n = len(X)
-        flat = X.reshape(n, -1)
-        powers = self._propagators(graph, n)
+        X, graph = self._check_fit_input(X, graph)
+        n, self.n_channels_, self.n_steps_ = X.shape
+        self.n_features_in_ = self.n_channels_ * self.n_steps_
+        if self.standardize:
+            scaler = StandardScaler().fit(X.reshape(n, -1))
+            self.mean_ = scaler.mean_.reshape(X.shape[1:]).astype(np.float32)
+            self.scale_ = scaler.scale_.reshape(X.shape[1:]).astype(np.float32)
+        else:
+            self.mean_ = self.scale_ = None
+        flat = self._scaled(X).reshape(n, -1)
+        powers = self._propagators(graph, self.hops)
         self.graph_hops_ = len(powers)
-        with local_torch(self.random_state, self.n_threads):
+        self.seed_ = _fresh_seed(self.random_state)
+        with local_torch(self.seed_, self.n_threads):
             self.module_ = SpatioTemporalAE(
                 self.n_channels_,
                 self.n_steps_,
@@ -268,7 +364,7 @@ class DSTC:
     def _train(self, flat, powers, callback, pretrained) -> None:
         n = len(flat)
         module = self.module_
-        generator = torch.Generator().manual_seed(self.random_state)
+        generator = torch.Generator().manual_seed(self.seed_)
         steps_per_epoch = -(-n // self.batch_size)
         interval = self.update_interval or steps_per_epoch
         total = self.pretrain_epochs + self.epochs
@@ -279,6 +375,7 @@ class DSTC:
         path = Path(self.checkpoint_dir) / CHECKPOINT_NAME if self.checkpoint_dir else None
         if path is not None and self.resume and path.is_file():
             state = load_checkpoint(path)
+            self.seed_ = int(state["seed"])
             if state["config"] != self._config(n):
                 raise ValueError(f"{path} was written by a different configuration or data")
             module.load_state_dict(state["model"])
@@ -345,6 +442,7 @@ class DSTC:
                     path,
                     {
                         "config": self._config(n),
+                        "seed": self.seed_,
                         "model": module.state_dict(),
                         "optimiser": optimiser.state_dict(),
                         "generator": generator.get_state(),
@@ -373,9 +471,11 @@ class DSTC:
 
     def _check_pretrained(self, pretrained: DSTC, n: int) -> None:
         keys = ("hops", "latent_dim", "width", "pretrain_epochs", "batch_size", "lr")
-        mine, theirs = self._config(n), pretrained._config(n)
+        keys += ("standardize",)
+        mine = self._config(n)
+        theirs = pretrained._config(n) if hasattr(pretrained, "graph_hops_") else {}
         if not hasattr(pretrained, "pretrain_state_") or any(
-            mine[k] != theirs[k] for k in keys + ("random_state", "n", "graph_hops")
+            mine[k] != theirs.get(k) for k in keys + ("seed", "n", "graph_hops")
         ):
             raise ValueError(
                 "pretrained must be a DSTC fitted on the same samples with the same "
@@ -385,13 +485,13 @@ class DSTC:
     def _config(self, n: int) -> dict:
         keys = ("n_clusters", "hops", "lambda_rec", "lambda_clu", "pretrain_epochs", "epochs")
         more = ("batch_size", "latent_dim", "width", "lr", "update_interval", "alpha")
-        more += ("smooth_target",)
+        more += ("smooth_target", "standardize")
         config = {k: getattr(self, k) for k in keys + more}
-        return config | {"random_state": self.random_state, "n": n, "graph_hops": self.graph_hops_}
+        return config | {"seed": self.seed_, "n": n, "graph_hops": self.graph_hops_}
 
     def _init_centroids(self, flat, powers) -> None:
         z = self._latent(flat, powers).numpy()
-        km = KMeans(self.n_clusters, n_init=10, random_state=self.random_state).fit(z)
+        km = KMeans(self.n_clusters, n_init=10, random_state=self.seed_).fit(z)
         with torch.no_grad():
             self.module_.centroids.copy_(torch.from_numpy(km.cluster_centers_.astype(np.float32)))
 
@@ -418,42 +518,52 @@ class DSTC:
 
     # -- using a fitted model --
 
-    def _prepare(self, X, graph) -> tuple[np.ndarray, list]:
-        if not hasattr(self, "module_"):
-            raise RuntimeError("DSTC is not fitted yet: call fit first")
-        X = self._check(X)
+    def _prepare(self, X: Any, graph: Any) -> tuple[np.ndarray, list]:
+        check_is_fitted(self, "module_")
+        X = check_samples(X, n_features=self.n_features_in_)
+        if X.shape[1:] != (self.n_channels_, self.n_steps_):
+            raise ValueError(
+                f"X: fitted on (channels, steps) {(self.n_channels_, self.n_steps_)}, got "
+                f"{X.shape[1:]}"
+            )
         if self.graph_hops_ and graph is None:
-            raise ValueError("this model was fitted with a graph: pass graph= for these samples")
-        powers = self._propagators(graph, len(X)) if self.graph_hops_ else []
-        return X.reshape(len(X), -1), powers
+            raise ValueError("graph=None: this model was fitted with a graph; pass graph=")
+        graph = check_graph(graph, len(X), who="DSTC") if self.graph_hops_ else None
+        flat = self._scaled(X).reshape(len(X), -1)
+        return flat, self._propagators(graph, self.graph_hops_)
 
-    def predict(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
-        """Cluster of each sample: the most likely under the Student-t soft assignment."""
+    def predict(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
+        """Cluster of each sample: the most likely under the Student-t soft assignment.
+
+        ``graph`` is the adjacency of these samples (required if the model was fitted with
+        one)."""
         flat, powers = self._prepare(X, graph)
-        with local_torch(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.seed_, self.n_threads, deterministic=False):
             return self._predict(flat, powers)
 
-    def predict_proba(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
-        """Soft assignment ``Q`` of each sample to each cluster."""
+    def predict_proba(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
+        """Soft assignment ``Q`` ``(n_samples, n_clusters)`` of each sample to each cluster."""
         flat, powers = self._prepare(X, graph)
-        with local_torch(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.seed_, self.n_threads, deterministic=False):
             z = self._latent(flat, powers)
             return soft_assignment(z, self.module_.centroids.detach(), self.alpha).numpy()
 
-    def transform(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
+    def transform(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
         """Latent vectors ``(n_samples, latent_dim)``."""
         flat, powers = self._prepare(X, graph)
-        with local_torch(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.seed_, self.n_threads, deterministic=False):
             return self._latent(flat, powers).numpy()
 
-    def fit_predict(self, X: np.ndarray, y: Any = None, *, graph=None, **kwargs) -> np.ndarray:
-        return self.fit(X, graph=graph, **kwargs).labels_
+    def fit_predict(
+        self, X: np.ndarray, y: Any = None, *, graph: sp.sparray | None = None, **fit_params
+    ) -> np.ndarray:
+        """Fit on ``X`` (and ``graph``) and return the labels of ``X``."""
+        return self.fit(X, y, graph=graph, **fit_params).labels_
 
     def layer_table(self) -> pd.DataFrame:
         """The fitted network layer by layer: part, layer, output shape (for one sample) and
         parameter count."""
-        if not hasattr(self, "module_"):
-            raise RuntimeError("DSTC is not fitted yet: call fit first")
+        check_is_fitted(self, "module_")
         module = self.module_
         rows: list[dict] = []
 
@@ -492,14 +602,40 @@ class DSTC:
 
     @property
     def cluster_centers_(self) -> np.ndarray:
+        check_is_fitted(self, "module_")
         return self.module_.centroids.detach().numpy().copy()
 
-    def reconstruct(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
-        """The autoencoder's reconstruction of ``X``."""
+    def reconstruct(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
+        """The autoencoder's reconstruction of ``X`` (in the standardised feature space)."""
         flat, powers = self._prepare(X, graph)
-        with local_torch(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.seed_, self.n_threads, deterministic=False):
             with torch.no_grad():
                 return self.module_.decode(self._latent(flat, powers)).numpy()
+
+    # -- persistence (dstc_lib.persist): tensors, arrays and plain values only --
+
+    _STATE = ("n_channels_", "n_steps_", "n_features_in_", "graph_hops_", "seed_")
+    _STATE += ("n_parameters_", "fit_seconds_", "labels_", "history_", "mean_", "scale_")
+
+    def _get_fitted_state(self) -> dict:
+        check_is_fitted(self, "module_")
+        state = {name: getattr(self, name) for name in self._STATE}
+        return state | {"weights": self.module_.state_dict()}
+
+    def _set_fitted_state(self, state: dict) -> DSTC:
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        self.module_ = SpatioTemporalAE(
+            self.n_channels_,
+            self.n_steps_,
+            self.graph_hops_,
+            self.latent_dim,
+            self.width,
+            self.n_clusters,
+        )
+        self.module_.load_state_dict(state["weights"])
+        self.module_.eval()
+        return self
 
 
 def _layer_args(layer: nn.Module) -> str:
