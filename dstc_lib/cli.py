@@ -49,7 +49,7 @@ def _reduce(args, on_error: str):
         workers=args.workers,
         scheduler=args.scheduler,
         progress=not args.quiet,
-        verify=getattr(args, "verify", False),
+        verify=args.verify,
     )
 
 
@@ -359,16 +359,16 @@ def parser() -> argparse.ArgumentParser:
             "(default: a local cluster of --workers processes)",
         )
         c.add_argument("--quiet", action="store_true", help="no progress bar")
+        c.add_argument(
+            "--verify",
+            action="store_true",
+            help="recognise the input files by a SHA-256 of their content, not by path, "
+            "size and modification time (an edit keeping size and time is then seen)",
+        )
         if name == "check":
             c.add_argument("--json", action="store_true", help="machine-readable report")
             c.add_argument("--strict", action="store_true", help="warnings make it unusable")
             c.add_argument("--geo-dir", default=None, help="also check <geo-dir>/<city>.geojson")
-            c.add_argument(
-                "--verify",
-                action="store_true",
-                help="recognise the input files by a SHA-256 of their content, not by path, "
-                "size and modification time (an edit keeping size and time is then seen)",
-            )
         c.set_defaults(func=func)
 
     text = "run one chapter, or list its parameters"

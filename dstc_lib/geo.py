@@ -32,6 +32,8 @@ def read_tiles(geo_dir: Path | str, city: str) -> gpd.GeoDataFrame:
             tiles = gpd.read_file(path)
     except Exception as err:  # pyogrio/GDAL errors are RuntimeErrors: say what is wrong
         raise ValueError(_unreadable_geojson(path, err)) from None
+    if len(tiles) == 0:
+        raise ValueError(f"{path}: no features (an empty FeatureCollection); one per tile needed")
     if "tile_id" not in tiles.columns:
         raise ValueError(
             f"{path}: features have no 'tile_id' property (found {list(tiles.columns)})"

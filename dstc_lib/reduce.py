@@ -8,7 +8,11 @@ Outputs (cached, see :mod:`dstc_lib.cache`):
 - ``daily``: float32 ``[tiles, days]``, each day's total traffic over the selected services.
 - ``city_hourly``: float64 ``[days, 24]``, the whole city's traffic per hour of each day (NaN for
   an hour that no file has, such as 02:00 on the clock-change night).
-- ``quality``: one row per expected file (present or not) with rows, NaN count and any error.
+- ``quality``: one row per expected file (present or not) with rows, NaN count, tile rows
+  missing (``rows_missing``: tiles of the city the file has no row for) and any error.
+
+The city's tiles are the union of all files' tiles, so a file lacking some (even the first one
+read) loses nothing but its own missing rows, which are counted.
 
 The typical week is written service by service into a memory-mapped file, so memory stays at a
 few ``[tiles, 168]`` accumulators whatever the number of days or services.
@@ -457,12 +461,16 @@ def _reduce_into(
     if tile_ids is None:
         raise FileNotFoundError(f"{city}: no readable traffic file among {len(jobs)} expected")
     n = len(tile_ids)
-    _require_room(out, n, len(services), len(days), city)
+    slots = getattr(pmap, "slots", 1)
+    local = slots if getattr(pmap, "shared_files", True) else 0  # workers on this machine
+    level = _block_level(len(services), slots)
+    _require_room(
+        out, n, len(services), len(days), city, slots=slots, local_workers=local, level=level
+    )
     week = np.lib.format.open_memmap(
         out / "week.npy", mode="w+", dtype=np.float32, shape=(n, len(services), HOURS_PER_WEEK)
     )
     per_service = len(days) * len(directions)
-    level = _block_level(len(services), getattr(pmap, "slots", 1))
     size = 1 << level
     in_place = getattr(pmap, "shared_files", True)
     tasks = [
@@ -506,13 +514,31 @@ def _reduce_into(
     return None
 
 
-def _require_room(out: Path, n_tiles: int, n_services: int, n_days: int, city: str) -> None:
+def _require_room(
+    out: Path,
+    n_tiles: int,
+    n_services: int,
+    n_days: int,
+    city: str,
+    *,
+    slots: int = 1,
+    local_workers: int = 1,
+    level: int = 0,
+) -> None:
     """Refuse a reduction whose accumulators do not fit in memory, or whose typical week does
-    not fit on the cache's disk, before allocating them (one line naming what to change)."""
+    not fit on the cache's disk, before allocating them (one line naming what to change).
+
+    Counted: a partial's daily totals (float64 ``[tiles, days]``) held by the driver's window
+    (two per worker slot) and tree (one per level), and for each worker on this machine its
+    own tree of partials over its block of ``2**level`` services, the typical week's sums and
+    counts, one day's hours and the file being read (its float32 values and hours)."""
     hint = "reduce fewer services or days (services=, days=), or a smaller city"
-    # per worker: daily totals and city hours (float64), the typical week's sums (float64) and
-    # counts (int32), one day's hours (float64), plus the file in flight
-    nbytes = n_tiles * (n_days * 8 + HOURS_PER_WEEK * 12 + 24 * 8 + 96 * 4 + 8)
+    if local_workers > 1:
+        hint = "use fewer --workers, " + hint
+    depth = max(1, n_services - 1).bit_length() + 1  # partials pending in a tree over services
+    partial = n_tiles * n_days * 8
+    worker = n_tiles * (HOURS_PER_WEEK * 12 + 24 * 8 + 96 * 4 + 24 * 8 + 8) + (level + 2) * partial
+    nbytes = partial * (2 * slots + depth) + max(local_workers, 1) * worker
     require_memory(nbytes, f"reducing {city} ({n_tiles:,} tiles x {n_days} days)", hint)
     week_bytes = n_tiles * n_services * HOURS_PER_WEEK * 4
     free = shutil.disk_usage(out).free

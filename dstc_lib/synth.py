@@ -25,7 +25,6 @@ import gzip
 import hashlib
 import json
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from tqdm import tqdm
 
 from .netmob import traffic_path
 from .study_calendar import DST_SLOTS, START, day_kind, missing_slots, study_days
+from .workers import worker_pool
 
 ARCHETYPES = (
     "business",
@@ -511,7 +511,7 @@ def generate_city(
             job(pair)
             bar.update()
     else:  # every pair draws from its own seeded generator: the files do not depend on workers
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with worker_pool(workers) as pool:  # workers exit with this process, even on kill -9
             for _ in pool.map(job, pairs, chunksize=4):
                 bar.update()
     bar.close()

@@ -82,7 +82,7 @@ def exit_with_parent(driver_pid: int, driver_started: float | None = None) -> No
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def worker_pool(max_workers: int) -> ProcessPoolExecutor:
+def worker_pool(max_workers: int | None) -> ProcessPoolExecutor:
     """A local process pool whose workers exit with this process (:func:`exit_with_parent`).
 
     Examples
