@@ -603,8 +603,8 @@ class Regime:
     intensity: float = 1.0
     blur: float = 0.7
     zone_tiles: int = 40
-    rows: int = 30
-    cols: int = 24
+    rows: int = 24
+    cols: int = 20
     n_services: int = 8
 
     @property
@@ -615,7 +615,7 @@ class Regime:
 #: The axes of the regime sweep (``benchmarks/bench_regimes.py``): every combination is a cell.
 REGIME_AXES = {
     "intensity": (0.2, 1.0, 5.5),
-    "zone_tiles": (12, 24, 40),
+    "zone_tiles": (10, 25),
     "blur": (0.35, 0.9),
 }
 #: Where the book's cities sit on the map (their preset's knobs; 12 and 24 services).
@@ -632,7 +632,7 @@ def regime_family(**axes: tuple) -> list[Regime]:
     --------
     >>> cells = regime_family(intensity=(1.0,), blur=(0.7,))
     >>> [c.zone_tiles for c in cells]
-    [12, 24, 40]
+    [10, 25]
     """
     import itertools
 

@@ -145,6 +145,17 @@ def _fresh_seed(random_state: int | np.random.RandomState | None) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def auto_batch_size(n_samples: int) -> int:
+    """``batch_size="auto"``: ``ceil(n_samples / 32)`` clipped to [16, 256].
+
+    Examples
+    --------
+    >>> auto_batch_size(720), auto_batch_size(4_864), auto_batch_size(141_514)
+    (23, 152, 256)
+    """
+    return int(min(256, max(16, -(-n_samples // 32))))
+
+
 class DSTC(ClusterMixin, BaseEstimator):
     """Deep spatial temporal clustering (module docstring), a scikit-learn estimator.
 
@@ -159,8 +170,12 @@ class DSTC(ClusterMixin, BaseEstimator):
         (``lambda_rec=0``: DEC; ``epochs=0``: autoencoder + k-means).
     pretrain_epochs, epochs : int
         Epochs of autoencoder pretraining and of the joint phase.
-    batch_size, latent_dim, width, lr : int, int, int, float
-        Mini-batch size, latent dimension, convolution width, Adam's learning rate.
+    batch_size : int or "auto"
+        Mini-batch size; ``"auto"``: ``n_samples / 32`` clipped to [16, 256], so that an epoch
+        is at least 32 optimisation steps on a small city (a fixed 256 gives a 720-tile city
+        3 steps an epoch, too few to train the autoencoder) and batches of 256 on a large one.
+    latent_dim, width, lr : int, int, float
+        Latent dimension, convolution width, Adam's learning rate.
     update_interval : int or None
         Steps between updates of the target distribution (None: once per epoch).
     tol : float
@@ -239,7 +254,7 @@ class DSTC(ClusterMixin, BaseEstimator):
         lambda_clu: float = 1.0,
         pretrain_epochs: int = 30,
         epochs: int = 30,
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         latent_dim: int = 10,
         width: int = 32,
         lr: float = 3e-3,
@@ -293,7 +308,13 @@ class DSTC(ClusterMixin, BaseEstimator):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
                 raise ValueError(f"{name}={value!r}: must be an integer >= 0")
-        for name in ("batch_size", "latent_dim", "width"):
+        if self.batch_size != "auto" and (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, numbers.Integral)
+            or self.batch_size < 1
+        ):
+            raise ValueError(f"batch_size={self.batch_size!r}: must be 'auto' or an integer >= 1")
+        for name in ("latent_dim", "width"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name}={value!r}: must be an integer >= 1")
@@ -387,6 +408,7 @@ class DSTC(ClusterMixin, BaseEstimator):
         powers = self._propagators(graph, self.hops, flat)
         self.graph_hops_ = len(powers)
         self.seed_ = _fresh_seed(self.random_state)
+        self.batch_size_ = auto_batch_size(n) if self.batch_size == "auto" else self.batch_size
         with local_torch(self.seed_, self.n_threads):
             self.module_ = SpatioTemporalAE(
                 self.n_channels_,
@@ -406,7 +428,8 @@ class DSTC(ClusterMixin, BaseEstimator):
         n = len(flat)
         module = self.module_
         generator = torch.Generator().manual_seed(self.seed_)
-        steps_per_epoch = -(-n // self.batch_size)
+        batch = self.batch_size_
+        steps_per_epoch = -(-n // batch)
         interval = self.update_interval or steps_per_epoch
         total = self.pretrain_epochs + self.epochs
         self.history_: list[dict] = []
@@ -455,7 +478,7 @@ class DSTC(ClusterMixin, BaseEstimator):
             order = torch.randperm(n, generator=generator).numpy()
             module.train()
             for b in range(steps_per_epoch):
-                idx = np.sort(order[b * self.batch_size : (b + 1) * self.batch_size])
+                idx = np.sort(order[b * batch : (b + 1) * batch])
                 changed = float("nan")
                 if joint and (target is None or step % interval == 0):
                     target, assignments = self._target(flat, powers)
@@ -545,7 +568,12 @@ class DSTC(ClusterMixin, BaseEstimator):
         more = ("batch_size", "latent_dim", "width", "lr", "update_interval", "tol", "alpha")
         more += ("smooth_target", "graph_weights", "bandwidth", "standardize")
         config = {k: getattr(self, k) for k in keys + more}
-        return config | {"seed": self.seed_, "n": n, "graph_hops": self.graph_hops_}
+        return config | {
+            "seed": self.seed_,
+            "n": n,
+            "graph_hops": self.graph_hops_,
+            "batch": self.batch_size_,
+        }
 
     def _init_centroids(self, flat, powers) -> None:
         z = self._latent(flat, powers).numpy()
@@ -676,7 +704,7 @@ class DSTC(ClusterMixin, BaseEstimator):
 
     _STATE = ("n_channels_", "n_steps_", "n_features_in_", "graph_hops_", "seed_")
     _STATE += ("n_parameters_", "fit_seconds_", "labels_", "history_", "mean_", "scale_")
-    _STATE += ("edge_scale_", "stopped_epoch_")
+    _STATE += ("edge_scale_", "stopped_epoch_", "batch_size_")
 
     def _get_fitted_state(self) -> dict:
         check_is_fitted(self, "module_")
