@@ -385,7 +385,10 @@ def regime_heatmap(
                 continue
             x = np.interp(np.log(knobs["intensity"]), np.log(intensities), range(len(intensities)))
             y = np.interp(knobs["zone_tiles"], zones, range(len(zones)))
-            outside = knobs["zone_tiles"] > zones[-1] or knobs["zone_tiles"] < zones[0]
+            outside = not (
+                zones[0] <= knobs["zone_tiles"] <= zones[-1]
+                and intensities[0] <= knobs["intensity"] <= intensities[-1]
+            )
             ax.plot(x, y, marker="^" if outside else "o", color="k", ms=8, mfc="none", mew=1.5)
             ax.annotate(name, (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8)
     axes[0][0].set_ylabel("mean tiles per zone")
