@@ -11,7 +11,12 @@ The model, on ``X (n_samples, n_channels, n_steps)`` and an optional tile graph 
   (Du et al. 2017; Frasca et al. 2020). ``P^h`` is precomputed once, sparse, on the whole city
   and a mini-batch's rows of ``P^h X`` are computed on the fly (``P^h[batch] @ X``): mini-batches
   of tiles then carry their neighbourhoods exactly, with no neighbour sampling, no dense matrix,
-  and memory for ``X`` only. Cost per batch: one sparse row-slice product per hop.
+  and memory for ``X`` only. Cost per batch: one sparse row-slice product per hop. With
+  ``graph_weights="similarity"`` the edges of ``P`` are weighted by how alike the two tiles'
+  features are (a bilateral filter, :func:`dstc_lib.graph.similarity_weights`): a tile borrows
+  from neighbours that look like it and little across a zone border; still precomputed, still
+  exact on mini-batches, no parameters. The per-hop filters of the first convolution are the
+  learnt part: a hop whose filter goes to zero is closed.
 - **Temporal autoencoder.** Three strided 1-D convolutions with circular padding (the week wraps
   around) down to a small latent vector; the decoder mirrors them (upsampling + convolutions)
   and reconstructs the tile's own week ``X``.
@@ -19,6 +24,11 @@ The model, on ``X (n_samples, n_channels, n_steps)`` and an optional tile graph 
   latent space, then joint optimisation of ``lambda_rec * MSE + lambda_clu * KL(P_t || Q)`` with
   the DEC target distribution ``P_t`` recomputed on all samples every ``update_interval`` steps
   (DEC with ``lambda_rec=0``, IDEC with ``lambda_rec>0``; ``graph=None`` removes the graph).
+  The joint phase stops, as DEC's, when fewer than ``tol`` of the samples change cluster between
+  two target updates. Mini-batches are ``n_samples / 32`` (16 to 256) by default, so that a
+  small city gets as many optimisation steps per epoch as a large one.
+- **Inputs.** Each (channel, step) feature is standardised inside the estimator
+  (``standardize``), with the training statistics reused by ``predict``/``transform``.
 
 Deterministic for a fixed ``random_state``: weights are drawn under a forked torch RNG, batches
 from a private ``torch.Generator``, deterministic algorithms are enforced while fitting. With a
