@@ -632,3 +632,55 @@ def interactive_map(
         )
     )
     return fmap
+
+
+def regime_heatmap(
+    table: pd.DataFrame,
+    cities: dict[str, dict] | None = None,
+    value: str = "margin",
+    title: str = "DSTC minus the best baseline (ARI)",
+) -> plt.Figure:
+    """The regime map (:func:`dstc_lib.evaluate.regime_table`): one panel per border blur,
+    traffic intensity across, zone size down, each cell coloured and annotated by ``value``
+    (red below zero, blue above; a cross where DSTC is more than one seed sd below the best
+    baseline). ``cities`` (name -> regime knobs) are marked where their knobs fall, between
+    cells when they do not match a cell (on the panel of the nearest blur)."""
+    blurs = sorted(table["blur"].unique())
+    intensities = sorted(table["intensity"].unique())
+    zones = sorted(table["zone_tiles"].unique())
+    limit = max(0.05, float(np.nanmax(np.abs(table[value]))))
+    fig, axes = plt.subplots(
+        1, len(blurs), figsize=(4.2 * len(blurs) + 1, 3.6), squeeze=False, sharey=True
+    )
+    for ax, blur in zip(axes[0], blurs, strict=True):
+        part = table[table["blur"] == blur]
+        grid = part.pivot(index="zone_tiles", columns="intensity", values=value)
+        grid = grid.reindex(index=zones, columns=intensities)
+        image = ax.imshow(grid.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+        for (i, zone), (j, intensity) in (
+            (a, b) for a in enumerate(zones) for b in enumerate(intensities)
+        ):
+            row = part[(part["zone_tiles"] == zone) & (part["intensity"] == intensity)]
+            if len(row):
+                r = row.iloc[0]
+                mark = "" if r.get("met", True) else "\n✗"
+                ax.text(j, i, f"{r[value]:+.3f}{mark}", ha="center", va="center", fontsize=9)
+        ax.set_xticks(range(len(intensities)), [f"{v:g}" for v in intensities])
+        ax.set_yticks(range(len(zones)), [f"{v:g}" for v in zones])
+        ax.set_xlabel("traffic intensity (x the ci city's counts)")
+        ax.set_title(f"border blur {blur:g} tiles", fontsize=10)
+        for name, knobs in (cities or {}).items():
+            if min(blurs, key=lambda b: abs(b - knobs["blur"])) != blur:
+                continue
+            x = np.interp(np.log(knobs["intensity"]), np.log(intensities), range(len(intensities)))
+            y = np.interp(knobs["zone_tiles"], zones, range(len(zones)))
+            outside = not (
+                zones[0] <= knobs["zone_tiles"] <= zones[-1]
+                and intensities[0] <= knobs["intensity"] <= intensities[-1]
+            )
+            ax.plot(x, y, marker="^" if outside else "o", color="k", ms=8, mfc="none", mew=1.5)
+            ax.annotate(name, (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8)
+    axes[0][0].set_ylabel("mean tiles per zone")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.85)
+    fig.suptitle(title, fontsize=11)
+    return fig

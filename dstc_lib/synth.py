@@ -242,9 +242,12 @@ def _rng(seed: int, city: str, *purpose: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(city.encode()), *purpose])
 
 
-def make_layout(city: str, rows: int, cols: int, seed: int, zone_tiles: int = 40) -> CityLayout:
+def make_layout(
+    city: str, rows: int, cols: int, seed: int, zone_tiles: int = 40, blur: float = 0.7
+) -> CityLayout:
     """Voronoi zones with archetypes that depend on the distance to the centre, plus small
-    round zones for the stadium and the transport hubs, then blurred borders.
+    round zones for the stadium and the transport hubs, then blurred borders (``blur``: the
+    width in tiles of the Gaussian that mixes a tile with its neighbours' archetypes).
 
     Examples
     --------
@@ -300,7 +303,7 @@ def make_layout(city: str, rows: int, cols: int, seed: int, zone_tiles: int = 40
     zone = _split_disconnected(zone.reshape(rows, cols)).ravel()
     # blurred borders: a tile near a border mixes its neighbours' behaviour
     onehot = np.eye(len(ARCHETYPES))[archetype].reshape(rows, cols, -1)
-    weights = gaussian_filter(onehot, sigma=(0.7, 0.7, 0), mode="nearest").reshape(-1, 9)
+    weights = gaussian_filter(onehot, sigma=(blur, blur, 0), mode="nearest").reshape(-1, 9)
     weights /= weights.sum(axis=1, keepdims=True)
     base = np.array([VOLUME[a] for a in ARCHETYPES])
     volume = base[archetype] * rng.lognormal(0.0, 0.5, size=archetype.size)
@@ -579,6 +582,110 @@ def generate(
         generate_city(out, city, p, seed, progress, workers)
     manifest_path.write_text(json.dumps(manifest, indent=2))
     return out
+
+
+# --- the regime map: small cities made in memory, one per cell of a sweep ---------------------
+
+
+@dataclass(frozen=True)
+class Regime:
+    """One cell of the regime map: a small synthetic city built in memory (no files), with the
+    generator of :func:`generate_city` and three knobs.
+
+    - ``intensity``: traffic counts relative to the ci preset's two weeks (the Poisson noise of
+      a tile's typical week falls as ``1 / sqrt(intensity)``; the paper preset's 77 days are
+      about 5.5). At the presets' counts the Poisson noise is small: tiles become noisy below
+      about 0.01 (k-means on a 480-tile city: ARI 0.94 at 1, 0.91 at 0.03, 0.63 at 0.001);
+    - ``blur``: width in tiles of the border mixing (:func:`make_layout`): the share of a tile
+      that follows its neighbours' archetypes rather than its own (0.7 in the presets);
+    - ``zone_tiles``: mean tiles per zone (small zones: more of the city is border).
+    """
+
+    intensity: float = 1.0
+    blur: float = 0.7
+    zone_tiles: int = 40
+    rows: int = 24
+    cols: int = 20
+    n_services: int = 8
+
+    @property
+    def label(self) -> str:
+        return f"intensity {self.intensity:g}, blur {self.blur:g}, zones {self.zone_tiles}"
+
+
+#: The axes of the regime sweep (``benchmarks/bench_regimes.py``): every combination is a cell.
+REGIME_AXES = {
+    "intensity": (0.001, 0.01, 1.0),
+    "zone_tiles": (10, 25),
+    "blur": (0.35, 0.9),
+}
+#: Where the book's cities sit on the map (their preset's knobs; 12 and 24 services).
+CITY_REGIMES = {
+    "ci Paris": Regime(1.0, 0.7, 40, 36, 30, 12),
+    "paper Paris": Regime(5.5, 0.7, 60, 76, 64, 24),
+}
+
+
+def regime_family(**axes: tuple) -> list[Regime]:
+    """Every combination of the values of :data:`REGIME_AXES` (``axes`` override some).
+
+    Examples
+    --------
+    >>> cells = regime_family(intensity=(1.0,), blur=(0.7,))
+    >>> [c.zone_tiles for c in cells]
+    [10, 25]
+    """
+    import itertools
+
+    values = REGIME_AXES | axes
+    names = list(values)
+    return [Regime(**dict(zip(names, v, strict=True))) for v in itertools.product(*values.values())]
+
+
+@dataclass
+class RegimeCity:
+    """A city of the regime map: the features and graph the methods see, and the truth."""
+
+    regime: Regime
+    week: np.ndarray  # [tiles, services, 168] typical week (traffic units)
+    graph: object  # queen adjacency, row-major tiles
+    archetype: np.ndarray  # [tiles] planted archetype index
+
+
+def regime_city(regime: Regime, seed: int = 0) -> RegimeCity:
+    """The typical week of every tile of a small synthetic city with the regime's knobs.
+
+    The expected traffic is :func:`generate_city`'s (archetype mixtures, service lifts and
+    tilts, volume per tile; Monday-Thursday, Friday, Saturday and Sunday shapes); each hour of
+    the typical week is then a Poisson draw with ``intensity`` times the counts of two weeks of
+    the ci preset, back in traffic units. No events, no holidays, no missing hours.
+
+    Examples
+    --------
+    >>> city = regime_city(Regime(rows=6, cols=5, n_services=3, zone_tiles=5), seed=0)
+    >>> city.week.shape, city.graph.shape, city.archetype.shape
+    ((30, 3, 168), (30, 30), (30,))
+    """
+    from .graph import grid_graph
+
+    name = f"regime-{regime.rows}x{regime.cols}"
+    layout = make_layout(name, regime.rows, regime.cols, seed, regime.zone_tiles, regime.blur)
+    services = list(PAPER_SERVICES[: regime.n_services])
+    tables = service_tables(services, seed)
+    kinds = ["weekday"] * 4 + ["friday", "saturday", "sunday"]
+    shapes = {k: np.stack([daily_shape(a, k) for a in ARCHETYPES]) for k in set(kinds)}
+    rng = _rng(seed, name, 9)
+    week = np.empty((layout.n_tiles, len(services), 168))
+    for s in range(len(services)):
+        mix = layout.weights * tables["lift"][:, s]
+        scale = (layout.volume * tables["popularity"][s] * 96)[:, None]
+        days = [(mix @ shapes[k]) * scale * tables["tilt"][s] for k in kinds]  # [T, 96] each
+        slots = np.concatenate(days, axis=1)  # [T, 7 * 96]
+        hourly = slots.reshape(len(slots), 168, 4).sum(axis=2)
+        per_count = 100.0 / tables["quantum_cents"][s] * 2 * regime.intensity
+        week[:, s] = rng.poisson(hourly * per_count) / per_count
+    graph = grid_graph(regime.rows, regime.cols, "queen")
+    return RegimeCity(regime, week, graph, layout.archetype)
 
 
 def load_truth(truth_dir: Path | str | None, city: str) -> pd.DataFrame | None:
@@ -950,11 +1057,17 @@ __all__ = [
     "atlas_layout",
     "atlas_week",
     "generate_atlas",
+    "CITY_REGIMES",
     "PRESETS",
+    "REGIME_AXES",
+    "Regime",
+    "RegimeCity",
     "DST_SLOTS",
     "generate",
     "generate_city",
     "load_truth",
     "load_events",
     "make_layout",
+    "regime_city",
+    "regime_family",
 ]

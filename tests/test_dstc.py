@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.exceptions import NotFittedError
@@ -161,3 +162,24 @@ def test_random_state_none_draws_a_fresh_seed_and_an_int_repeats():
     assert DSTC(2, random_state=rs, **kwargs).fit(X).seed_ == np.random.RandomState(3).randint(
         np.iinfo(np.int32).max
     )
+
+
+def test_joint_phase_stops_when_assignments_settle():
+    """DEC's rule: at each update of the target, the share of samples that changed cluster;
+    below ``tol`` the joint phase ends. ``tol=1`` stops at the second update (some share below
+    100% always changes), ``tol=0`` never stops early."""
+    X, _, A = two_shapes()
+    kwargs = dict(pretrain_epochs=2, epochs=6, random_state=0, **SMALL)
+    full = DSTC(2, tol=0.0, **kwargs).fit(X, graph=A)
+    assert full.stopped_epoch_ is None
+    history = pd.DataFrame(full.history_)
+    assert history["epoch"].max() == 7
+    updates = history.dropna(subset=["changed"])
+    assert len(updates) == 5 and updates["phase"].eq("joint").all()  # one per epoch, not the 1st
+    assert updates["changed"].between(0, 1).all()
+    early = DSTC(2, tol=1.0, **kwargs).fit(X, graph=A)
+    assert early.stopped_epoch_ == 3  # the second joint epoch's first update
+    assert pd.DataFrame(early.history_)["epoch"].max() == 2
+    assert early.labels_.shape == (len(X),)
+    with pytest.raises(ValueError, match="tol=-1"):
+        DSTC(2, tol=-1, **SMALL).fit(X)

@@ -11,7 +11,12 @@ The model, on ``X (n_samples, n_channels, n_steps)`` and an optional tile graph 
   (Du et al. 2017; Frasca et al. 2020). ``P^h`` is precomputed once, sparse, on the whole city
   and a mini-batch's rows of ``P^h X`` are computed on the fly (``P^h[batch] @ X``): mini-batches
   of tiles then carry their neighbourhoods exactly, with no neighbour sampling, no dense matrix,
-  and memory for ``X`` only. Cost per batch: one sparse row-slice product per hop.
+  and memory for ``X`` only. Cost per batch: one sparse row-slice product per hop. With
+  ``graph_weights="similarity"`` the edges of ``P`` are weighted by how alike the two tiles'
+  features are (a bilateral filter, :func:`dstc_lib.graph.similarity_weights`): a tile borrows
+  from neighbours that look like it and little across a zone border; still precomputed, still
+  exact on mini-batches, no parameters. The per-hop filters of the first convolution are the
+  learnt part: a hop whose filter goes to zero is closed.
 - **Temporal autoencoder.** Three strided 1-D convolutions with circular padding (the week wraps
   around) down to a small latent vector; the decoder mirrors them (upsampling + convolutions)
   and reconstructs the tile's own week ``X``.
@@ -19,6 +24,11 @@ The model, on ``X (n_samples, n_channels, n_steps)`` and an optional tile graph 
   latent space, then joint optimisation of ``lambda_rec * MSE + lambda_clu * KL(P_t || Q)`` with
   the DEC target distribution ``P_t`` recomputed on all samples every ``update_interval`` steps
   (DEC with ``lambda_rec=0``, IDEC with ``lambda_rec>0``; ``graph=None`` removes the graph).
+  The joint phase stops, as DEC's, when fewer than ``tol`` of the samples change cluster between
+  two target updates. Mini-batches are ``n_samples / 32`` (16 to 256) by default, so that a
+  small city gets as many optimisation steps per epoch as a large one.
+- **Inputs.** Each (channel, step) feature is standardised inside the estimator
+  (``standardize``), with the training statistics reused by ``predict``/``transform``.
 
 Deterministic for a fixed ``random_state``: weights are drawn under a forked torch RNG, batches
 from a private ``torch.Generator``, deterministic algorithms are enforced while fitting. With a
@@ -48,7 +58,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ..checks import check_graph, check_n_clusters, check_samples
-from ..graph import normalise_graph
+from ..graph import normalise_graph, similarity_weights
 from ..seeding import local_torch
 from .checkpoint import load_checkpoint, save_checkpoint
 
@@ -145,6 +155,17 @@ def _fresh_seed(random_state: int | np.random.RandomState | None) -> int:
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def auto_batch_size(n_samples: int) -> int:
+    """``batch_size="auto"``: ``ceil(n_samples / 32)`` clipped to [16, 256].
+
+    Examples
+    --------
+    >>> auto_batch_size(720), auto_batch_size(4_864), auto_batch_size(141_514)
+    (23, 152, 256)
+    """
+    return int(min(256, max(16, -(-n_samples // 32))))
+
+
 class DSTC(ClusterMixin, BaseEstimator):
     """Deep spatial temporal clustering (module docstring), a scikit-learn estimator.
 
@@ -159,14 +180,29 @@ class DSTC(ClusterMixin, BaseEstimator):
         (``lambda_rec=0``: DEC; ``epochs=0``: autoencoder + k-means).
     pretrain_epochs, epochs : int
         Epochs of autoencoder pretraining and of the joint phase.
-    batch_size, latent_dim, width, lr : int, int, int, float
-        Mini-batch size, latent dimension, convolution width, Adam's learning rate.
+    batch_size : int or "auto"
+        Mini-batch size; ``"auto"``: ``n_samples / 32`` clipped to [16, 256], so that an epoch
+        is at least 32 optimisation steps on a small city (a fixed 256 gives a 720-tile city
+        3 steps an epoch, too few to train the autoencoder) and batches of 256 on a large one.
+    latent_dim, width, lr : int, int, float
+        Latent dimension, convolution width, Adam's learning rate.
     update_interval : int or None
         Steps between updates of the target distribution (None: once per epoch).
+    tol : float
+        Stopping rule of the joint phase, DEC's: stop when, at an update of the target, fewer
+        than this share of the samples changed cluster since the previous update (0: always
+        run ``epochs``). It looks at the assignments only, never at a truth.
     alpha : float
         Degrees of freedom of the Student-t kernel.
     smooth_target : bool
         Average the soft assignments over the graph before sharpening them into the target.
+    graph_weights : {"uniform", "similarity"}
+        ``"uniform"``: every neighbour counts the same in ``P``; ``"similarity"``: each edge is
+        weighted by the similarity of its two tiles' (standardised) features
+        (:func:`dstc_lib.graph.similarity_weights`, a bilateral filter): a tile borrows from
+        the neighbours that look like it, little across a zone border.
+    bandwidth : float
+        Kernel width of the ``"similarity"`` weights, in units of the median edge distance.
     standardize : bool
         Standardise every (channel, step) feature with the training samples' mean and standard
         deviation (stored, and applied again in ``predict``/``transform``): raw and
@@ -188,7 +224,12 @@ class DSTC(ClusterMixin, BaseEstimator):
         Cluster of each training sample.
     history_ : list of dict
         One row per optimisation step: ``phase``, ``epoch``, ``step``, ``loss``, ``rec``,
-        ``clu`` (``pd.DataFrame(model.history_)`` is the loss table).
+        ``clu`` and ``changed`` (the share of samples that changed cluster at this step's
+        update of the target; NaN where the target was not updated) —
+        ``pd.DataFrame(model.history_)`` is the loss table.
+    stopped_epoch_ : int or None
+        The joint-phase epoch at which the stopping rule ended training (None: it ran all
+        ``epochs``).
     cluster_centers_ : numpy.ndarray
         ``(n_clusters, latent_dim)`` Student-t centroids in the latent space.
     n_parameters_ : int
@@ -223,13 +264,16 @@ class DSTC(ClusterMixin, BaseEstimator):
         lambda_clu: float = 1.0,
         pretrain_epochs: int = 30,
         epochs: int = 30,
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         latent_dim: int = 10,
         width: int = 32,
         lr: float = 3e-3,
         update_interval: int | None = None,
+        tol: float = 0.001,
         alpha: float = 1.0,
         smooth_target: bool = False,
+        graph_weights: str = "uniform",
+        bandwidth: float = 1.0,
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
         progress: bool = False,
@@ -248,8 +292,11 @@ class DSTC(ClusterMixin, BaseEstimator):
         self.width = width
         self.lr = lr
         self.update_interval = update_interval
+        self.tol = tol
         self.alpha = alpha
         self.smooth_target = smooth_target
+        self.graph_weights = graph_weights
+        self.bandwidth = bandwidth
         self.standardize = standardize
         self.random_state = random_state
         self.progress = progress
@@ -265,14 +312,30 @@ class DSTC(ClusterMixin, BaseEstimator):
         check_n_clusters(self.n_clusters, len(X))
         if X.shape[2] % 8:
             raise ValueError(f"X: {X.shape[2]} steps; the autoencoder needs a multiple of 8")
+        if isinstance(self.tol, bool) or not (isinstance(self.tol, numbers.Real) and self.tol >= 0):
+            raise ValueError(f"tol={self.tol!r}: must be a number >= 0")
         for name in ("hops", "pretrain_epochs", "epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
                 raise ValueError(f"{name}={value!r}: must be an integer >= 0")
-        for name in ("batch_size", "latent_dim", "width"):
+        if self.batch_size != "auto" and (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, numbers.Integral)
+            or self.batch_size < 1
+        ):
+            raise ValueError(f"batch_size={self.batch_size!r}: must be 'auto' or an integer >= 1")
+        for name in ("latent_dim", "width"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name}={value!r}: must be an integer >= 1")
+        if self.graph_weights not in ("uniform", "similarity"):
+            raise ValueError(
+                f"graph_weights={self.graph_weights!r}: choose 'uniform' or 'similarity'"
+            )
+        if isinstance(self.bandwidth, bool) or not (
+            isinstance(self.bandwidth, numbers.Real) and self.bandwidth > 0
+        ):
+            raise ValueError(f"bandwidth={self.bandwidth!r}: must be a number > 0")
         graph = check_graph(graph, len(X), who="DSTC")
         return X, graph
 
@@ -281,10 +344,18 @@ class DSTC(ClusterMixin, BaseEstimator):
             return X
         return ((X - self.mean_) / self.scale_).astype(np.float32)
 
-    def _propagators(self, graph: sp.csr_array | None, hops: int) -> list[sp.csr_array]:
-        """``[P, P^2, ..., P^H]`` of the row-normalised graph with self loops (empty: no graph)."""
+    def _propagators(
+        self, graph: sp.csr_array | None, hops: int, flat: np.ndarray
+    ) -> list[sp.csr_array]:
+        """``[P, P^2, ..., P^H]`` of the row-normalised graph with self loops (empty: no graph),
+        its edges weighted by feature similarity with ``graph_weights="similarity"`` (the scale
+        learnt at ``fit``, ``edge_scale_``, is reused for other samples)."""
         if graph is None or hops == 0:
             return []
+        if self.graph_weights == "similarity":
+            scale = getattr(self, "edge_scale_", None)
+            graph, scale = similarity_weights(graph, flat, bandwidth=self.bandwidth, scale=scale)
+            self.edge_scale_ = scale
         p = normalise_graph(graph, self_loops=True, mode="row")
         powers = [p]
         for _ in range(hops - 1):
@@ -343,9 +414,11 @@ class DSTC(ClusterMixin, BaseEstimator):
         else:
             self.mean_ = self.scale_ = None
         flat = self._scaled(X).reshape(n, -1)
-        powers = self._propagators(graph, self.hops)
+        self.edge_scale_ = None
+        powers = self._propagators(graph, self.hops, flat)
         self.graph_hops_ = len(powers)
         self.seed_ = _fresh_seed(self.random_state)
+        self.batch_size_ = auto_batch_size(n) if self.batch_size == "auto" else self.batch_size
         with local_torch(self.seed_, self.n_threads):
             self.module_ = SpatioTemporalAE(
                 self.n_channels_,
@@ -365,13 +438,15 @@ class DSTC(ClusterMixin, BaseEstimator):
         n = len(flat)
         module = self.module_
         generator = torch.Generator().manual_seed(self.seed_)
-        steps_per_epoch = -(-n // self.batch_size)
+        batch = self.batch_size_
+        steps_per_epoch = -(-n // batch)
         interval = self.update_interval or steps_per_epoch
         total = self.pretrain_epochs + self.epochs
         self.history_: list[dict] = []
         self._resumed_seconds = 0.0
-        target, optimiser_state = None, None
+        target, optimiser_state, previous = None, None, None
         start, step = 0, 0
+        self.stopped_epoch_ = None
         path = Path(self.checkpoint_dir) / CHECKPOINT_NAME if self.checkpoint_dir else None
         if path is not None and self.resume and path.is_file():
             state = load_checkpoint(path)
@@ -384,6 +459,10 @@ class DSTC(ClusterMixin, BaseEstimator):
             self.history_ = state["history"]
             target = state["target"]
             start, step = state["epoch"], state["step"]
+            previous = state["assignments"]
+            self.stopped_epoch_ = state["stopped_epoch"]
+            if self.stopped_epoch_ is not None:
+                start = total  # the stopping rule had ended this run
             self._resumed_seconds = state["seconds"]
         elif pretrained is not None:
             self._check_pretrained(pretrained, n)
@@ -409,9 +488,16 @@ class DSTC(ClusterMixin, BaseEstimator):
             order = torch.randperm(n, generator=generator).numpy()
             module.train()
             for b in range(steps_per_epoch):
-                idx = np.sort(order[b * self.batch_size : (b + 1) * self.batch_size])
+                idx = np.sort(order[b * batch : (b + 1) * batch])
+                changed = float("nan")
                 if joint and (target is None or step % interval == 0):
-                    target = self._target(flat, powers)
+                    target, assignments = self._target(flat, powers)
+                    if previous is not None:
+                        changed = float((assignments != previous).float().mean())
+                    previous = assignments
+                    if changed < self.tol:  # NaN (first update) never stops
+                        self.stopped_epoch_ = epoch
+                        break
                 x = self._batch(flat, powers, idx)
                 z, recon = module(x)
                 rec = F.mse_loss(recon, x[:, : self.n_channels_])
@@ -433,6 +519,7 @@ class DSTC(ClusterMixin, BaseEstimator):
                         "loss": loss.item(),
                         "rec": rec.item(),
                         "clu": clu.item(),
+                        "changed": changed,
                     }
                 )
                 step += 1
@@ -448,6 +535,8 @@ class DSTC(ClusterMixin, BaseEstimator):
                         "generator": generator.get_state(),
                         "history": self.history_,
                         "target": target,
+                        "assignments": previous,
+                        "stopped_epoch": self.stopped_epoch_,
                         "epoch": epoch + 1,
                         "step": step,
                         "seconds": self._resumed_seconds + time.perf_counter() - t_start,
@@ -455,6 +544,8 @@ class DSTC(ClusterMixin, BaseEstimator):
                 )
             if callback is not None:
                 callback(epoch, self)
+            if self.stopped_epoch_ is not None:
+                break
         bar.close()
         if total == self.pretrain_epochs:
             self._keep_pretrained(generator, step)
@@ -471,7 +562,7 @@ class DSTC(ClusterMixin, BaseEstimator):
 
     def _check_pretrained(self, pretrained: DSTC, n: int) -> None:
         keys = ("hops", "latent_dim", "width", "pretrain_epochs", "batch_size", "lr")
-        keys += ("standardize",)
+        keys += ("standardize", "graph_weights", "bandwidth")
         mine = self._config(n)
         theirs = pretrained._config(n) if hasattr(pretrained, "graph_hops_") else {}
         if not hasattr(pretrained, "pretrain_state_") or any(
@@ -484,10 +575,15 @@ class DSTC(ClusterMixin, BaseEstimator):
 
     def _config(self, n: int) -> dict:
         keys = ("n_clusters", "hops", "lambda_rec", "lambda_clu", "pretrain_epochs", "epochs")
-        more = ("batch_size", "latent_dim", "width", "lr", "update_interval", "alpha")
-        more += ("smooth_target", "standardize")
+        more = ("batch_size", "latent_dim", "width", "lr", "update_interval", "tol", "alpha")
+        more += ("smooth_target", "graph_weights", "bandwidth", "standardize")
         config = {k: getattr(self, k) for k in keys + more}
-        return config | {"seed": self.seed_, "n": n, "graph_hops": self.graph_hops_}
+        return config | {
+            "seed": self.seed_,
+            "n": n,
+            "graph_hops": self.graph_hops_,
+            "batch": self.batch_size_,
+        }
 
     def _init_centroids(self, flat, powers) -> None:
         z = self._latent(flat, powers).numpy()
@@ -505,12 +601,14 @@ class DSTC(ClusterMixin, BaseEstimator):
         return torch.cat(chunks)
 
     @torch.no_grad()
-    def _target(self, flat, powers) -> torch.Tensor:
+    def _target(self, flat, powers) -> tuple[torch.Tensor, torch.Tensor]:
+        """DEC's target distribution for every sample, and the current assignments."""
         z = self._latent(flat, powers)
         q = soft_assignment(z, self.module_.centroids, self.alpha)
+        assignments = q.argmax(1)
         if self.smooth_target and powers:  # neighbours' assignments vote: P q
             q = torch.from_numpy(np.asarray(powers[0] @ q.numpy(), dtype=np.float32))
-        return target_distribution(q)
+        return target_distribution(q), assignments
 
     def _predict(self, flat, powers) -> np.ndarray:
         z = self._latent(flat, powers)
@@ -530,7 +628,7 @@ class DSTC(ClusterMixin, BaseEstimator):
             raise ValueError("graph=None: this model was fitted with a graph; pass graph=")
         graph = check_graph(graph, len(X), who="DSTC") if self.graph_hops_ else None
         flat = self._scaled(X).reshape(len(X), -1)
-        return flat, self._propagators(graph, self.graph_hops_)
+        return flat, self._propagators(graph, self.graph_hops_, flat)
 
     def predict(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
         """Cluster of each sample: the most likely under the Student-t soft assignment.
@@ -616,6 +714,7 @@ class DSTC(ClusterMixin, BaseEstimator):
 
     _STATE = ("n_channels_", "n_steps_", "n_features_in_", "graph_hops_", "seed_")
     _STATE += ("n_parameters_", "fit_seconds_", "labels_", "history_", "mean_", "scale_")
+    _STATE += ("edge_scale_", "stopped_epoch_", "batch_size_")
 
     def _get_fitted_state(self) -> dict:
         check_is_fitted(self, "module_")
