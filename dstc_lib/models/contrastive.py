@@ -546,6 +546,24 @@ def _history_from_state(state: dict) -> dict:
 # --- runs over seeds and augmentation variants (the chapter's score and ablation tables) --------
 
 
+def uses_graph(augmentations: Sequence[str] | dict | str) -> bool:
+    """Whether a fit with these ``augmentations`` needs (``neighbour_mix``) or uses (``"auto"``)
+    the tile graph.
+
+    Examples
+    --------
+    >>> uses_graph("auto"), uses_graph(["jitter"])
+    (True, False)
+    >>> uses_graph({"weak": ["noise"], "strong": ["neighbour_mix"]})
+    True
+    """
+    if isinstance(augmentations, str):
+        return augmentations == "auto"
+    if isinstance(augmentations, dict):
+        return any("neighbour_mix" in names for names in augmentations.values())
+    return "neighbour_mix" in augmentations
+
+
 def ablation_variants(
     augmentations: Sequence[str], optional: Sequence[str] = ("neighbour_mix",)
 ) -> dict[str, list[str]]:
@@ -598,8 +616,11 @@ def score_variants(
     seed; score the cluster head's labels and k-means on the latent against ``truth``. Only
     the fits of ``snapshot_variants`` keep the latent snapshots of ``params["snapshot_steps"]``.
 
+    A variant's augmentations may be anything ``ContrastiveClustering`` takes; ``graph`` goes to
+    the fits that use it (:func:`uses_graph`).
+
     Returns the fitted models ``{(variant, seed): model}`` and one row per fit (variant, seed,
-    ARI/NMI of the head, ARI/NMI of k-means on the latent, epochs trained, seconds)."""
+    ARI/NMI of the head, ARI/NMI of k-means on the latent, steps trained, seconds)."""
     import time
 
     from ..metrics import external_scores
@@ -610,9 +631,9 @@ def score_variants(
         t0 = time.perf_counter()
         keep = params.get("snapshot_steps", ()) if variant in snapshot_variants else ()
         options = {**params, "snapshot_steps": keep}
-        model = ContrastiveClustering(
-            augmentations=variants[variant], random_state=seed, **options
-        ).fit(X, graph=graph if "neighbour_mix" in variants[variant] else None)
+        spec = variants[variant]
+        model = ContrastiveClustering(augmentations=spec, random_state=seed, **options)
+        model.fit(X, graph=graph if uses_graph(spec) else None)
         seconds = time.perf_counter() - t0
         latent = latent_kmeans(model.transform(X), model.n_clusters, seed)
         head = external_scores(model.labels_, truth)
@@ -626,7 +647,7 @@ def score_variants(
                 "NMI head": head["NMI"],
                 "ARI latent k-means": on_latent["ARI"],
                 "NMI latent k-means": on_latent["NMI"],
-                "epochs": model.n_epochs_,
+                "steps": model.n_steps_,
                 "seconds": seconds,
             }
         )
