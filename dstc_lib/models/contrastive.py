@@ -667,8 +667,9 @@ def score_variants(
     seed; score the cluster head's labels and k-means on the latent against ``truth``. Only
     the fits of ``snapshot_variants`` keep the latent snapshots of ``params["snapshot_steps"]``.
 
-    A variant's augmentations may be anything ``ContrastiveClustering`` takes; ``graph`` goes to
-    the fits that use it (:func:`uses_graph`).
+    A variant is the augmentations (anything ``ContrastiveClustering`` takes) or a dict of
+    other parameters (``{"size_prior": "kmeans"}``); ``graph`` goes to the fits whose
+    augmentations use it (:func:`uses_graph`).
 
     Returns the fitted models ``{(variant, seed): model}`` and one row per fit (variant, seed,
     ARI/NMI of the head, ARI/NMI of k-means on the latent, steps trained, seconds)."""
@@ -683,8 +684,12 @@ def score_variants(
         keep = params.get("snapshot_steps", ()) if variant in snapshot_variants else ()
         options = {**params, "snapshot_steps": keep}
         spec = variants[variant]
-        model = ContrastiveClustering(augmentations=spec, random_state=seed, **options)
-        model.fit(X, graph=graph if uses_graph(spec) else None)
+        if isinstance(spec, dict) and not set(spec) <= {"weak", "strong"}:
+            options = {**options, **spec}  # a variant of other parameters
+        else:
+            options = {**options, "augmentations": spec}
+        model = ContrastiveClustering(random_state=seed, **options)
+        model.fit(X, graph=graph if uses_graph(model.augmentations) else None)
         seconds = time.perf_counter() - t0
         latent = latent_kmeans(model.transform(X), model.n_clusters, seed)
         head = external_scores(model.labels_, truth)
