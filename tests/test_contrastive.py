@@ -218,7 +218,7 @@ def test_score_variants_fits_each_variant_and_seed_and_scores_it():
         model = models[row["variant"], row["seed"]]
         assert model.augmentations_["weak"] == variants[row["variant"]]
         assert row["ARI head"] == pytest.approx(adjusted_rand_score(kind, model.labels_))
-        assert row["epochs"] == 3
+        assert row["steps"] == 9
         kept = sorted(model.history_["snapshots"])
         assert kept == ([0, 9] if row["variant"] == "all" else [])
 
@@ -293,3 +293,27 @@ def test_the_backbone_is_the_fcn_of_wang_et_al():
     assert model.network_.cluster_head[-1].out_features == 3
     # global average pooling: the latent does not depend on the length of the series
     assert model.transform(X).shape == (12, 128)
+
+
+def test_size_prior_uniform_is_li_et_al_and_kmeans_uses_the_inputs_group_sizes():
+    g = torch.Generator().manual_seed(1)
+    p_a = torch.softmax(torch.randn(20, 4, generator=g), dim=1)
+    p_b = torch.softmax(torch.randn(20, 4, generator=g), dim=1)
+    li = cluster_loss(p_a, p_b, 1.0)[1]
+    assert float(cluster_loss(p_a, p_b, 1.0, torch.full((4,), 0.25))[1]) == pytest.approx(
+        float(li), rel=1e-5
+    )
+    # a prior equal to the batch's own (sorted) shares costs nothing
+    hard = torch.eye(3)[torch.tensor([0, 0, 0, 1, 1, 2])]
+    prior = torch.tensor([1 / 6, 3 / 6, 2 / 6])  # in any order
+    assert float(cluster_loss(hard, hard, 1.0, prior)[1]) == pytest.approx(0.0, abs=1e-6)
+    # the estimator: "kmeans" stores the shares of a k-means on the input, 3:1 here
+    X, _ = _two_kinds(n=48)
+    unequal = np.concatenate([X[::2], X[::2], X[::2], X[1::2]])  # 72 of one kind, 24 of other
+    model = _small(steps=2, size_prior="kmeans").fit(unequal)
+    np.testing.assert_allclose(np.sort(model.size_prior_), [0.25, 0.75])
+    assert _small(steps=1).fit(X).size_prior_ is None
+    with pytest.raises(ValueError, match="size_prior"):
+        _small(steps=1, size_prior="zipf").fit(X)
+    with pytest.raises(ValueError, match="size_prior"):
+        _small(steps=1, size_prior=[1.0, 0.0]).fit(X)

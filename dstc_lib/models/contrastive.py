@@ -80,17 +80,39 @@ def instance_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.5
 
 
 def cluster_loss(
-    p_a: torch.Tensor, p_b: torch.Tensor, temperature: float = 1.0
+    p_a: torch.Tensor,
+    p_b: torch.Tensor,
+    temperature: float = 1.0,
+    prior: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cluster-level loss of two views' soft assignments ``(n, K)``: NT-Xent over the *columns*
-    (clusters), and the entropy penalty ``2 log K - H(p_a) - H(p_b)``, where ``H`` is the
-    entropy of the clusters' shares of the batch (0 when every cluster gets the same share)."""
+    (clusters), and the size penalty of both views.
+
+    Without ``prior`` the penalty is Li et al.'s ``2 log K - H(p_a) - H(p_b)``, where ``H`` is
+    the entropy of the clusters' shares of the batch (0 when every cluster gets the same
+    share). With a ``prior`` (``K`` shares summing to one) it is the Kullback-Leibler
+    divergence of each view's shares from the prior, both sorted from the largest down (the
+    clusters have no fixed order); a uniform prior gives Li et al.'s term exactly.
+
+    Examples
+    --------
+    >>> p = torch.tensor([[1.0, 0], [1, 0], [1, 0], [0, 1]])
+    >>> round(float(cluster_loss(p, p)[1]), 4)  # sizes 3/4 and 1/4 against equal sizes
+    0.2616
+    >>> round(float(cluster_loss(p, p, prior=torch.tensor([0.25, 0.75]))[1]), 4)
+    0.0
+    """
     contrast = nt_xent(p_a.T, p_b.T, temperature)
     k = p_a.shape[1]
-    penalty = 2 * math.log(k)
+    penalty = torch.zeros(())
     for p in (p_a, p_b):
         share = p.sum(dim=0) / p.sum()
-        penalty = penalty + (share * torch.log(share.clamp(min=1e-12))).sum()
+        if prior is None:
+            penalty = penalty + math.log(k) + (share * torch.log(share.clamp(min=1e-12))).sum()
+        else:
+            share = share.sort(descending=True).values
+            target = prior.sort(descending=True).values
+            penalty = penalty + (share * torch.log(share.clamp(min=1e-12) / target)).sum()
     return contrast, penalty
 
 
@@ -149,7 +171,11 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     temperature_instance, temperature_cluster : float
         NT-Xent temperatures (Li et al.: 0.5 and 1.0).
     entropy_weight : float
-        Weight of the cluster-size entropy penalty (Li et al.: 1).
+        Weight of the cluster-size penalty (Li et al.: 1).
+    size_prior : "uniform", "kmeans" or sequence of float
+        The cluster sizes the penalty pulls towards: ``"uniform"`` (Li et al.'s entropy term,
+        equal sizes), ``"kmeans"`` (the sizes of a k-means on the standardised input, for
+        data whose groups are unequal) or ``n_clusters`` shares (see :func:`cluster_loss`).
     width : int
         Filters of the FCN's first and last convolution (the middle one has twice as many);
         also the size of the latent. Wang et al. use 128.
@@ -188,6 +214,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         ``"snapshots"``: {step: {"latent", "labels"}}.
     augmentations_ : dict
         The names used for the ``"weak"`` and the ``"strong"`` view.
+    size_prior_ : numpy.ndarray or None
+        The cluster shares the size penalty pulls towards (None: uniform).
     mean_, scale_ : numpy.ndarray
         ``(n_channels, 1)`` standardisation of the inputs.
     network_ : torch.nn.Module
@@ -223,6 +251,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         temperature_instance: float = 0.5,
         temperature_cluster: float = 1.0,
         entropy_weight: float = 1.0,
+        size_prior: str | Sequence[float] = "uniform",
         width: int = 16,
         projection_dim: int = 128,
         max_length: int | None = 128,
@@ -247,6 +276,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.temperature_instance = temperature_instance
         self.temperature_cluster = temperature_cluster
         self.entropy_weight = entropy_weight
+        self.size_prior = size_prior
         self.width = width
         self.projection_dim = projection_dim
         self.max_length = max_length
@@ -286,10 +316,19 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         ):
             raise ValueError(f"max_length={self.max_length!r}: None or an integer >= 1")
         names = self._augmentation_names(X, graph)
+        prior = self._check_size_prior()
         mean, scale = _standard_stats(X, self.standardize)
         X = ((X - mean) / scale).astype(np.float32)
         context = Context(data=torch.from_numpy(X), neighbours=graph)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if isinstance(prior, str):  # "kmeans": the shares of a k-means on the input
+            found = KMeans(self.n_clusters, n_init=3, random_state=seed).fit_predict(
+                X.reshape(n, -1)
+            )
+            prior = np.maximum(np.bincount(found, minlength=self.n_clusters), 1) / n
+            prior = prior / prior.sum()
+        self.size_prior_ = prior
+        prior_t = None if prior is None else torch.as_tensor(prior, dtype=torch.float32)
         self.input_shape_ = X.shape[1:]
         self.mean_, self.scale_ = mean, scale
         self.augmentations_ = names
@@ -343,7 +382,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 _, z_a, p_a = net(view_a)
                 _, z_b, p_b = net(view_b)
                 inst = instance_loss(z_a, z_b, self.temperature_instance)
-                clus, ent = cluster_loss(p_a, p_b, self.temperature_cluster)
+                clus, ent = cluster_loss(p_a, p_b, self.temperature_cluster, prior_t)
                 loss = inst + clus + self.entropy_weight * ent
                 optimiser.zero_grad()
                 loss.backward()
@@ -479,6 +518,18 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"augmentations: day_resample needs {week}-step weeks")
         return views
 
+    def _check_size_prior(self) -> np.ndarray | str | None:
+        """None (uniform), "kmeans", or the given shares normalised to sum to one."""
+        prior = self.size_prior
+        if isinstance(prior, str):
+            if prior not in ("uniform", "kmeans"):
+                raise ValueError(f"size_prior={prior!r}: 'uniform', 'kmeans' or shares")
+            return None if prior == "uniform" else prior
+        shares = np.asarray(prior, dtype=np.float64)
+        if shares.shape != (self.n_clusters,) or not (shares > 0).all():
+            raise ValueError(f"size_prior: {self.n_clusters} positive shares expected")
+        return shares / shares.sum()
+
     def _augment_kw(self, generator: torch.Generator, context: Context) -> dict:
         return {
             "strengths": self.strengths,
@@ -546,6 +597,24 @@ def _history_from_state(state: dict) -> dict:
 # --- runs over seeds and augmentation variants (the chapter's score and ablation tables) --------
 
 
+def uses_graph(augmentations: Sequence[str] | dict | str) -> bool:
+    """Whether a fit with these ``augmentations`` needs (``neighbour_mix``) or uses (``"auto"``)
+    the tile graph.
+
+    Examples
+    --------
+    >>> uses_graph("auto"), uses_graph(["jitter"])
+    (True, False)
+    >>> uses_graph({"weak": ["noise"], "strong": ["neighbour_mix"]})
+    True
+    """
+    if isinstance(augmentations, str):
+        return augmentations == "auto"
+    if isinstance(augmentations, dict):
+        return any("neighbour_mix" in names for names in augmentations.values())
+    return "neighbour_mix" in augmentations
+
+
 def ablation_variants(
     augmentations: Sequence[str], optional: Sequence[str] = ("neighbour_mix",)
 ) -> dict[str, list[str]]:
@@ -598,8 +667,12 @@ def score_variants(
     seed; score the cluster head's labels and k-means on the latent against ``truth``. Only
     the fits of ``snapshot_variants`` keep the latent snapshots of ``params["snapshot_steps"]``.
 
+    A variant is the augmentations (anything ``ContrastiveClustering`` takes) or a dict of
+    other parameters (``{"size_prior": "kmeans"}``); ``graph`` goes to the fits whose
+    augmentations use it (:func:`uses_graph`).
+
     Returns the fitted models ``{(variant, seed): model}`` and one row per fit (variant, seed,
-    ARI/NMI of the head, ARI/NMI of k-means on the latent, epochs trained, seconds)."""
+    ARI/NMI of the head, ARI/NMI of k-means on the latent, steps trained, seconds)."""
     import time
 
     from ..metrics import external_scores
@@ -610,9 +683,13 @@ def score_variants(
         t0 = time.perf_counter()
         keep = params.get("snapshot_steps", ()) if variant in snapshot_variants else ()
         options = {**params, "snapshot_steps": keep}
-        model = ContrastiveClustering(
-            augmentations=variants[variant], random_state=seed, **options
-        ).fit(X, graph=graph if "neighbour_mix" in variants[variant] else None)
+        spec = variants[variant]
+        if isinstance(spec, dict) and not set(spec) <= {"weak", "strong"}:
+            options = {**options, **spec}  # a variant of other parameters
+        else:
+            options = {**options, "augmentations": spec}
+        model = ContrastiveClustering(random_state=seed, **options)
+        model.fit(X, graph=graph if uses_graph(model.augmentations) else None)
         seconds = time.perf_counter() - t0
         latent = latent_kmeans(model.transform(X), model.n_clusters, seed)
         head = external_scores(model.labels_, truth)
@@ -626,7 +703,7 @@ def score_variants(
                 "NMI head": head["NMI"],
                 "ARI latent k-means": on_latent["ARI"],
                 "NMI latent k-means": on_latent["NMI"],
-                "epochs": model.n_epochs_,
+                "steps": model.n_steps_,
                 "seconds": seconds,
             }
         )
