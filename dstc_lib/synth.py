@@ -36,7 +36,7 @@ from scipy.ndimage import gaussian_filter, label
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from .netmob import traffic_path
+from .netmob import SERVICES, traffic_path
 from .study_calendar import DST_SLOTS, START, day_kind, missing_slots, study_days
 from .workers import worker_pool
 
@@ -563,6 +563,8 @@ def generate(
     """Write synthetic cities and a ``manifest.json``; skip the work if the manifest shows the
     same cities, preset, seed, compression and generator code already written. ``gz`` forces
     gzip-compressed files on (True) or off (False) whatever the preset says."""
+    if preset in SCALE_PRESETS:  # real size: reductions written directly, a few raw files
+        return _generate_scale(Path(out), cities, preset, seed)
     p = PRESETS[preset]
     p = p if gz is None else replace(p, gz=gz)
     out = Path(out)
@@ -686,6 +688,24 @@ def regime_city(regime: Regime, seed: int = 0) -> RegimeCity:
         week[:, s] = rng.poisson(hourly * per_count) / per_count
     graph = grid_graph(regime.rows, regime.cols, "queen")
     return RegimeCity(regime, week, graph, layout.archetype)
+
+
+def _generate_scale(out: Path, cities, preset: str, seed: int) -> Path:
+    manifest = {
+        "generator": "dstc_lib.synth",
+        "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16],
+        "preset": preset,
+        "seed": seed,
+        "cities": sorted(cities),
+    }
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists() and json.loads(manifest_path.read_text()) == manifest:
+        return out
+    manifest_path.unlink(missing_ok=True)
+    for city in cities:
+        generate_scale_city(out, city, preset, seed)
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return out
 
 
 def load_truth(truth_dir: Path | str | None, city: str) -> pd.DataFrame | None:
@@ -1046,6 +1066,233 @@ def generate_atlas(
         ).to_csv(out / "truth" / f"{spec.city}_truth.csv", index=False)
     manifest_path.write_text(json.dumps(manifest, indent=2))
     return out
+
+
+# --- real size: the reduced tensors written directly ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ScalePreset:
+    """A synthetic dataset at the real grid sizes and the full service list, whose whole-window
+    reduction (typical week, daily totals, city hours, quality table) is written directly from
+    the archetype model, beside a few raw files (``raw_services`` x ``raw_days``) in the NetMob23
+    format that exercise the reader at real size."""
+
+    grids: dict
+    services: tuple
+    start: dt.date = START
+    n_days: int = 77
+    raw_services: tuple = ("Facebook", "Netflix")
+    raw_days: tuple = (dt.date(2019, 3, 31), dt.date(2019, 4, 1))  # the clock change, a Monday
+    zone_tiles: int = 400
+    events: bool = True
+
+
+SCALE_PRESETS = {
+    # Paris 409 x 346 = 141,514 tiles and Lyon 426 x 287 = 122,262 tiles (the real grids), the
+    # 68 NetMob23 services over the 77 days; typical week 6.5 GB (Paris) + 5.6 GB (Lyon) on disk
+    "scale": ScalePreset({"Paris": (409, 346), "Lyon": (426, 287)}, SERVICES),
+}
+
+
+def generate_scale_city(
+    out: Path | str, city: str, preset: str | ScalePreset = "scale", seed: int = 0
+) -> Path:
+    """Write one city of a :class:`ScalePreset`: geometry and truth as :func:`generate_city`
+    does, the raw files of ``raw_services`` x ``raw_days`` under ``traffic/``, and the reduction
+    of the whole window under ``traffic/_reduced/<city>/`` in the format of a reduction's cache
+    entry, which :func:`dstc_lib.reduce.reduce_city` uses for a default request on that root.
+
+    The reduction is the model's expectation with the sampling noise of the mean it stands for:
+    the typical week of service ``s`` at an hour of weekday ``w`` is the expected traffic (DL +
+    UL) times the mean day factor of the non-holiday ``w`` days, planted events included in
+    proportion (one match among ``n`` Wednesdays adds ``1/n`` of its effect), plus a normal draw
+    with the variance of the mean of ``n`` Poisson days; the daily totals likewise per day. Peak
+    memory is a few ``[tiles, 96]`` arrays: the typical week is written service by service into
+    a memory-mapped file. Returns ``out``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> small = ScalePreset({"Paris": (12, 10)}, ("Facebook", "Netflix", "Spotify"),
+    ...                     raw_services=("Netflix",), raw_days=(dt.date(2019, 3, 18),),
+    ...                     zone_tiles=20)
+    >>> out = generate_scale_city(tempfile.mkdtemp(), "Paris", small)
+    >>> from dstc_lib.reduce import load_reduced
+    >>> ct = load_reduced(out / "traffic" / "_reduced" / "Paris")
+    >>> ct.week.shape, ct.daily.shape
+    ((120, 3, 168), (120, 77))
+    """
+    from .reduce import HOURS_PER_WEEK, _write_service
+    from .study_calendar import holidays, hour_of_week_offset
+
+    out = Path(out)
+    p = SCALE_PRESETS[preset] if isinstance(preset, str) else preset
+    if city not in p.grids:
+        raise ValueError(f"preset has no grid for {city!r}; it has {sorted(p.grids)}")
+    rows, cols = p.grids[city]
+    layout = make_layout(city, rows, cols, seed, p.zone_tiles)
+    days = study_days(p.start, p.n_days)
+    events, flags = (
+        plant_events(layout, days, seed) if p.events else ([], np.zeros((rows * cols, 0)))
+    )
+    services = list(p.services)
+    tables = service_tables(services, seed)
+    _write_truth_and_geo(out, city, layout, events, flags)
+    day_factor = _rng(seed, city, 3).lognormal(0.0, 0.04, size=len(days))
+    job = _FilePairJob(out, layout, tables, services, days, events, flags, day_factor, seed, False)
+    for service in p.raw_services:
+        for day in p.raw_days:
+            job((services.index(service), days.index(day)))
+
+    entry = out / "traffic" / "_reduced" / city
+    entry.mkdir(parents=True, exist_ok=True)
+    n, n_days = layout.n_tiles, len(days)
+    off = set(holidays(city))
+    in_week = [d for d in days if d not in off]
+    by_dow: dict[int, list[int]] = {}
+    for d in in_week:
+        by_dow.setdefault(d.weekday(), []).append(days.index(d))
+    kinds = sorted({day_kind(d, city) for d in days})
+    week = np.lib.format.open_memmap(
+        entry / "week.npy", mode="w+", dtype=np.float32, shape=(n, len(services), HOURS_PER_WEEK)
+    )
+    daily_mean = np.zeros((n, n_days))
+    daily_var = np.zeros((n, n_days))
+    city_hours = np.zeros((n_days, 24))
+    for s in range(len(services)):
+        rng = _rng(seed, city, 5, s)
+        both = 1.0 + tables["ul_ratio"][s]
+        quantum = tables["quantum_cents"][s] / 100.0
+        expected = {}
+        for k in kinds:  # [T, 96] DL + UL, no event, per day kind
+            day = next(d for d in days if day_kind(d, city) == k)
+            expected[k] = expected_traffic(layout, tables, s, day, [], flags[:, :0]) * both
+        values = np.full((n, HOURS_PER_WEEK), np.nan)
+        for idx in (by_dow[w] for w in sorted(by_dow)):
+            k = day_kind(days[idx[0]], city)
+            mean = expected[k] * float(np.mean(day_factor[idx]))
+            for j, ev in enumerate(events):  # an event day adds its effect once among n days
+                if days.index(ev.date) in idx:
+                    extra = _event_extra(layout, ev, flags[:, j], expected[k])
+                    mean += extra * day_factor[days.index(ev.date)] / len(idx)
+            hourly = mean.reshape(n, 24, 4).sum(axis=2)
+            noise = rng.standard_normal(hourly.shape) * np.sqrt(quantum * hourly / len(idx))
+            start = hour_of_week_offset(days[idx[0]])
+            values[:, start : start + 24] = np.maximum(hourly + noise, 0.0)
+        _write_service(week, s, values.astype(np.float32))
+        totals = {k: e.sum(axis=1) for k, e in expected.items()}
+        hours = {k: e.reshape(n, 24, 4).sum(axis=(0, 2)) for k, e in expected.items()}
+        for d, day in enumerate(days):
+            k, f = day_kind(day, city), day_factor[d]
+            total, ch = totals[k] * f, hours[k] * f
+            gone = missing_slots(day)
+            if gone:  # the slots that do not exist that night
+                total = total - expected[k][:, gone].sum(axis=1) * f
+            for j, ev in enumerate(events):
+                if ev.date == day:
+                    extra = _event_extra(layout, ev, flags[:, j], expected[k] * f)
+                    total = total + extra.sum(axis=1)
+                    ch = ch + extra.reshape(n, 24, 4).sum(axis=(0, 2))
+            daily_mean[:, d] += total
+            daily_var[:, d] += quantum * total
+            city_hours[d] += ch
+    week.flush()
+    del week
+    noise = _rng(seed, city, 6).standard_normal(daily_mean.shape)
+    daily = np.maximum(daily_mean + noise * np.sqrt(daily_var), 0.0)
+    for d, day in enumerate(days):
+        for slot in missing_slots(day):
+            city_hours[d, slot // 4] = np.nan
+    _write_reduced_entry(entry, city, layout, services, days, daily, city_hours, seed)
+    return out
+
+
+def _event_extra(layout: CityLayout, ev, flag: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """What a planted event adds to ``mean [T, 96]`` on its day (as in expected_traffic)."""
+    extra = np.zeros_like(mean)
+    hit = flag.astype(bool)
+    factor = np.full(hit.sum(), ev.factor)
+    if ev.kind == "match":
+        stadium = layout.archetype[hit] == ARCHETYPES.index("stadium")
+        factor[~stadium] = 1 + (ev.factor - 1) / 4
+    extra[hit, ev.start_slot : ev.end_slot] = mean[hit, ev.start_slot : ev.end_slot] * (
+        factor[:, None] - 1
+    )
+    return extra
+
+
+def _write_truth_and_geo(out: Path, city: str, layout: CityLayout, events, flags) -> None:
+    truth = pd.DataFrame(
+        {
+            "tile_id": layout.tile_ids,
+            "row": layout.tile_ids // layout.cols,
+            "col": layout.tile_ids % layout.cols,
+            "zone": layout.zone,
+            "archetype": np.array(ARCHETYPES)[layout.archetype],
+        }
+    )
+    for j, ev in enumerate(events):
+        truth[f"event_{ev.name}"] = flags[:, j]
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    truth.to_csv(out / "truth" / f"{city}_truth.csv", index=False)
+    ev_table = pd.DataFrame([asdict(e) for e in events], columns=list(Event.__annotations__))
+    ev_table["n_tiles"] = flags.sum(axis=0).astype(int) if events else []
+    ev_table.to_csv(out / "truth" / f"{city}_events.csv", index=False)
+    write_geojson(out / "geo" / f"{city}.geojson", layout)
+
+
+def _write_reduced_entry(entry, city, layout, services, days, daily, city_hours, seed) -> None:
+    """The files of a reduction's cache entry (:func:`dstc_lib.reduce.load_reduced`)."""
+    from .reduce import PREREDUCED_PARAMS
+
+    n = layout.n_tiles
+    np.save(entry / "tile_ids.npy", np.asarray(layout.tile_ids, np.int64))
+    np.save(entry / "daily.npy", daily.astype(np.float32))
+    np.save(entry / "city_hourly.npy", city_hours)
+    quality = pd.DataFrame(
+        [
+            {
+                "service": s,
+                "day": str(d),
+                "direction": r,
+                "present": True,
+                "rows": n,
+                "nan_values": n * len(missing_slots(d)),
+                "error": "",
+                "rows_missing": 0,
+            }
+            for s in services
+            for d in days
+            for r in ("DL", "UL")
+        ]
+    )
+    quality.to_csv(entry / "quality.csv", index=False)
+    (entry / "axes.json").write_text(
+        json.dumps({"city": city, "services": services, "days": [str(d) for d in days]})
+    )
+    params = {
+        "city": city,
+        "services": services,
+        "days": [str(d) for d in days],
+        **PREREDUCED_PARAMS,
+        "exclude_days": [str(d) for d in sorted(holidays_in(city, days))],
+    }
+    manifest = {
+        "kind": "reduce",
+        "params": params,
+        "fingerprint": f"synthetic-scale-seed{seed}",
+        "source": "written directly from the synthetic archetype model (dstc_lib.synth, "
+        "generate_scale_city): the expectation with the sampling noise of the mean, no raw files",
+    }
+    (entry / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def holidays_in(city: str, days: list[dt.date]) -> list[dt.date]:
+    """The city's public holidays among ``days``."""
+    from .study_calendar import holidays
+
+    return [d for d in days if d in holidays(city)]
 
 
 __all__ = [

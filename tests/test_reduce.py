@@ -327,3 +327,14 @@ def test_block_level_gives_each_worker_at_least_two_tasks():
     for n, slots in [(12, 2), (68, 8), (200, 3)]:
         level = red._block_level(n, slots)
         assert -(-n // (1 << level)) >= 2 * slots > -(-n // (2 << level))
+
+
+def test_week_sums_read_in_blocks_equal_the_whole_array_sums(tiny, tmp_path):
+    ct = red.reduce_city(tiny / "traffic", "Paris", cache_dir=tmp_path, progress=False)
+    whole = np.asarray(ct.week, dtype=np.float64)
+    for axis in (1, 2, (1, 2)):
+        expected = np.nansum(whole, axis=axis)
+        for block in (1, 5000, 1 << 30):  # one tile per block, a few tiles, everything at once
+            np.testing.assert_array_equal(ct.week_sum(axis, block_bytes=block), expected)
+    with pytest.raises(ValueError, match="keeps the tiles"):
+        ct.week_sum(axis=0)
