@@ -266,3 +266,13 @@ def test_netmob_atlas_reads_the_raw_format(tiny_source, tmp_path):
     assert city.truth is None and city.X.shape[1] == 3
     with pytest.raises(ValueError, match="no folder for"):
         atlas.load_netmob_atlas(tiny_source / "traffic", tiny_source / "geo", ["Lyon"])
+
+
+def test_own_models_get_the_shared_model_s_steps():
+    options = {"method": "dstc", "pretrain_epochs": 4, "epochs": 3, "batch_size": 64}
+    own = atlas.matched_budget(options, n_train=600, n_city=70)
+    steps = lambda n, o: -(-n // 64) * (o["pretrain_epochs"] + o["epochs"])  # noqa: E731
+    assert steps(70, own) == steps(600, options)
+    assert atlas.matched_budget(options, 600, 600) == options
+    with pytest.raises(ValueError, match="own_budget='tiles'"):
+        atlas.leave_one_city_out([], own_budget="tiles")
