@@ -719,6 +719,10 @@ def unique_fate(
     return out
 
 
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 def _fmt(v: float) -> str:
     return f"{v:.2f}"
 
@@ -788,8 +792,8 @@ def say_presence(shares: pd.DataFrame, presence: pd.DataFrame, names: dict[int, 
     )
     if len(partial):
         parts = [
-            f"{names[k]} ({row['cities']} cities, up to {row['largest share']:.0%} in "
-            f"{row['in city']})"
+            f"{names[k]} ({_n(row['cities'], 'city', 'cities')}, up to "
+            f"{row['largest share']:.0%} in {row['in city']})"
             for k, row in partial.sort_values("cities").iterrows()
         ]
         text += "Clusters present in only some cities: " + "; ".join(parts) + ". "
@@ -879,7 +883,7 @@ def say_cities(table: pd.DataFrame) -> str:
         text += (
             f"; {len(lacking)} cities lack at least one planted archetype"
             + (
-                " (" + ", ".join(f"{a}: {n} cities" for a, n in counts.items()) + ")"
+                " (" + ", ".join(f"{a}: {_n(n, 'city', 'cities')}" for a, n in counts.items()) + ")"
                 if len(counts)
                 else ""
             )
@@ -890,7 +894,7 @@ def say_cities(table: pd.DataFrame) -> str:
             holder = {
                 a: table.index[~table["absent"].str.contains(a, regex=False)][0] for a in only.index
             }
-            text += " " + "; ".join(f"only {c} has {a}" for a, c in holder.items()) + "."
+            text += " " + "; ".join(f"Only {c} has {a}" for a, c in holder.items()) + "."
     else:
         text += "."
     return text

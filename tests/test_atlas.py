@@ -237,7 +237,7 @@ def test_interpretations_follow_the_numbers():
     fate = atlas.unique_fate(
         np.array([0, 0, 0, 1, 1]), np.array(["a", "a", "a", "port", "port"]), shares, "M", "port"
     )
-    assert "1: port (1 cities" in atlas.say_presence(shares, presence, names)
+    assert "1: port (1 city," in atlas.say_presence(shares, presence, names)
     assert "1 of 3 shared" in atlas.say_presence(shares, presence, names)
     assert "**found**" in atlas.say_fate(fate, names)
     fate["verdict"] = "absorbed"
@@ -250,7 +250,7 @@ def test_city_table_names_the_missing_archetypes(cities):
     assert "port" in table.loc["Paris", "absent"]
     assert "port" not in table.loc[synth.UNIQUE_CITY, "absent"]
     text = atlas.say_cities(table)
-    assert f"only {synth.UNIQUE_CITY} has port" in text
+    assert f"Only {synth.UNIQUE_CITY} has port" in text
     assert f"{table['tiles'].sum():,} tiles" in text
 
 
