@@ -46,6 +46,7 @@ __all__ = [
     "load_or_fit_shared",
     "loco_summary",
     "make_model",
+    "matched_budget",
     "mix_linkage",
     "presence_table",
     "sample_patches",
@@ -459,14 +460,40 @@ def load_or_fit_shared(
 # -- leave one city out -----------------------------------------------------------------------
 
 
-def _loco_task(cities, k, seed, options, per_city):
+def matched_budget(options: dict, n_train: int, n_city: int) -> dict:
+    """Options of a city's own model that give it as many optimisation steps as a shared model
+    trained on ``n_train`` tiles with ``options`` (a small city would otherwise get one or two
+    mini-batches an epoch): each epoch count scaled by the ratio of mini-batches per epoch.
+    Options without epochs (k-means) are returned as they are.
+
+    Examples
+    --------
+    >>> matched_budget({"pretrain_epochs": 4, "epochs": 4, "batch_size": 100}, 600, 90)
+    {'pretrain_epochs': 24, 'epochs': 24, 'batch_size': 100}
+    >>> matched_budget({"method": "kmeans", "n_clusters": 3}, 600, 90)
+    {'method': 'kmeans', 'n_clusters': 3}
+    """
+    if options.get("method", "dstc") != "dstc":
+        return dict(options)
+    batch = int(options.get("batch_size", 256))
+    factor = -(-n_train // batch) / -(-n_city // batch)
+    out = dict(options)
+    for key, default in (("pretrain_epochs", 30), ("epochs", 30)):
+        out[key] = int(round(options.get(key, default) * factor))
+    return out
+
+
+def _loco_task(cities, k, seed, options, per_city, budget):
     city = cities[k]
     others = [c for i, c in enumerate(cities) if i != k]
     t0 = time.perf_counter()
-    own = fit_own(city, random_state=seed, **options)
-    t1 = time.perf_counter()
     shared = fit_shared(others, per_city=per_city, random_state=seed, **options)
     loco = assign_city(shared, city)
+    t1 = time.perf_counter()
+    own_options = (
+        matched_budget(options, shared.n_train, city.n_tiles) if budget == "steps" else options
+    )
+    own = fit_own(city, random_state=seed, **own_options)
     t2 = time.perf_counter()
     row = {"city": city.name, "seed": seed, "tiles": city.n_tiles, "train tiles": shared.n_train}
     if city.truth is not None:
@@ -474,7 +501,7 @@ def _loco_task(cities, k, seed, options, per_city):
         row["ARI shared"] = external_scores(loco, city.truth)["ARI"]
         row["ratio"] = row["ARI shared"] / row["ARI own"] if row["ARI own"] > 0 else np.nan
     row["ARI shared vs own"] = external_scores(loco, own)["ARI"]
-    row["seconds own"], row["seconds shared"] = t1 - t0, t2 - t1
+    row["seconds own"], row["seconds shared"] = t2 - t1, t1 - t0
     return row
 
 
@@ -483,6 +510,7 @@ def leave_one_city_out(
     seeds: Sequence[int] = (0, 1, 2),
     *,
     per_city: int = 60,
+    own_budget: str = "steps",
     n_jobs: int = 1,
     cache_dir: Path | str | None = None,
     **options,
@@ -491,7 +519,10 @@ def leave_one_city_out(
     all the other cities (:func:`fit_shared`, ``per_city`` tiles from each) that labels it.
     One row per (city, seed): ARI of each against the planted truth (synthetic data) and their
     ratio, shared / own (NaN when the own model's ARI is not positive), the ARI between the two
-    labellings, and the seconds each took. ``n_jobs`` processes run the (city, seed) pairs (the
+    labellings, and the seconds each took. ``own_budget="steps"`` gives each own model as many
+    optimisation steps as the shared model it is compared with (:func:`matched_budget`),
+    ``"epochs"`` the same epochs (fewer steps for a city smaller than the training sample).
+    ``n_jobs`` processes run the (city, seed) pairs (the
     numbers do not depend on it). With ``cache_dir`` the table is stored and re-read.
 
     Examples
@@ -508,6 +539,8 @@ def leave_one_city_out(
     >>> table["ratio"].round(2).tolist()
     [1.0, 1.0, 1.0]
     """
+    if own_budget not in ("steps", "epochs"):
+        raise ValueError(f"own_budget={own_budget!r}: choose 'steps' or 'epochs'")
     tasks = [(k, seed) for seed in seeds for k in range(len(cities))]
     cache = key = None
     if cache_dir is not None:
@@ -517,6 +550,7 @@ def leave_one_city_out(
             "atlas": "loco",
             "seeds": list(seeds),
             "per_city": per_city,
+            "own_budget": own_budget,
             "options": options,
             "library": library_digest(),
         }
@@ -526,12 +560,12 @@ def leave_one_city_out(
         if hit is not None:
             return pd.read_csv(hit / "loco.csv")
     if n_jobs == 1:
-        rows = [_loco_task(cities, k, seed, options, per_city) for k, seed in tasks]
+        rows = [_loco_task(cities, k, seed, options, per_city, own_budget) for k, seed in tasks]
     else:
         from joblib import Parallel, delayed
 
         rows = Parallel(n_jobs=n_jobs)(
-            delayed(_loco_task)(cities, k, seed, options, per_city) for k, seed in tasks
+            delayed(_loco_task)(cities, k, seed, options, per_city, own_budget) for k, seed in tasks
         )
     table = pd.DataFrame(rows)
     if cache is not None:
@@ -685,6 +719,10 @@ def unique_fate(
     return out
 
 
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
 def _fmt(v: float) -> str:
     return f"{v:.2f}"
 
@@ -754,8 +792,8 @@ def say_presence(shares: pd.DataFrame, presence: pd.DataFrame, names: dict[int, 
     )
     if len(partial):
         parts = [
-            f"{names[k]} ({row['cities']} cities, up to {row['largest share']:.0%} in "
-            f"{row['in city']})"
+            f"{names[k]} ({_n(row['cities'], 'city', 'cities')}, up to "
+            f"{row['largest share']:.0%} in {row['in city']})"
             for k, row in partial.sort_values("cities").iterrows()
         ]
         text += "Clusters present in only some cities: " + "; ".join(parts) + ". "
@@ -845,7 +883,7 @@ def say_cities(table: pd.DataFrame) -> str:
         text += (
             f"; {len(lacking)} cities lack at least one planted archetype"
             + (
-                " (" + ", ".join(f"{a}: {n} cities" for a, n in counts.items()) + ")"
+                " (" + ", ".join(f"{a}: {_n(n, 'city', 'cities')}" for a, n in counts.items()) + ")"
                 if len(counts)
                 else ""
             )
@@ -856,7 +894,7 @@ def say_cities(table: pd.DataFrame) -> str:
             holder = {
                 a: table.index[~table["absent"].str.contains(a, regex=False)][0] for a in only.index
             }
-            text += " " + "; ".join(f"only {c} has {a}" for a, c in holder.items()) + "."
+            text += " " + "; ".join(f"Only {c} has {a}" for a, c in holder.items()) + "."
     else:
         text += "."
     return text

@@ -237,7 +237,7 @@ def test_interpretations_follow_the_numbers():
     fate = atlas.unique_fate(
         np.array([0, 0, 0, 1, 1]), np.array(["a", "a", "a", "port", "port"]), shares, "M", "port"
     )
-    assert "1: port (1 cities" in atlas.say_presence(shares, presence, names)
+    assert "1: port (1 city," in atlas.say_presence(shares, presence, names)
     assert "1 of 3 shared" in atlas.say_presence(shares, presence, names)
     assert "**found**" in atlas.say_fate(fate, names)
     fate["verdict"] = "absorbed"
@@ -250,7 +250,7 @@ def test_city_table_names_the_missing_archetypes(cities):
     assert "port" in table.loc["Paris", "absent"]
     assert "port" not in table.loc[synth.UNIQUE_CITY, "absent"]
     text = atlas.say_cities(table)
-    assert f"only {synth.UNIQUE_CITY} has port" in text
+    assert f"Only {synth.UNIQUE_CITY} has port" in text
     assert f"{table['tiles'].sum():,} tiles" in text
 
 
@@ -266,3 +266,13 @@ def test_netmob_atlas_reads_the_raw_format(tiny_source, tmp_path):
     assert city.truth is None and city.X.shape[1] == 3
     with pytest.raises(ValueError, match="no folder for"):
         atlas.load_netmob_atlas(tiny_source / "traffic", tiny_source / "geo", ["Lyon"])
+
+
+def test_own_models_get_the_shared_model_s_steps():
+    options = {"method": "dstc", "pretrain_epochs": 4, "epochs": 3, "batch_size": 64}
+    own = atlas.matched_budget(options, n_train=600, n_city=70)
+    steps = lambda n, o: -(-n // 64) * (o["pretrain_epochs"] + o["epochs"])  # noqa: E731
+    assert steps(70, own) == steps(600, options)
+    assert atlas.matched_budget(options, 600, 600) == options
+    with pytest.raises(ValueError, match="own_budget='tiles'"):
+        atlas.leave_one_city_out([], own_budget="tiles")
