@@ -25,6 +25,32 @@ __all__ = [
 ]
 DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 _BASEMAP_OK: bool | None = None  # one failed download per process is enough to know we're offline
+_BASEMAP_NOTED = False  # the "no basemap" note is written on the first map of a page only
+
+# One categorical palette for the whole book: each planted archetype keeps its colour on every
+# map, clusters named after an archetype take that colour, and a cadastre's coarse classes the
+# colour of their main archetype. Clusters without a name use CLUSTER_COLOURS by number.
+ARCHETYPE_COLOURS = {
+    "business": "#1f77b4",
+    "residential": "#ff7f0e",
+    "mixed": "#bcbd22",
+    "nightlife": "#9467bd",
+    "transport_hub": "#d62728",
+    "campus": "#8c564b",
+    "park": "#2ca02c",
+    "commercial": "#e377c2",
+    "stadium": "#17becf",
+    "extra": "#7f7f7f",
+    "housing": "#ff7f0e",
+    "offices and shops": "#1f77b4",
+    "public facilities": "#8c564b",
+    "transport": "#d62728",
+    "green and sport": "#2ca02c",
+}
+CLUSTER_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+    "#17becf", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+]  # fmt: skip
 
 
 # --- maps -------------------------------------------------------------------------------------
@@ -32,7 +58,8 @@ _BASEMAP_OK: bool | None = None  # one failed download per process is enough to 
 
 def add_basemap(ax: plt.Axes, crs: str = L93, source=None) -> bool:
     """Draw a web basemap under the data; offline (or with ``DSTC_BASEMAP=off``) leave the map
-    plain and say so in a corner. Returns whether a basemap was drawn."""
+    plain and say so in a corner of the first map of the page (process) only. Returns whether a
+    basemap was drawn."""
     global _BASEMAP_OK
     if os.environ.get("DSTC_BASEMAP", "on").lower() in ("off", "0", "no"):
         _BASEMAP_OK = False
@@ -53,10 +80,14 @@ def add_basemap(ax: plt.Axes, crs: str = L93, source=None) -> bool:
             return True
         except Exception:  # no network, blocked host, tile server error: a plain map will do
             _BASEMAP_OK = False
+    global _BASEMAP_NOTED
+    if _BASEMAP_NOTED:
+        return False
+    _BASEMAP_NOTED = True
     ax.text(
         0.01,
         0.01,
-        "basemap unavailable offline: plain map",
+        "basemap unavailable offline: plain maps on this page",
         transform=ax.transAxes,
         fontsize=7,
         color="0.35",
@@ -88,28 +119,76 @@ def tile_map(
         frame["value"] = values.reindex(frame.index).to_numpy()
     else:
         frame["value"] = np.asarray(values)
-    if legend and "legend_kwds" not in kwargs:
-        kwargs["legend_kwds"] = (
-            {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0), "fontsize": 8, "frameon": False}
-            if categorical
-            else {"shrink": 0.6}
+    if categorical:
+        _categorical_map(frame, ax, legend=legend, alpha=alpha, **kwargs)
+    else:
+        if legend and "legend_kwds" not in kwargs:
+            kwargs["legend_kwds"] = {"shrink": 0.6}
+        frame.plot(
+            column="value",
+            ax=ax,
+            legend=legend,
+            alpha=alpha,
+            cmap=cmap or "viridis",
+            linewidth=0,
+            missing_kwds={"color": "lightgrey"},
+            **kwargs,
         )
-    frame.plot(
-        column="value",
-        ax=ax,
-        categorical=categorical,
-        legend=legend,
-        alpha=alpha,
-        cmap=cmap or ("tab10" if categorical else "viridis"),
-        linewidth=0,
-        missing_kwds={"color": "lightgrey"},
-        **kwargs,
-    )
     if basemap:
         add_basemap(ax, crs=tiles.crs.to_string())
     ax.set_title(title)
     ax.set_axis_off()
     return ax
+
+
+def category_colours(categories) -> dict:
+    """The book's colour for each category: an archetype (or a cluster named after one, or a
+    coarse land-use class) its fixed colour in :data:`ARCHETYPE_COLOURS`, a cluster number its
+    colour in :data:`CLUSTER_COLOURS`, anything else the next unused colour.
+
+    Examples
+    --------
+    >>> category_colours(["park", 3, "7"])
+    {'park': '#2ca02c', 3: '#d62728', '7': '#bcbd22'}
+    """
+    out, free = {}, iter(c for c in CLUSTER_COLOURS if c not in ARCHETYPE_COLOURS.values())
+    for cat in categories:
+        text = str(cat)
+        if text in ARCHETYPE_COLOURS:
+            out[cat] = ARCHETYPE_COLOURS[text]
+        elif text.lstrip("-").isdigit():
+            out[cat] = CLUSTER_COLOURS[int(text) % len(CLUSTER_COLOURS)]
+        else:
+            out[cat] = next(free, "#000000")
+    return out
+
+
+def _sort_key(value) -> tuple:
+    text = str(value)
+    return (0, int(text), "") if text.lstrip("-").isdigit() else (1, 0, text)
+
+
+def _categorical_map(frame: gpd.GeoDataFrame, ax: plt.Axes, *, legend: bool, alpha: float, **kw):
+    from matplotlib.patches import Patch
+
+    kw.pop("legend_kwds", None)
+    kw.pop("cmap", None)
+    known = frame["value"].notna()
+    if (~known).any():
+        frame[~known].plot(ax=ax, color="lightgrey", linewidth=0, alpha=alpha)
+    cats = sorted(frame.loc[known, "value"].unique(), key=_sort_key)
+    colours = category_colours(cats)
+    for cat in cats:
+        frame[frame["value"] == cat].plot(ax=ax, color=colours[cat], linewidth=0, alpha=alpha, **kw)
+    if legend and cats:
+        handles = [Patch(color=colours[c], label=str(c)) for c in cats]
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            fontsize=9,
+            frameon=False,
+        )
 
 
 # --- the city's traffic ------------------------------------------------------------------
@@ -144,7 +223,7 @@ def mix_heatmap(mix: pd.DataFrame, ax: plt.Axes | None = None, title: str = "") 
     if ax is None:
         _, ax = plt.subplots(figsize=(0.65 * mix.shape[1] + 2, 0.45 * mix.shape[0] + 1.5))
     sns.heatmap(
-        mix, annot=True, fmt=".2f", cmap="rocket_r", ax=ax, cbar=False, annot_kws={"fontsize": 7}
+        mix, annot=True, fmt=".2f", cmap="rocket_r", ax=ax, cbar=False, annot_kws={"fontsize": 8}
     )
     ax.set_xlabel("")
     ax.set_ylabel("")
@@ -233,7 +312,7 @@ def confusion_heatmap(table: pd.DataFrame, ax=None, title: str = "") -> plt.Axes
         _, ax = plt.subplots(figsize=(0.7 * table.shape[1] + 2.5, 0.45 * table.shape[0] + 1.5))
     share = table.div(table.sum(axis=1).replace(0, 1), axis=0)
     sns.heatmap(
-        share, annot=table, fmt="d", cmap="Blues", cbar=False, ax=ax, annot_kws={"fontsize": 7}
+        share, annot=table, fmt="d", cmap="Blues", cbar=False, ax=ax, annot_kws={"fontsize": 8}
     )
     ax.set_title(title)
     return ax

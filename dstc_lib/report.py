@@ -23,11 +23,12 @@ import html
 import math
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["fmt", "table", "say", "figure", "compare", "markdown_html"]
+__all__ = ["fmt", "table", "say", "figure", "compare", "markdown_html", "keep", "kept"]
 
 
 def fmt(value: object, digits: int = 3) -> str:
@@ -127,6 +128,59 @@ def figure(fig, name: str) -> None:
 
     glue(name, fig, display=False)
     plt.close(fig)
+
+
+def keep(name: str, value: object) -> None:
+    """Keep one result of the page under ``name`` (glued, not shown), for the findings chapter
+    and the landing page, which read it from the executed page (:func:`kept`).
+
+    Numbers are kept as plain Python numbers, text as text.
+
+    Example
+    -------
+    >>> keep("paris-ari", 0.8804)  # doctest: +SKIP
+    """
+    from myst_nb import glue
+
+    if isinstance(value, bool | np.bool_):
+        value = bool(value)
+    elif isinstance(value, int | np.integer):
+        value = int(value)
+    elif isinstance(value, float | np.floating):
+        value = float(value)
+    elif not isinstance(value, str):
+        raise TypeError(f"keep({name!r}): a number or a text, not {type(value).__name__}")
+    glue(name, value, display=False)
+
+
+def kept(notebook: str | Path) -> dict[str, object]:
+    """The results an executed page kept with :func:`keep` (name -> value); an empty dict for a
+    page that was not executed.
+
+    Examples
+    --------
+    >>> kept("no/such/page.ipynb")
+    {}
+    """
+    import ast
+    import json
+
+    path = Path(notebook)
+    if not path.is_file():
+        return {}
+    out: dict[str, object] = {}
+    for cell in json.loads(path.read_text()).get("cells", []):
+        for output in cell.get("outputs", []):
+            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = output.get("data", {}).get("text/plain")
+            if name is None or text is None:
+                continue
+            text = "".join(text) if isinstance(text, list) else text
+            try:
+                out[name] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                out[name] = text
+    return out
 
 
 def compare(

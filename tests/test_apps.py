@@ -181,3 +181,56 @@ def test_a_closure_on_one_of_two_fridays_flags_that_friday_only():
     flags = anomalies.score_tile_days(hourly, labels, days).flags(8.0)
     assert flags[closed, fridays[1]].all()
     assert flags.sum() == len(closed)
+
+
+def _grid(n: int = 12) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    xs, ys = np.meshgrid(np.arange(n) * 100.0, np.arange(n) * 100.0)
+    tiles = gpd.GeoDataFrame(
+        geometry=[box(x, y, x + 100, y + 100) for x, y in zip(xs.ravel(), ys.ravel(), strict=True)],
+        crs="EPSG:2154",
+    )
+    quadrant = (xs.ravel() >= n * 50).astype(int) + 2 * (ys.ravel() >= n * 50).astype(int)
+    names = np.array(["residential", "business", "park", "campus"])[quadrant]
+    return tiles, pd.Series(names, index=tiles.index)
+
+
+def test_cadastral_layer_is_coarser_noisier_and_seeded():
+    tiles, truth = _grid()
+    exact = zones.majority_landuse(
+        tiles, zones.cadastral_layer(tiles, truth, mislabel=0.0, shift=0.0, block=1), "landuse"
+    )
+    # no noise: exactly the coarse classes of the truth (nine archetypes -> five classes)
+    assert (exact.to_numpy() == zones.coarse_truth(truth)).all()
+    noisy = {
+        s: zones.majority_landuse(
+            tiles, zones.cadastral_layer(tiles, truth, seed=s, mislabel=0.3), "landuse"
+        )
+        for s in (0, 1)
+    }
+    agree = {s: float((v.to_numpy() == zones.coarse_truth(truth)).mean()) for s, v in noisy.items()}
+    assert all(0.4 < a < 0.98 for a in agree.values())  # wrong in places, right mostly
+    assert not noisy[0].equals(noisy[1])  # the seed draws the errors
+    again = zones.majority_landuse(
+        tiles, zones.cadastral_layer(tiles, truth, seed=0, mislabel=0.3), "landuse"
+    )
+    assert again.equals(noisy[0])
+    with pytest.raises(ValueError, match="mislabel"):
+        zones.cadastral_layer(tiles, truth, mislabel=1.5)
+    with pytest.raises(ValueError, match="no coarse class"):
+        zones.cadastral_layer(tiles, truth.replace("park", "lake"))
+
+
+def test_zone_sentences_follow_the_values():
+    good = pd.DataFrame({"ARI": [0.5], "NMI": [0.6], "ARI planted vs layer": [0.5]}, index=["A"])
+    poor = pd.DataFrame({"ARI": [0.1], "NMI": [0.2], "ARI planted vs layer": [0.5]}, index=["A"])
+    assert "100%" in zones.say_zones(good) and "20%" in zones.say_zones(poor)
+    per_class = pd.DataFrame(
+        {"precision": [0.9, 0.2], "recall": [0.9, 0.1]}, index=["housing", "transport"]
+    )
+    assert zones.say_per_class(per_class).startswith("housing is found best")
+    flipped = per_class.set_axis(["transport", "housing"])
+    assert zones.say_per_class(flipped).startswith("transport is found best")
+    fid = pd.DataFrame({"same class as the planted zone": [0.9], "classes": [5]}, index=["A"])
+    worse = fid.assign(**{"same class as the planted zone": [0.5]})
+    assert "one tile in 10" in zones.say_fidelity(fid)
+    assert "one tile in 2" in zones.say_fidelity(worse)
