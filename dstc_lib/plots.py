@@ -422,3 +422,75 @@ def loss_curves(history: pd.DataFrame, ax: plt.Axes | None = None, title: str = 
     ax.legend(frameon=False)
     ax.set_title(title)
     return ax
+
+
+# --- the study's schematic ----------------------------------------------------------------------
+
+_SCHEMATIC = {  # name: (x, y, text, colour); the canvas is 16 x 9.4
+    "raw": (1.6, 8.2, "NetMob23 files\ncity x service x day\n[tiles, 96 quarters]", "0.9"),
+    "reduce": (5.0, 8.2, "streaming reduction\n(one file at a time)", "0.9"),
+    "week": (8.4, 8.2, "typical week X\n[tiles, services, 168]", "#fde0c5"),
+    "features": (11.8, 8.2, "log, per-tile shape,\nstandardised", "#fde0c5"),
+    "aug": (3.2, 6.0, "two augmented views\n$x^a, x^b$", "#d6e6f4"),
+    "backbone": (3.2, 4.2, "1-D conv backbone\n$h = f(x)$", "#d6e6f4"),
+    "ich": (1.6, 2.3, "instance head $z$\nNT-Xent over rows", "#d6e6f4"),
+    "cch": (4.8, 2.3, "cluster head $y$\nNT-Xent over columns\nminus entropy", "#d6e6f4"),
+    "graph": (14.4, 6.0, "tile graph $P$\n(queen contiguity,\nrow-normalised)", "#dcefd6"),
+    "poly": (11.0, 6.0, "polynomial filter\n$[X, PX, P^2X]$", "#dcefd6"),
+    "enc": (11.0, 4.2, "temporal conv encoder\nlatent $z$, decoder (MSE)", "#dcefd6"),
+    "dec": (11.0, 2.3, "Student-t $Q$, target $P$\nKL$(P\\|Q)$", "#dcefd6"),
+    "labels": (8.0, 0.6, "labels per tile: maps, signatures, scores, zones, transfer, anomalies",
+               "0.9"),
+}  # fmt: skip
+_ARROWS = [
+    ("raw", "reduce"), ("reduce", "week"), ("week", "features"), ("features", "aug"),
+    ("aug", "backbone"), ("backbone", "ich"), ("backbone", "cch"), ("features", "poly"),
+    ("graph", "poly"), ("poly", "enc"), ("enc", "dec"), ("cch", "labels"), ("dec", "labels"),
+]  # fmt: skip
+
+
+def schematic(ax: plt.Axes | None = None) -> plt.Axes:
+    """The study at a glance: from the raw files to the typical week, then the two clustering
+    methods (contrastive clustering in blue, DSTC in green) and what the labels feed.
+
+    Example
+    -------
+    >>> ax = schematic(); len(ax.patches) >= len(_SCHEMATIC)
+    True
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(13, 7.6))
+    boxes = {}
+    for name, (x, y, text, colour) in _SCHEMATIC.items():
+        width, height = (9.0 if name == "labels" else 2.9), 1.3
+        boxes[name] = FancyBboxPatch(
+            (x - width / 2, y - height / 2),
+            width,
+            height,
+            boxstyle="round,pad=0.05",
+            fc=colour,
+            ec="0.3",
+            lw=1,
+        )
+        ax.add_patch(boxes[name])
+        ax.text(x, y, text, ha="center", va="center", fontsize=10)
+    for a, b in _ARROWS:
+        ax.add_patch(
+            FancyArrowPatch(
+                _SCHEMATIC[a][:2],
+                _SCHEMATIC[b][:2],
+                patchA=boxes[a],
+                patchB=boxes[b],
+                arrowstyle="-|>",
+                mutation_scale=14,
+                color="0.35",
+                lw=1.1,
+            )
+        )
+    ax.text(3.2, 7.0, "contrastive clustering", ha="center", fontsize=11.5, color="#1f4e79")
+    ax.text(12.7, 7.0, "DSTC", ha="center", fontsize=11.5, color="#2d6a1f")
+    ax.set(xlim=(-0.1, 16.1), ylim=(-0.2, 9.2))
+    ax.set_axis_off()
+    return ax

@@ -234,3 +234,39 @@ def test_zone_sentences_follow_the_values():
     worse = fid.assign(**{"same class as the planted zone": [0.5]})
     assert "one tile in 10" in zones.say_fidelity(fid)
     assert "one tile in 2" in zones.say_fidelity(worse)
+
+
+def test_week_part_baseline_scores_a_friday_that_day_kinds_cannot():
+    days = study_days(dt.date(2019, 3, 25), 14)  # two weeks: two Fridays
+    rng = np.random.default_rng(1)
+    daily = rng.lognormal(5, 0.02, size=(4, len(days)))
+    friday = [d.weekday() for d in days].index(4)
+    daily[2, friday] *= 0.15  # a closure on the first Friday
+    by_kind = anomalies.zscore_baseline(daily, days, groups="kind")
+    by_part = anomalies.zscore_baseline(daily, days, groups="week part")
+    assert np.isnan(by_kind[:, friday]).all()  # one other Friday: not scored
+    assert by_part[2, friday] < -10 and np.isfinite(by_part).all()
+    with pytest.raises(ValueError, match="groups"):
+        anomalies.zscore_baseline(daily, days, groups="month")
+
+
+def test_thresholds_are_chosen_on_the_other_city():
+    truth = np.array([[False, True, True, False]])
+    sharp, soft = np.array([[1.0, 50.0, 40.0, 2.0]]), np.array([[1.0, 6.0, 7.0, 5.5]])
+    picked = anomalies.held_out_thresholds(
+        {"A": sharp, "B": soft}, {"A": truth, "B": truth}, [3, 5, 6, 10, 30]
+    )
+    assert picked["A"] == (5.0, "B")  # B's events separate at 5 (and only at 5)
+    assert picked["B"] == (30.0, "A")  # A's at any of 5..30: the highest is kept
+    alone = anomalies.held_out_thresholds({"A": soft}, {"A": truth}, [3, 5, 10])
+    assert alone["A"] == (5.0, "A itself (not held out)")
+
+
+def test_detection_sentences_follow_the_values():
+    index = pd.MultiIndex.from_tuples([("P", "main"), ("P", "z")])
+    good = pd.DataFrame({"precision": [0.9, 0.2], "recall": [0.9, 0.3], "F1": [0.9, 0.24]}, index)
+    poor = good.assign(precision=[0.9, 0.2], recall=[0.4, 0.3], F1=[0.53, 0.24])
+    assert "both at least 0.8" in anomalies.say_detection(good, "main")
+    assert "recall below 0.8" in anomalies.say_detection(poor, "main")
+    peers = pd.DataFrame({"F1": [0.7, 0.2]}, pd.MultiIndex.from_tuples([("P", "c"), ("P", "x")]))
+    assert anomalies.say_peers(peers, "c") == "P: F1 0.700 with c as peers, against 0.200 (x)."
