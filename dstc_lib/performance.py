@@ -271,7 +271,8 @@ def say_executors(executors: pd.DataFrame) -> str:
     best = parallel.loc[parallel["speedup_vs_serial"].idxmax()]
     same = bool(executors["same_bits_as_serial"].all())
     return (
-        f"The fastest parallel run is {best['executor']} with {int(best['workers'])} workers,"
+        f"The fastest parallel run is {best['executor']} with {int(best['workers'])}"
+        f" worker{'s' if int(best['workers']) != 1 else ''},"
         f" {best['speedup_vs_serial']:.2f} x serial ({best['speedup_with_startup']:.2f} x with its"
         " start); "
         + (
