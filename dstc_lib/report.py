@@ -186,10 +186,12 @@ def kept(notebook: str | Path) -> dict[str, object]:
     out: dict[str, object] = {}
     for cell in json.loads(path.read_text()).get("cells", []):
         for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            text = output.get("data", {}).get("text/plain")
-            if name is None or text is None:
-                continue
+            scrap = output.get("metadata", {}).get("scrapbook", {})
+            name, prefix = scrap.get("name"), scrap.get("mime_prefix", "")
+            data = output.get("data", {})
+            text = data.get(f"{prefix}text/plain", data.get("text/plain"))
+            if name is None or text is None or any(k.endswith("image/png") for k in data):
+                continue  # not glued, or a figure
             text = "".join(text) if isinstance(text, list) else text
             try:
                 out[name] = ast.literal_eval(text)

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 
 import geopandas as gpd
 import numpy as np
@@ -270,3 +271,39 @@ def test_detection_sentences_follow_the_values():
     assert "recall below 0.8" in anomalies.say_detection(poor, "main")
     peers = pd.DataFrame({"F1": [0.7, 0.2]}, pd.MultiIndex.from_tuples([("P", "c"), ("P", "x")]))
     assert anomalies.say_peers(peers, "c") == "P: F1 0.700 with c as peers, against 0.200 (x)."
+
+
+def test_findings_are_read_back_from_an_executed_page(tmp_path):
+    from dstc_lib import report
+
+    def glued(name, text):  # what myst-nb's glue(..., display=False) writes into the notebook
+        prefix = "application/papermill.record/"
+        return {
+            "output_type": "display_data",
+            "data": {f"{prefix}text/plain": text},
+            "metadata": {"scrapbook": {"name": name, "mime_prefix": prefix}},
+        }
+
+    page = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "outputs": [glued("zones-paris-ari", "0.3"), glued("zones-paris-ceiling", "0.6")],
+            }
+        ]
+    }
+    (tmp_path / "07_zones.ipynb").write_text(json.dumps(page))
+    values = report.gather(tmp_path)
+    assert values == {"zones-paris-ari": 0.3, "zones-paris-ceiling": 0.6}
+    half = report.findings(values)
+    assert len(half) == 1 and "50%" in half[0]
+    better = report.findings(values | {"zones-paris-ari": 0.45})
+    assert "75%" in better[0] and better != half
+    assert report.findings({}) == [] and "No chapter" in report.findings_html({})
+
+
+def test_peer_sentence_says_when_the_grouping_makes_no_difference():
+    index = pd.MultiIndex.from_tuples([("P", "c"), ("P", "one group")])
+    same = anomalies.say_peers(pd.DataFrame({"F1": [1.0, 1.0]}, index), "c")
+    apart = anomalies.say_peers(pd.DataFrame({"F1": [0.9, 0.3]}, index), "c")
+    assert "no difference" in same and "no difference" not in apart

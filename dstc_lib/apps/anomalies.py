@@ -507,9 +507,15 @@ def say_peers(table: pd.DataFrame, clusters: str) -> str:
         if clusters not in rows.index:
             continue
         others = [f"{fmt(v)} ({name})" for name, v in rows.drop(index=clusters).items()]
-        parts.append(
+        text = (
             f"{city}: F1 {fmt(rows[clusters])} with {clusters} as peers, against {_join(others)}."
         )
+        if rows.max() - rows.min() < 0.01:
+            text += (
+                " The peer groups make no difference here: the planted events stand out whatever"
+                " the grouping."
+            )
+        parts.append(text)
     return " ".join(parts)
 
 
