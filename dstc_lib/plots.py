@@ -73,7 +73,7 @@ def add_basemap(ax: plt.Axes, crs: str = L93, source=None) -> bool:
                     ax,
                     crs=crs,
                     source=source or cx.providers.OpenStreetMap.Mapnik,
-                    attribution_size=6,
+                    attribution_size=8,
                     timeout=5,
                 )
             _BASEMAP_OK = True
@@ -89,7 +89,7 @@ def add_basemap(ax: plt.Axes, crs: str = L93, source=None) -> bool:
         0.01,
         "basemap unavailable offline: plain maps on this page",
         transform=ax.transAxes,
-        fontsize=7,
+        fontsize=8,
         color="0.35",
         va="bottom",
     )
@@ -243,7 +243,7 @@ def weekly_profiles(profile: pd.DataFrame, ax: plt.Axes | None = None, title: st
     ax.set_xlim(0, 167)
     ax.set_ylabel("share of weekly traffic")
     ax.set_title(title)
-    ax.legend(fontsize=7, ncols=min(5, len(profile.columns)), loc="upper left")
+    ax.legend(fontsize=9, ncols=min(5, len(profile.columns)), loc="upper left")
     return ax
 
 

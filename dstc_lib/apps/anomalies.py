@@ -436,7 +436,7 @@ def calendar_figure(
                 ax.add_patch(
                     plt.Rectangle((j - 0.5, -0.5), 1, len(names), fill=False, ec="tab:blue", lw=2)
                 )
-                ax.text(j, -0.45, ev.kind, ha="center", va="top", fontsize=7, color="tab:blue")
+                ax.text(j, -0.45, ev.kind, ha="center", va="top", fontsize=8, color="tab:blue")
     if special is not None:
         for j, flagged in enumerate(special["flagged"]):
             if flagged:
