@@ -532,11 +532,30 @@ def findings(values: dict[str, object]) -> list[str]:
             f" wrong), the clusters reach {_join(zones)}."
         )
     if "transfer-best" in values:
-        text = (
-            f"**Transfer.** Over {values.get('transfer-seeds', '?')} seeds, the model that"
-            f" transfers best from one city to the other is {values['transfer-best']} (ARI"
-            f" {fmt(values['transfer-best-ari'])} against the target's truth)"
+
+        def spread(key: str) -> str:
+            sd = values.get(f"{key}-sd")
+            return "" if sd is None or sd != sd else f" ± {fmt(sd)}"
+
+        seeds = (
+            f"Over {values['transfer-seeds']} seeds, the" if "transfer-seeds" in values else "The"
         )
+        text = (
+            f"**Transfer.** {seeds} model that transfers best from one city to the other is"
+            f" {values['transfer-best']} (ARI {fmt(values['transfer-best-ari'])}"
+            f"{spread('transfer-best')} against the target's truth)"
+        )
+        main, best = values.get("transfer-main"), values["transfer-best"]
+        if main is not None and main != best and "transfer-main-ari" in values:
+            gap = float(values["transfer-best-ari"]) - float(values["transfer-main-ari"])
+            noise = max(
+                float(values.get("transfer-best-sd") or 0),
+                float(values.get("transfer-main-sd") or 0),
+            )
+            relation = "within the seeds' spread of" if gap <= noise else "ahead of"
+            text += (
+                f", {relation} {main} ({fmt(values['transfer-main-ari'])}{spread('transfer-main')})"
+            )
         if "transfer-main-ratio" in values:
             text += (
                 f"; {values['transfer-main']} keeps {float(values['transfer-main-ratio']):.0%} of"

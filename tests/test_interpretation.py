@@ -86,3 +86,19 @@ def test_performance_sentences_follow_the_values():
     grows = flat.assign(peak_rss_mb=[800.0, 3000.0])
     assert "below the 1.5 GB" in performance.say_scaling(flat, 0.3, 0.35)
     assert "above the 1.5 GB" in performance.say_scaling(grows, 0.3, 0.35)
+
+
+def test_the_transfer_finding_reads_the_spread():
+    kept = {
+        "transfer-seeds": 3,
+        "transfer-best": "kmeans",
+        "transfer-best-ari": 0.816,
+        "transfer-best-sd": 0.086,
+        "transfer-main": "dstc",
+        "transfer-main-ari": 0.801,
+        "transfer-main-sd": 0.004,
+    }
+    close = report.findings(kept)[0]
+    apart = report.findings(kept | {"transfer-best-sd": 0.01, "transfer-main-ari": 0.6})[0]
+    assert close.startswith("**Transfer.** Over 3 seeds") and "within the seeds' spread" in close
+    assert "ahead of dstc (0.600 ± 0.004)" in apart
