@@ -307,3 +307,25 @@ def test_peer_sentence_says_when_the_grouping_makes_no_difference():
     same = anomalies.say_peers(pd.DataFrame({"F1": [1.0, 1.0]}, index), "c")
     apart = anomalies.say_peers(pd.DataFrame({"F1": [0.9, 0.3]}, index), "c")
     assert "no difference" in same and "no difference" not in apart
+
+
+def test_both_directions_of_a_transfer_share_their_fits(tiny_pair, tmp_path, monkeypatch):
+    root = tiny_pair
+    paris, lyon = (
+        pipeline.load_city(c, root / "traffic", root / "geo", root / "truth")
+        for c in ("Paris", "Lyon")
+    )
+    calls = []
+    real = transfer.cluster_city
+    monkeypatch.setattr(
+        transfer,
+        "cluster_city",
+        lambda city, *a, **k: calls.append(city.name) or real(city, *a, **k),
+    )
+    fits, variants = {}, [{"method": "kmeans"}]
+    there, _ = transfer.transfer_table(paris, lyon, variants, 3, (0, 1), memo=fits)
+    back, _ = transfer.transfer_table(lyon, paris, variants, 3, (0, 1), memo=fits)
+    assert len(calls) == 4  # two cities x two seeds, fitted once each
+    summary = transfer.summarise(there)
+    assert summary[("seeds", "")].iloc[0] == 2 and len(back) == 2
+    assert summary[("ARI transferred vs truth", "±")].notna().all()

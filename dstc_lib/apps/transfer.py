@@ -25,16 +25,27 @@ def transfer_scores(
     *,
     use_graph: bool = True,
     cache_dir=None,
+    memo: dict | None = None,
     **params,
 ) -> dict:
     """Fit ``method`` on the source and on the target, assign the target with the source's
     model, and score: ARI/NMI of the transferred labels against the target's own model's and,
     where the target has a truth, of both against it; ``ratio`` = transferred ARI / own ARI
-    (against the truth). Returns the scores and the three labelings."""
+    (against the truth). Returns the scores and the three labelings.
+
+    ``memo`` (a dict, shared between calls) keeps the fits of this process, so that the other
+    direction of a transfer reuses them even when the estimator cannot be cached on disk."""
     t0 = time.perf_counter()
     kw = dict(use_graph=use_graph, cache_dir=cache_dir, **params)
-    src = cluster_city(source, method, n_clusters, random_state, **kw)
-    own = cluster_city(target, method, n_clusters, random_state, **kw)
+    memo = {} if memo is None else memo
+
+    def fit(city: City) -> Clustering:
+        key = (city.name, method, n_clusters, random_state, repr(sorted(kw.items())))
+        if key not in memo:
+            memo[key] = cluster_city(city, method, n_clusters, random_state, **kw)
+        return memo[key]
+
+    src, own = fit(source), fit(target)
     moved = assign(src, target)
     row = {
         "method": method,
@@ -66,6 +77,7 @@ def transfer_table(
     n_clusters: int = 9,
     seeds: tuple[int, ...] = (0,),
     cache_dir=None,
+    memo: dict | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """:func:`transfer_scores` for each variant (a dict with ``method``, optionally
     ``use_graph`` and estimator parameters) and seed. Returns one row per (variant, seed) and
@@ -83,6 +95,7 @@ def transfer_table(
                 n_clusters=n_clusters,
                 random_state=seed,
                 cache_dir=cache_dir,
+                memo=memo,
                 **variant,
             )
             rows.append({"variant": label, "seed": seed, **out["scores"]})
