@@ -329,3 +329,16 @@ def test_both_directions_of_a_transfer_share_their_fits(tiny_pair, tmp_path, mon
     summary = transfer.summarise(there)
     assert summary[("seeds", "")].iloc[0] == 2 and len(back) == 2
     assert summary[("ARI transferred vs truth", "±")].notna().all()
+
+
+def test_detection_table_pools_events_by_kind():
+    events = pd.DataFrame(
+        {"name": ["match_1", "match_2", "closure_1"], "kind": ["match"] * 2 + ["closure"]}
+    )
+    which = np.array([[0, 1, 2, -1]])
+    truth = which >= 0
+    flags = np.array([[True, False, True, False]])
+    per_event = anomalies.detection_table({"d": flags}, truth, which, events)
+    per_kind = anomalies.detection_table({"d": flags}, truth, which, events, by_kind=True)
+    assert per_event.loc["d", "recall match_1"] == 1 and per_event.loc["d", "recall match_2"] == 0
+    assert per_kind.loc["d", "recall match"] == 0.5 and per_kind.loc["d", "recall closure"] == 1

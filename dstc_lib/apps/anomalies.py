@@ -316,16 +316,26 @@ def precision_recall(flags: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 def detection_table(
-    detectors: dict[str, np.ndarray], truth: np.ndarray, which: np.ndarray, events: pd.DataFrame
+    detectors: dict[str, np.ndarray],
+    truth: np.ndarray,
+    which: np.ndarray,
+    events: pd.DataFrame,
+    *,
+    by_kind: bool = False,
 ) -> pd.DataFrame:
-    """One row per detector (name -> flags): precision, recall, F1 and recall per event."""
+    """One row per detector (name -> flags): precision, recall, F1 and recall per event, or with
+    ``by_kind`` per kind of event (the tile-days of all events of that kind pooled: cities with
+    different event dates then share their columns)."""
+    groups: dict[str, list[int]] = {}
+    for i, ev in enumerate(events.itertuples()):
+        groups.setdefault(f"recall {ev.kind if by_kind else ev.name}", []).append(i)
     rows = {}
     for name, flags in detectors.items():
         row = precision_recall(flags, truth)
-        for i, ev in enumerate(events.itertuples()):
-            mine = which == i
+        for column, members in groups.items():
+            mine = np.isin(which, members)
             if mine.any():
-                row[f"recall {ev.name}"] = float((flags & mine).sum() / mine.sum())
+                row[column] = float((flags & mine).sum() / mine.sum())
         rows[name] = row
     return pd.DataFrame(rows).T
 
