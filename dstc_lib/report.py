@@ -89,7 +89,8 @@ def fmt(value: object, digits: int = 3) -> str:
 
 
 def table(frame: pd.DataFrame | pd.Series, digits: int = 3, *, caption: str | None = None):
-    """A results table formatted with :func:`fmt` (a pandas ``Styler``, rendered as HTML).
+    """A results table formatted with :func:`fmt` (a pandas ``Styler``, rendered as HTML), long
+    text wrapped inside its cells so that the table fits the page.
 
     Examples
     --------
@@ -101,6 +102,10 @@ def table(frame: pd.DataFrame | pd.Series, digits: int = 3, *, caption: str | No
         frame = frame.to_frame()
     styler = frame.style.format(lambda v: fmt(v, digits))
     styler = styler.format_index(lambda v: fmt(v, digits), axis=0)
+    # long text (names, lists of services) wraps inside its cell rather than widening the table
+    styler = styler.set_table_styles(
+        [{"selector": "td, th", "props": "white-space: normal; max-width: 16em"}]
+    )
     if caption:
         styler = styler.set_caption(caption)
     return styler
