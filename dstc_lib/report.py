@@ -94,17 +94,22 @@ def table(frame: pd.DataFrame | pd.Series, digits: int = 3, *, caption: str | No
 
     Examples
     --------
-    >>> t = table(pd.DataFrame({"ARI": [0.88041, 0.5], "tiles": [1080, 12]}, index=["a", "b"]))
-    >>> "0.880" in t.to_html() and "1,080" in t.to_html()
+    >>> t = table(pd.DataFrame({"ARI": [0.88041, 0.5], "n_tiles": [1080, 12]}, index=["a", "b"]))
+    >>> "0.880" in t.to_html() and "1,080" in t.to_html() and "n tiles" in t.to_html()
     True
     """
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
     styler = frame.style.format(lambda v: fmt(v, digits))
     styler = styler.format_index(lambda v: fmt(v, digits), axis=0)
-    # long text (names, lists of services) wraps inside its cell rather than widening the table
+    styler = styler.format_index(lambda v: fmt(v, digits).replace("_", " "), axis=1)
+    # long text (names, lists of services) wraps inside its cell, and a header anywhere, rather
+    # than widening the table beyond the page
     styler = styler.set_table_styles(
-        [{"selector": "td, th", "props": "white-space: normal; max-width: 16em"}]
+        [
+            {"selector": "td", "props": "white-space: normal; max-width: 16em"},
+            {"selector": "th", "props": "white-space: normal; overflow-wrap: anywhere"},
+        ]
     )
     if caption:
         styler = styler.set_caption(caption)
