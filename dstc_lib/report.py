@@ -97,12 +97,14 @@ def table(frame: pd.DataFrame | pd.Series, digits: int = 3, *, caption: str | No
     >>> t = table(pd.DataFrame({"ARI": [0.88041, 0.5], "n_tiles": [1080, 12]}, index=["a", "b"]))
     >>> "0.880" in t.to_html() and "1,080" in t.to_html() and "n tiles" in t.to_html()
     True
+    >>> "&lt;City&gt;.geojson" in table(pd.DataFrame({"help": ["<City>.geojson"]})).to_html()
+    True
     """
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
-    styler = frame.style.format(lambda v: fmt(v, digits))
-    styler = styler.format_index(lambda v: fmt(v, digits), axis=0)
-    styler = styler.format_index(lambda v: fmt(v, digits).replace("_", " "), axis=1)
+    styler = frame.style.format(lambda v: fmt(v, digits), escape="html")
+    styler = styler.format_index(lambda v: fmt(v, digits), axis=0, escape="html")
+    styler = styler.format_index(lambda v: fmt(v, digits).replace("_", " "), axis=1, escape="html")
     # long text (names, lists of services) wraps inside its cell, and a header anywhere, rather
     # than widening the table beyond the page
     styler = styler.set_table_styles(
