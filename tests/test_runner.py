@@ -18,7 +18,9 @@ def test_every_toc_page_exists_and_chapters_are_in_order():
     pages = runner.toc_files(ROOT)
     assert pages[0] == "book/index.md"
     assert pages[1:3] == ["book/01_introduction.ipynb", "book/02_preprocessing.ipynb"]
-    assert len(pages) == 13 and all((ROOT / p).is_file() for p in pages)
+    assert all((ROOT / p).is_file() for p in pages)
+    numbered = [int(Path(p).stem[:2]) for p in pages if Path(p).stem[:2].isdigit()]
+    assert numbered == sorted(numbered) and len(numbered) >= 12  # chapters in reading order
 
 
 def test_profiles_load_and_netmob23_needs_its_folders(monkeypatch):
