@@ -215,3 +215,208 @@ def chapter_summary(table: pd.DataFrame, limit_gb: float = 8.0, target_hours: fl
     if failed:
         text += f" Did not complete: {', '.join(failed)} (the time shown is until it stopped)."
     return text
+
+
+# --- the sentences after the tables of the performance chapter --------------------------------
+
+
+def say_environment(env: dict) -> str:
+    """Where and how busy the benchmarks ran (``results["environment"]``).
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> print(textwrap.fill(say_environment({"date": "2026-11-24T14:48:58+00:00",
+    ...     "cpu_model": "AMD EPYC", "cpus": 2, "memory_gb": 23.5, "load_average_1min": 2.78}), 90))
+    The benchmarks ran on 2026-11-24 on 2 CPUs (AMD EPYC, 23.5 GB) at a load average of 2.8:
+    busier than its CPUs, so every time below is an upper bound.
+    """
+    load = float(env.get("load_average_1min", float("nan")))
+    busy = (
+        "busier than its CPUs, so every time below is an upper bound"
+        if load > env["cpus"]
+        else "with the CPUs to themselves"
+    )
+    return (
+        f"The benchmarks ran on {str(env['date'])[:10]} on {env['cpus']} CPUs"
+        f" ({env.get('cpu_model', '?')}, {env.get('memory_gb', '?')} GB) at a load average of"
+        f" {load:.1f}: {busy}."
+    )
+
+
+def say_read(results: dict) -> str:
+    """How our reader compares with the pyarrow ceiling and pandas, for text and gzip, against
+    the study's two references (``results["read_one_file"]["goal"]``).
+
+    Examples
+    --------
+    >>> r = {"read_one_file": {"goal": {"vs_ceiling": 0.8, "vs_pandas": 3.0},
+    ...      "txt": {"seconds": {"ours": 0.16}, "speed_vs_ceiling": 3.75, "speedup_vs_pandas": 3.6},
+    ...      "gz": {"seconds": {"ours": 0.5}, "speed_vs_ceiling": 0.7, "speedup_vs_pandas": 2.0}}}
+    >>> import textwrap
+    >>> print(textwrap.fill(say_read(r), 90))
+    Text: ours takes 0.160 s, 3.75 x the speed of the ceiling and 3.60 x pandas', above both
+    references (0.8 x the ceiling, 3 x pandas). Gzip: ours takes 0.500 s, 0.70 x the speed of
+    the ceiling and 2.00 x pandas', below the ceiling reference and below the pandas
+    reference.
+    """
+    r = results["read_one_file"]
+    goal = r["goal"]
+    parts = []
+    for fmt_, name in (("txt", "Text"), ("gz", "Gzip")):
+        if fmt_ not in r:
+            continue
+        x = r[fmt_]
+        ceiling, pandas_ = x["speed_vs_ceiling"], x["speedup_vs_pandas"]
+        ok_c, ok_p = ceiling >= goal["vs_ceiling"], pandas_ >= goal["vs_pandas"]
+        if ok_c and ok_p:
+            verdict = (
+                f"above both references ({goal['vs_ceiling']:g} x the ceiling,"
+                f" {goal['vs_pandas']:g} x pandas)"
+            )
+        else:
+            verdict = (
+                f"{'above' if ok_c else 'below'} the ceiling reference and"
+                f" {'above' if ok_p else 'below'} the pandas reference"
+            )
+        parts.append(
+            f"{name}: ours takes {x['seconds']['ours']:.3f} s, {ceiling:.2f} x the speed of the"
+            f" ceiling and {pandas_:.2f} x pandas', {verdict}."
+        )
+    return " ".join(parts)
+
+
+def say_scaling(scaling: pd.DataFrame, fixed: float, per_file: float, limit_gb: float = 1.5) -> str:
+    """Whether time grows linearly and memory stays flat with the files reduced (the scaling
+    table: ``files``, ``seconds``, ``peak_rss_mb``).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"files": [2, 4, 8], "seconds": [1.0, 1.8, 3.4],
+    ...                   "peak_rss_mb": [800.0, 820.0, 860.0]})
+    >>> import textwrap
+    >>> print(textwrap.fill(say_scaling(t, 0.2, 0.4), 90))
+    From 2 to 8 files the time follows 0.20 s + 0.400 s per file, and the peak memory goes
+    from 0.78 to 0.84 GiB (x1.07 for 4 x the files), below the 1.5 GB reference.
+    """
+    first, last = scaling.iloc[0], scaling.iloc[-1]
+    lo, hi = first["peak_rss_mb"] / 1024, last["peak_rss_mb"] / 1024
+    below = scaling["peak_rss_mb"].max() / 1024 <= limit_gb
+    return (
+        f"From {int(first['files'])} to {int(last['files'])} files the time follows"
+        f" {fixed:.2f} s + {per_file:.3f} s per file, and the peak memory goes from {lo:.2f} to"
+        f" {hi:.2f} GiB (x{hi / lo:.2f} for {last['files'] / first['files']:g} x the files),"
+        f" {'below' if below else 'above'} the {limit_gb:g} GB reference."
+    )
+
+
+def say_executors(executors: pd.DataFrame) -> str:
+    """The fastest parallel executor and whether every executor gave the same bits (the
+    executors table).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"executor": ["serial", "processes", "dask"], "workers": [1, 2, 2],
+    ...     "speedup_vs_serial": [1.0, 1.3, 1.1], "speedup_with_startup": [1.0, 1.2, 0.6],
+    ...     "same_bits_as_serial": [True, True, True]})
+    >>> import textwrap
+    >>> print(textwrap.fill(say_executors(t), 90))
+    The fastest parallel run is processes with 2 workers, 1.30 x serial (1.20 x with its
+    start); every executor and number of workers gives the same bits as serial.
+    """
+    parallel = executors[executors["executor"] != "serial"]
+    best = parallel.loc[parallel["speedup_vs_serial"].idxmax()]
+    same = bool(executors["same_bits_as_serial"].all())
+    return (
+        f"The fastest parallel run is {best['executor']} with {int(best['workers'])}"
+        f" worker{'s' if int(best['workers']) != 1 else ''},"
+        f" {best['speedup_vs_serial']:.2f} x serial ({best['speedup_with_startup']:.2f} x with its"
+        " start); "
+        + (
+            "every executor and number of workers gives the same bits as serial."
+            if same
+            else "some runs do NOT give the same bits as serial."
+        )
+    )
+
+
+def say_projection(table: pd.DataFrame) -> str:
+    """The whole dataset's reduction time at the measured costs (the projection table indexed
+    by cost and workers, with ``hours``).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"hours": [20.0, 1.25]}, index=pd.MultiIndex.from_tuples(
+    ...     [("serial", 1), ("serial", 16)], names=["cost", "workers"]))
+    >>> print(say_projection(t))
+    At the serial cost the whole dataset takes 20 hours on 1 worker and 1.2 hours on 16.
+    """
+    parts = []
+    for cost, rows in table.groupby(level=0, sort=False):
+        hours = rows["hours"].droplevel(0)
+        parts.append(
+            f"At the {cost} cost the whole dataset takes {hours.iloc[0]:.3g} hours on"
+            f" {hours.index[0]} worker{'s' if hours.index[0] != 1 else ''} and"
+            f" {hours.iloc[-1]:.2g} hours on {hours.index[-1]}."
+        )
+    return " ".join(parts)
+
+
+def say_train(train: pd.DataFrame) -> str:
+    """Samples per second of each model and phase (the training table).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"model": ["DSTC", "DSTC"],
+    ...     "phase": ["pretraining epoch", "joint epoch"], "seconds": [10.0, 20.0],
+    ...     "samples_per_s": [14151.0, 7075.0], "samples": [141514] * 2})
+    >>> import textwrap
+    >>> print(textwrap.fill(say_train(t), 90))
+    On 141,514 samples: DSTC pretraining epoch 10.0 s (14,151 samples/s), DSTC joint epoch
+    20.0 s (7,075 samples/s).
+    """
+    parts = [
+        f"{r['model']} {r['phase']} {r['seconds']:.1f} s ({r['samples_per_s']:,.0f} samples/s)"
+        for _, r in train.iterrows()
+    ]
+    return f"On {int(train['samples'].max()):,} samples: " + ", ".join(parts) + "."
+
+
+def say_live(live: pd.DataFrame) -> str:
+    """The live comparison of executors made while the page was built.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"executor": ["serial", "dask"], "workers": [1, 2], "files": [336, 336],
+    ...     "seconds": [4.0, 9.0], "same bits as first": [True, True]})
+    >>> import textwrap
+    >>> print(textwrap.fill(say_live(t), 90))
+    serial (1 worker) took 4.0 s for 336 files, dask (2 workers) 9.0 s; both give the same
+    bits.
+    """
+    a, b = live.iloc[0], live.iloc[-1]
+    same = bool(live["same bits as first"].all())
+    return (
+        f"{a['executor']} ({int(a['workers'])} worker{'s' if a['workers'] != 1 else ''}) took"
+        f" {a['seconds']:.1f} s for {int(a['files'])} files, {b['executor']}"
+        f" ({int(b['workers'])} workers) {b['seconds']:.1f} s; "
+        + ("both give the same bits." if same else "they do NOT give the same bits.")
+    )
+
+
+def say_memory(table: pd.DataFrame, by: str, limit_gb: float = 1.5) -> str:
+    """How the peak memory moves along ``by`` (a table with ``by`` and ``peak_rss_mb``).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"services": [1, 2, 4], "peak_rss_mb": [900.0, 910.0, 950.0]})
+    >>> print(say_memory(t, "services"))
+    From 1 to 4 services the peak memory goes from 0.88 to 0.93 GiB, below the 1.5 GB reference.
+    """
+    first, last = table.iloc[0], table.iloc[-1]
+    below = table["peak_rss_mb"].max() / 1024 <= limit_gb
+    return (
+        f"From {first[by]:g} to {last[by]:g} {by} the peak memory goes from"
+        f" {first['peak_rss_mb'] / 1024:.2f} to {last['peak_rss_mb'] / 1024:.2f} GiB,"
+        f" {'below' if below else 'above'} the {limit_gb:g} GB reference."
+    )

@@ -29,6 +29,32 @@ __all__ = [
 ]
 DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 _BASEMAP_OK: bool | None = None  # one failed download per process is enough to know we're offline
+_BASEMAP_NOTED = False  # the "no basemap" note is written on the first map of a page only
+
+# One categorical palette for the whole book: each planted archetype keeps its colour on every
+# map, clusters named after an archetype take that colour, and a cadastre's coarse classes the
+# colour of their main archetype. Clusters without a name use CLUSTER_COLOURS by number.
+ARCHETYPE_COLOURS = {
+    "business": "#1f77b4",
+    "residential": "#ff7f0e",
+    "mixed": "#bcbd22",
+    "nightlife": "#9467bd",
+    "transport_hub": "#d62728",
+    "campus": "#8c564b",
+    "park": "#2ca02c",
+    "commercial": "#e377c2",
+    "stadium": "#17becf",
+    "extra": "#7f7f7f",
+    "housing": "#ff7f0e",
+    "offices and shops": "#1f77b4",
+    "public facilities": "#8c564b",
+    "transport": "#d62728",
+    "green and sport": "#2ca02c",
+}
+CLUSTER_COLOURS = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+    "#17becf", "#7f7f7f", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+]  # fmt: skip
 
 
 # --- maps -------------------------------------------------------------------------------------
@@ -36,7 +62,8 @@ _BASEMAP_OK: bool | None = None  # one failed download per process is enough to 
 
 def add_basemap(ax: plt.Axes, crs: str = L93, source=None) -> bool:
     """Draw a web basemap under the data; offline (or with ``DSTC_BASEMAP=off``) leave the map
-    plain and say so in a corner. Returns whether a basemap was drawn."""
+    plain and say so in a corner of the first map of the page (process) only. Returns whether a
+    basemap was drawn."""
     global _BASEMAP_OK
     if os.environ.get("DSTC_BASEMAP", "on").lower() in ("off", "0", "no"):
         _BASEMAP_OK = False
@@ -50,19 +77,23 @@ def add_basemap(ax: plt.Axes, crs: str = L93, source=None) -> bool:
                     ax,
                     crs=crs,
                     source=source or cx.providers.OpenStreetMap.Mapnik,
-                    attribution_size=6,
+                    attribution_size=8,
                     timeout=5,
                 )
             _BASEMAP_OK = True
             return True
         except Exception:  # no network, blocked host, tile server error: a plain map will do
             _BASEMAP_OK = False
+    global _BASEMAP_NOTED
+    if _BASEMAP_NOTED:
+        return False
+    _BASEMAP_NOTED = True
     ax.text(
         0.01,
         0.01,
-        "basemap unavailable offline: plain map",
+        "basemap unavailable offline: plain maps on this page",
         transform=ax.transAxes,
-        fontsize=7,
+        fontsize=8,
         color="0.35",
         va="bottom",
     )
@@ -92,28 +123,76 @@ def tile_map(
         frame["value"] = values.reindex(frame.index).to_numpy()
     else:
         frame["value"] = np.asarray(values)
-    if legend and "legend_kwds" not in kwargs:
-        kwargs["legend_kwds"] = (
-            {"loc": "upper left", "bbox_to_anchor": (1.0, 1.0), "fontsize": 8, "frameon": False}
-            if categorical
-            else {"shrink": 0.6}
+    if categorical:
+        _categorical_map(frame, ax, legend=legend, alpha=alpha, **kwargs)
+    else:
+        if legend and "legend_kwds" not in kwargs:
+            kwargs["legend_kwds"] = {"shrink": 0.6}
+        frame.plot(
+            column="value",
+            ax=ax,
+            legend=legend,
+            alpha=alpha,
+            cmap=cmap or "viridis",
+            linewidth=0,
+            missing_kwds={"color": "lightgrey"},
+            **kwargs,
         )
-    frame.plot(
-        column="value",
-        ax=ax,
-        categorical=categorical,
-        legend=legend,
-        alpha=alpha,
-        cmap=cmap or ("tab10" if categorical else "viridis"),
-        linewidth=0,
-        missing_kwds={"color": "lightgrey"},
-        **kwargs,
-    )
     if basemap:
         add_basemap(ax, crs=tiles.crs.to_string())
     ax.set_title(title)
     ax.set_axis_off()
     return ax
+
+
+def category_colours(categories) -> dict:
+    """The book's colour for each category: an archetype (or a cluster named after one, or a
+    coarse land-use class) its fixed colour in :data:`ARCHETYPE_COLOURS`, a cluster number its
+    colour in :data:`CLUSTER_COLOURS`, anything else the next unused colour.
+
+    Examples
+    --------
+    >>> category_colours(["park", 3, "7"])
+    {'park': '#2ca02c', 3: '#d62728', '7': '#bcbd22'}
+    """
+    out, free = {}, iter(c for c in CLUSTER_COLOURS if c not in ARCHETYPE_COLOURS.values())
+    for cat in categories:
+        text = str(cat)
+        if text in ARCHETYPE_COLOURS:
+            out[cat] = ARCHETYPE_COLOURS[text]
+        elif text.lstrip("-").isdigit():
+            out[cat] = CLUSTER_COLOURS[int(text) % len(CLUSTER_COLOURS)]
+        else:
+            out[cat] = next(free, "#000000")
+    return out
+
+
+def _sort_key(value) -> tuple:
+    text = str(value)
+    return (0, int(text), "") if text.lstrip("-").isdigit() else (1, 0, text)
+
+
+def _categorical_map(frame: gpd.GeoDataFrame, ax: plt.Axes, *, legend: bool, alpha: float, **kw):
+    from matplotlib.patches import Patch
+
+    kw.pop("legend_kwds", None)
+    kw.pop("cmap", None)
+    known = frame["value"].notna()
+    if (~known).any():
+        frame[~known].plot(ax=ax, color="lightgrey", linewidth=0, alpha=alpha)
+    cats = sorted(frame.loc[known, "value"].unique(), key=_sort_key)
+    colours = category_colours(cats)
+    for cat in cats:
+        frame[frame["value"] == cat].plot(ax=ax, color=colours[cat], linewidth=0, alpha=alpha, **kw)
+    if legend and cats:
+        handles = [Patch(color=colours[c], label=str(c)) for c in cats]
+        ax.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            fontsize=9,
+            frameon=False,
+        )
 
 
 # --- the city's traffic ------------------------------------------------------------------
@@ -148,7 +227,7 @@ def mix_heatmap(mix: pd.DataFrame, ax: plt.Axes | None = None, title: str = "") 
     if ax is None:
         _, ax = plt.subplots(figsize=(0.65 * mix.shape[1] + 2, 0.45 * mix.shape[0] + 1.5))
     sns.heatmap(
-        mix, annot=True, fmt=".2f", cmap="rocket_r", ax=ax, cbar=False, annot_kws={"fontsize": 7}
+        mix, annot=True, fmt=".2f", cmap="rocket_r", ax=ax, cbar=False, annot_kws={"fontsize": 8}
     )
     ax.set_xlabel("")
     ax.set_ylabel("")
@@ -168,7 +247,7 @@ def weekly_profiles(profile: pd.DataFrame, ax: plt.Axes | None = None, title: st
     ax.set_xlim(0, 167)
     ax.set_ylabel("share of weekly traffic")
     ax.set_title(title)
-    ax.legend(fontsize=7, ncols=min(5, len(profile.columns)), loc="upper left")
+    ax.legend(fontsize=9, ncols=min(5, len(profile.columns)), loc="upper left")
     return ax
 
 
@@ -237,7 +316,7 @@ def confusion_heatmap(table: pd.DataFrame, ax=None, title: str = "") -> plt.Axes
         _, ax = plt.subplots(figsize=(0.7 * table.shape[1] + 2.5, 0.45 * table.shape[0] + 1.5))
     share = table.div(table.sum(axis=1).replace(0, 1), axis=0)
     sns.heatmap(
-        share, annot=table, fmt="d", cmap="Blues", cbar=False, ax=ax, annot_kws={"fontsize": 7}
+        share, annot=table, fmt="d", cmap="Blues", cbar=False, ax=ax, annot_kws={"fontsize": 8}
     )
     ax.set_title(title)
     return ax
@@ -632,3 +711,127 @@ def interactive_map(
         )
     )
     return fmap
+
+
+def regime_heatmap(
+    table: pd.DataFrame,
+    cities: dict[str, dict] | None = None,
+    value: str = "margin",
+    title: str = "DSTC minus the best baseline (ARI)",
+) -> plt.Figure:
+    """The regime map (:func:`dstc_lib.evaluate.regime_table`): one panel per border blur,
+    traffic intensity across, zone size down, each cell coloured and annotated by ``value``
+    (red below zero, blue above; a cross where DSTC is more than one seed sd below the best
+    baseline). ``cities`` (name -> regime knobs) are marked where their knobs fall, between
+    cells when they do not match a cell (on the panel of the nearest blur)."""
+    blurs = sorted(table["blur"].unique())
+    intensities = sorted(table["intensity"].unique())
+    zones = sorted(table["zone_tiles"].unique())
+    limit = max(0.05, float(np.nanmax(np.abs(table[value]))))
+    fig, axes = plt.subplots(
+        1, len(blurs), figsize=(4.2 * len(blurs) + 1, 3.6), squeeze=False, sharey=True
+    )
+    for ax, blur in zip(axes[0], blurs, strict=True):
+        part = table[table["blur"] == blur]
+        grid = part.pivot(index="zone_tiles", columns="intensity", values=value)
+        grid = grid.reindex(index=zones, columns=intensities)
+        image = ax.imshow(grid.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+        for (i, zone), (j, intensity) in (
+            (a, b) for a in enumerate(zones) for b in enumerate(intensities)
+        ):
+            row = part[(part["zone_tiles"] == zone) & (part["intensity"] == intensity)]
+            if len(row):
+                r = row.iloc[0]
+                mark = "" if r.get("met", True) else "\n✗"
+                ax.text(j, i, f"{r[value]:+.3f}{mark}", ha="center", va="center", fontsize=9)
+        ax.set_xticks(range(len(intensities)), [f"{v:g}" for v in intensities])
+        ax.set_yticks(range(len(zones)), [f"{v:g}" for v in zones])
+        ax.set_xlabel("traffic intensity (x the ci city's counts)")
+        ax.set_title(f"border blur {blur:g} tiles", fontsize=10)
+        for name, knobs in (cities or {}).items():
+            if min(blurs, key=lambda b: abs(b - knobs["blur"])) != blur:
+                continue
+            x = np.interp(np.log(knobs["intensity"]), np.log(intensities), range(len(intensities)))
+            y = np.interp(knobs["zone_tiles"], zones, range(len(zones)))
+            outside = not (
+                zones[0] <= knobs["zone_tiles"] <= zones[-1]
+                and intensities[0] <= knobs["intensity"] <= intensities[-1]
+            )
+            ax.plot(x, y, marker="^" if outside else "o", color="k", ms=8, mfc="none", mew=1.5)
+            ax.annotate(name, (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8)
+    axes[0][0].set_ylabel("mean tiles per zone")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.85)
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+# --- the study's schematic ----------------------------------------------------------------------
+
+_SCHEMATIC = {  # name: (x, y, text, colour); the canvas is 16 x 9.4
+    "raw": (1.6, 8.2, "NetMob23 files\ncity x service x day\n[tiles, 96 quarters]", "0.9"),
+    "reduce": (5.0, 8.2, "streaming reduction\n(one file at a time)", "0.9"),
+    "week": (8.4, 8.2, "typical week X\n[tiles, services, 168]", "#fde0c5"),
+    "features": (11.8, 8.2, "log, per-tile shape,\nstandardised", "#fde0c5"),
+    "aug": (3.2, 6.0, "two augmented views\n$x^a, x^b$", "#d6e6f4"),
+    "backbone": (3.2, 4.2, "1-D conv backbone\n$h = f(x)$", "#d6e6f4"),
+    "ich": (1.6, 2.3, "instance head $z$\nNT-Xent over rows", "#d6e6f4"),
+    "cch": (4.8, 2.3, "cluster head $y$\nNT-Xent over columns\nminus entropy", "#d6e6f4"),
+    "graph": (14.4, 6.0, "tile graph $P$\n(queen contiguity,\nrow-normalised)", "#dcefd6"),
+    "poly": (11.0, 6.0, "polynomial filter\n$[X, PX, P^2X]$", "#dcefd6"),
+    "enc": (11.0, 4.2, "temporal conv encoder\nlatent $z$, decoder (MSE)", "#dcefd6"),
+    "dec": (11.0, 2.3, "Student-t $Q$, target $P$\nKL$(P\\|Q)$", "#dcefd6"),
+    "labels": (8.0, 0.6, "labels per tile: maps, signatures, scores, zones, transfer, anomalies",
+               "0.9"),
+}  # fmt: skip
+_ARROWS = [
+    ("raw", "reduce"), ("reduce", "week"), ("week", "features"), ("features", "aug"),
+    ("aug", "backbone"), ("backbone", "ich"), ("backbone", "cch"), ("features", "poly"),
+    ("graph", "poly"), ("poly", "enc"), ("enc", "dec"), ("cch", "labels"), ("dec", "labels"),
+]  # fmt: skip
+
+
+def schematic(ax: plt.Axes | None = None) -> plt.Axes:
+    """The study at a glance: from the raw files to the typical week, then the two clustering
+    methods (contrastive clustering in blue, DSTC in green) and what the labels feed.
+
+    Example
+    -------
+    >>> ax = schematic(); len(ax.patches) >= len(_SCHEMATIC)
+    True
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(13, 7.6))
+    boxes = {}
+    for name, (x, y, text, colour) in _SCHEMATIC.items():
+        width, height = (9.0 if name == "labels" else 2.9), 1.3
+        boxes[name] = FancyBboxPatch(
+            (x - width / 2, y - height / 2),
+            width,
+            height,
+            boxstyle="round,pad=0.05",
+            fc=colour,
+            ec="0.3",
+            lw=1,
+        )
+        ax.add_patch(boxes[name])
+        ax.text(x, y, text, ha="center", va="center", fontsize=10)
+    for a, b in _ARROWS:
+        ax.add_patch(
+            FancyArrowPatch(
+                _SCHEMATIC[a][:2],
+                _SCHEMATIC[b][:2],
+                patchA=boxes[a],
+                patchB=boxes[b],
+                arrowstyle="-|>",
+                mutation_scale=14,
+                color="0.35",
+                lw=1.1,
+            )
+        )
+    ax.text(3.2, 7.0, "contrastive clustering", ha="center", fontsize=11.5, color="#1f4e79")
+    ax.text(12.7, 7.0, "DSTC", ha="center", fontsize=11.5, color="#2d6a1f")
+    ax.set(xlim=(-0.1, 16.1), ylim=(-0.2, 9.2))
+    ax.set_axis_off()
+    return ax

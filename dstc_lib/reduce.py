@@ -8,7 +8,11 @@ Outputs (cached, see :mod:`dstc_lib.cache`):
 - ``daily``: float32 ``[tiles, days]``, each day's total traffic over the selected services.
 - ``city_hourly``: float64 ``[days, 24]``, the whole city's traffic per hour of each day (NaN for
   an hour that no file has, such as 02:00 on the clock-change night).
-- ``quality``: one row per expected file (present or not) with rows, NaN count and any error.
+- ``quality``: one row per expected file (present or not) with rows, NaN count, tile rows
+  missing (``rows_missing``: tiles of the city the file has no row for) and any error.
+
+The city's tiles are the union of all files' tiles, so a file lacking some (even the first one
+read) loses nothing but its own missing rows, which are counted.
 
 The typical week is written service by service into a memory-mapped file, so memory stays at a
 few ``[tiles, 168]`` accumulators whatever the number of days or services.
@@ -27,15 +31,16 @@ bits.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import mmap
 import os
+import shutil
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -44,9 +49,17 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .cache import Cache, cache_key, fingerprint_files
-from .netmob import DIRECTIONS, NetMobFormatError, discover, read_traffic_file
+from .cache import Cache, cache_key, content_digest, fingerprint_files
+from .netmob import (
+    DIRECTIONS,
+    DayFolderWarning,
+    NetMobFormatError,
+    discover,
+    read_traffic_file,
+)
+from .resources import ResourceError, format_bytes, require_memory
 from .study_calendar import HOURS_PER_WEEK, day_kind, holidays, hour_of_week_offset
+from .workers import worker_pool
 
 DIRECTION_CHOICES = ("DL", "UL", "sum")
 PREREDUCED = "_reduced"  # <traffic root>/_reduced/<city>/: a city's reduction written directly
@@ -118,7 +131,7 @@ def _executor_map(
     if executor == "processes":
 
         def pool_map(fn, items):
-            pool = ProcessPoolExecutor(max_workers=n_workers)
+            pool = worker_pool(n_workers)  # workers exit with this process, even on kill -9
             try:
                 yield from _windowed(pool.submit, partial(fn, threads=1), items, n_workers)
             finally:  # stopped early (an error, Ctrl-C): drop the files not yet read
@@ -339,14 +352,25 @@ def reduce_city(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    tiles=None,
+    verify: bool = False,
 ) -> CityTensors:
     """Reduce one city to its typical week, daily totals and quality table, or load the cached
     result when the parameters and the input files are unchanged.
+
+    The tiles are the union of the tiles of every file read (or ``tiles``, the ids of the
+    city's geometry, when given; traffic of other tiles is then dropped with a warning). A file
+    without a row for some of them counts them in the quality table (``rows_missing``), and
+    their hours are missing that day.
 
     ``direction``: ``DL``, ``UL`` or ``sum`` (both). ``exclude_days``, and the city's public
     holidays unless ``exclude_holidays`` is False, are left out of the typical week (daily totals
     keep them). ``on_error``: ``raise`` stops at the first unreadable file with
     its error; ``skip`` records it in the quality table, warns and goes on.
+
+    The cache entry is found by the parameters and a fingerprint of the input files: their
+    paths, sizes and modification times (an edit keeping both size and time goes unseen), or,
+    with ``verify``, their paths, sizes and SHA-256 content hashes (every byte read once more).
 
     ``executor`` runs the per-file work: ``serial``, ``processes`` (``workers`` local processes)
     or ``dask`` (the dask.distributed cluster at ``scheduler``, ``tcp://host:port``, or else a
@@ -375,7 +399,8 @@ def reduce_city(
         )
     inv = discover(traffic_root, city)
     for problem in inv.problems:
-        warnings.warn(problem, stacklevel=2)
+        category = DayFolderWarning if problem in inv.day_problems else UserWarning
+        warnings.warn(problem, category, stacklevel=2)
     services = sorted(services) if services is not None else inv.services
     if not services:
         raise FileNotFoundError(f"no traffic files for {city} under {inv.root}")
@@ -396,9 +421,15 @@ def reduce_city(
     files = inv.select(services, days, spec.directions)
     root = Path(traffic_root)
     fingerprint = fingerprint_files(
-        (str(p.relative_to(root)), s, m) for p, s, m in files[["path", "size", "mtime_ns"]].values
+        (str(p.relative_to(root)), s, content_digest(p) if verify else m)
+        for p, s, m in files[["path", "size", "mtime_ns"]].values
     )
     params = spec.params()
+    if tiles is not None:
+        tiles = np.unique(np.asarray(tiles, dtype=np.int64))
+        if not len(tiles):
+            raise ValueError("tiles: an empty set of tile ids")
+        params["tiles"] = hashlib.sha256(tiles.tobytes()).hexdigest()[:16]
     key = cache_key("reduce", params, fingerprint)
     cache = Cache(cache_dir)
     hit = cache.get(f"reduce-{city}", key)
@@ -413,8 +444,26 @@ def reduce_city(
         "n_files": len(files),
     }
     with cache.write(f"reduce-{city}", key, manifest) as tmp:
-        _reduce_into(tmp, files, spec, pmap, progress)
+        if tiles is not None:
+            _reduce_into(tmp, files, spec, pmap, progress, tiles)
+        else:
+            _reduce_with_union(tmp, files, spec, pmap, progress)
     return load_reduced(cache.get(f"reduce-{city}", key))
+
+
+def _reduce_with_union(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bool) -> None:
+    """Reduce with the tile set of the first readable file; if other files hold tiles it
+    lacks, read everything again with the union of all files' tiles (so no tile's traffic is
+    lost, and each file's missing tiles are counted). The second pass only happens for files
+    that disagree on their tiles, which real NetMob23 files do not."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        union = _reduce_into(out, files, spec, pmap, progress, None)
+    if union is None:
+        for w in caught:  # the first pass was the only one: its warnings stand
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return
+    _reduce_into(out, files, spec, pmap, progress, union)
 
 
 @dataclass(frozen=True)
@@ -443,25 +492,41 @@ class _Spec:
         }
 
 
-def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bool) -> None:
-    """Reduce ``files`` into the entry ``out``: the tiles are fixed first (the first readable
-    file in canonical order), then the services are folded in aligned blocks (see
+def _reduce_into(
+    out: Path,
+    files: pd.DataFrame,
+    spec: _Spec,
+    pmap,
+    progress: bool,
+    tiles: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Reduce ``files`` into the entry ``out`` over the tile set ``tiles`` (sorted; None: the
+    first readable file's in canonical order). The services are folded in aligned blocks (see
     :func:`_fold_services`), one task per block, and the blocks' partials are combined on the
-    driver along the same fixed tree whatever the executor (:class:`_TreeFold`)."""
+    driver along the same fixed tree whatever the executor (:class:`_TreeFold`).
+
+    Returns None, or, when ``tiles`` was None and other files hold tiles the first one lacks,
+    the sorted union of all files' tiles (the caller reduces again over it)."""
     city, services, days, directions = spec.city, spec.services, spec.days, spec.directions
+    given = tiles is not None
     expected = pd.MultiIndex.from_product([services, days, directions])
     present = files.set_index(["service", "day", "direction"])["path"]
     jobs = [(s, d, r, present.get((s, d, r))) for s, d, r in expected]
     to_read = [path for *_, path in jobs if path is not None]
-    tile_ids = _first_tiles(to_read)
+    tile_ids = tiles if given else _first_tiles(to_read)
     if tile_ids is None:
         raise FileNotFoundError(f"{city}: no readable traffic file among {len(jobs)} expected")
     n = len(tile_ids)
+    slots = getattr(pmap, "slots", 1)
+    local = slots if getattr(pmap, "shared_files", True) else 0  # workers on this machine
+    level = _block_level(len(services), slots)
+    _require_room(
+        out, n, len(services), len(days), city, slots=slots, local_workers=local, level=level
+    )
     week = np.lib.format.open_memmap(
         out / "week.npy", mode="w+", dtype=np.float32, shape=(n, len(services), HOURS_PER_WEEK)
     )
     per_service = len(days) * len(directions)
-    level = _block_level(len(services), getattr(pmap, "slots", 1))
     size = 1 << level
     in_place = getattr(pmap, "shared_files", True)
     tasks = [
@@ -473,6 +538,7 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
             spec=spec,
             tile_ids=tile_ids,
             week_path=str(out / "week.npy") if in_place else None,
+            outside="in the geometry's tile set" if given else None,
         )
         for lo in range(0, len(services), size)
     ]
@@ -490,6 +556,8 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
         bar.update(part.n_files)
     bar.close()
     root = fold.result()
+    if root.outside and not given:
+        return np.unique(np.concatenate([tile_ids, *root.outside]))
     week.flush()
     np.save(out / "tile_ids.npy", tile_ids)
     np.save(out / "daily.npy", root.daily.astype(np.float32))
@@ -500,6 +568,43 @@ def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bo
     (out / "axes.json").write_text(
         json.dumps({"city": city, "services": services, "days": [str(d) for d in days]})
     )
+    return None
+
+
+def _require_room(
+    out: Path,
+    n_tiles: int,
+    n_services: int,
+    n_days: int,
+    city: str,
+    *,
+    slots: int = 1,
+    local_workers: int = 1,
+    level: int = 0,
+) -> None:
+    """Refuse a reduction whose accumulators do not fit in memory, or whose typical week does
+    not fit on the cache's disk, before allocating them (one line naming what to change).
+
+    Counted: a partial's daily totals (float64 ``[tiles, days]``) held by the driver's window
+    (two per worker slot) and tree (one per level), and for each worker on this machine its
+    own tree of partials over its block of ``2**level`` services, the typical week's sums and
+    counts, one day's hours and the file being read (its float32 values and hours)."""
+    hint = "reduce fewer services or days (services=, days=), or a smaller city"
+    if local_workers > 1:
+        hint = "use fewer --workers, " + hint
+    depth = max(1, n_services - 1).bit_length() + 1  # partials pending in a tree over services
+    partial = n_tiles * n_days * 8
+    worker = n_tiles * (HOURS_PER_WEEK * 12 + 24 * 8 + 96 * 4 + 24 * 8 + 8) + (level + 2) * partial
+    nbytes = partial * (2 * slots + depth) + max(local_workers, 1) * worker
+    require_memory(nbytes, f"reducing {city} ({n_tiles:,} tiles x {n_days} days)", hint)
+    week_bytes = n_tiles * n_services * HOURS_PER_WEEK * 4
+    free = shutil.disk_usage(out).free
+    if week_bytes > free:
+        raise ResourceError(
+            f"the typical week of {city} ({n_tiles:,} tiles x {n_services} services x "
+            f"{HOURS_PER_WEEK} hours) needs {format_bytes(week_bytes)} on disk, "
+            f"{out.parent} has {format_bytes(free)} free; use another cache_dir or {hint}"
+        )
 
 
 def _first_tiles(paths: list) -> np.ndarray | None:
@@ -534,6 +639,7 @@ class _BlockTask:
     spec: _Spec
     tile_ids: np.ndarray
     week_path: str | None  # write each service's typical week there; None: send it back
+    outside: str | None = None  # what tiles outside ``tile_ids`` are not (None: no warning)
 
 
 @dataclass
@@ -551,6 +657,7 @@ class _Partial:
     messages: list[str]
     n_files: int = 0
     error: NetMobFormatError | None = None
+    outside: list = field(default_factory=list)  # ids of tiles outside the tile set, per file
 
     def __add__(self, right: _Partial) -> _Partial:
         """This node (the left) combined with its right neighbour at the same level."""
@@ -565,6 +672,7 @@ class _Partial:
             messages=self.messages + right.messages,
             n_files=self.n_files + right.n_files,
             error=self.error or right.error,
+            outside=self.outside + right.outside,
         )
 
     def promoted(self) -> _Partial:
@@ -641,7 +749,7 @@ def _fold_service(
     sums, counts, day_hourly = buffers
     sums.fill(0.0)
     counts.fill(0)
-    quality, messages, n_files, counted = [], [], 0, False
+    quality, messages, outside, n_files, counted = [], [], [], 0, False
     error = None
     by_day: dict = {}
     for job in jobs:
@@ -679,8 +787,10 @@ def _fold_service(
                 messages.append(str(err))
                 row["error"], day_ok = str(err), False
                 continue
-            pos, missing, notes = _positions(tile_ids, f.tile_ids, path)
+            pos, missing, notes = _positions(tile_ids, f.tile_ids, path, task.outside)
             messages += notes
+            if (pos < 0).any():
+                outside.append(f.tile_ids[pos < 0])
             row["rows"], row["rows_missing"] = f.n_rows, missing
             finite = np.zeros(24, dtype=bool)
             row["nan_values"] = _fold_file(
@@ -718,14 +828,17 @@ def _fold_service(
         messages=messages,
         n_files=n_files,
         error=error,
+        outside=outside,
     )
 
 
 def _positions(
-    tile_ids: np.ndarray, file_ids: np.ndarray, path
+    tile_ids: np.ndarray, file_ids: np.ndarray, path, outside: str | None = "in the reduction"
 ) -> tuple[np.ndarray, int, list[str]]:
     """Each file row's place among the city's ``tile_ids`` (-1: a tile the city lacks), the
-    number of city tiles the file has no row for, and the warnings to give."""
+    number of city tiles the file has no row for, and the warnings to give (tiles outside
+    ``tile_ids`` are said not to be ``outside``; None: not warned, the caller reduces again
+    over a larger tile set)."""
     if np.array_equal(file_ids, tile_ids):
         return np.arange(len(tile_ids)), 0, []
     n = len(tile_ids)
@@ -733,8 +846,10 @@ def _positions(
     known = tile_ids[idx] == file_ids
     pos = np.where(known, idx, -1)
     notes = []
-    if not known.all():
-        notes.append(f"{path}: {(~known).sum()} tile ids are not in the city's first file; dropped")
+    if not known.all() and outside is not None:
+        notes.append(
+            f"{path}: {(~known).sum()} tile ids are not {outside}; their traffic is dropped"
+        )
     missing = int(n - known.sum())
     if missing:
         notes.append(
@@ -826,12 +941,17 @@ def _write_service(week: np.memmap, s_idx: int, values) -> None:
 
 
 def _align(
-    tile_ids: np.ndarray, part: FilePartial, path: Path | str = "a file"
-) -> tuple[np.ndarray, np.ndarray, int]:
+    tile_ids: np.ndarray,
+    part: FilePartial,
+    path: Path | str = "a file",
+    outside: str | None = "in the reduction",
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Put a file's rows in the order of ``tile_ids``; tiles the file lacks get NaN hours (and
-    count as missing rows in the quality table), tiles the city lacks are dropped; both warn."""
+    count as missing rows in the quality table), both warned; tiles outside ``tile_ids`` are
+    dropped, with a warning saying they are not ``outside`` (None: no warning, the caller
+    reduces again over a larger tile set). Also returns the ids outside ``tile_ids``."""
     if np.array_equal(part.tile_ids, tile_ids):
-        return part.hourly, part.total, 0
+        return part.hourly, part.total, 0, part.tile_ids[:0]
     n = len(tile_ids)
     idx = np.searchsorted(tile_ids, part.tile_ids).clip(max=n - 1)
     known = tile_ids[idx] == part.tile_ids
@@ -839,9 +959,9 @@ def _align(
     total = np.zeros(n)
     hourly[idx[known]] = part.hourly[known]
     total[idx[known]] = part.total[known]
-    if not known.all():
+    if not known.all() and outside is not None:
         warnings.warn(
-            f"{path}: {(~known).sum()} tile ids are not in the city's first file; dropped",
+            f"{path}: {(~known).sum()} tile ids are not {outside}; their traffic is dropped",
             stacklevel=4,
         )
     missing = int(n - known.sum())
@@ -850,7 +970,7 @@ def _align(
             f"{path}: {missing} of {n} tiles have no row; their hours are missing that day",
             stacklevel=4,
         )
-    return hourly, total, missing
+    return hourly, total, missing, part.tile_ids[~known]
 
 
 def load_reduced(path: Path | str, from_cache: bool = False) -> CityTensors:
@@ -917,6 +1037,12 @@ def hourly_by_day(
     hit = cache.get(f"hourly-{ct.city}", key)
     if hit is None:
         manifest = {"kind": "hourly", "params": params, "fingerprint": fingerprint}
+        n_tiles = len(ct.tile_ids)
+        require_memory(
+            n_tiles * len(days) * 24 * (8 + 1 + 4),  # float64 sums, seen flags, float32 result
+            f"hourly traffic of {ct.city} ({n_tiles:,} tiles x {len(days)} days x 24 hours)",
+            "pass days= (a subset of the days) or reduce fewer services",
+        )
         with cache.write(f"hourly-{ct.city}", key, manifest) as tmp:
             out = np.zeros((len(ct.tile_ids), len(days), 24), dtype=np.float64)
             seen = np.zeros(out.shape, dtype=bool)
@@ -929,7 +1055,7 @@ def hourly_by_day(
                 if part.error:
                     warnings.warn(str(part.error), stacklevel=2)
                     continue
-                hourly, _, _ = _align(np.asarray(ct.tile_ids), part)
+                hourly, _, _, _ = _align(np.asarray(ct.tile_ids), part)
                 ok = np.isfinite(hourly)
                 out[:, index[day]] += np.where(ok, hourly, 0.0)
                 seen[:, index[day]] |= ok

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 
 import geopandas as gpd
 import numpy as np
@@ -181,3 +182,163 @@ def test_a_closure_on_one_of_two_fridays_flags_that_friday_only():
     flags = anomalies.score_tile_days(hourly, labels, days).flags(8.0)
     assert flags[closed, fridays[1]].all()
     assert flags.sum() == len(closed)
+
+
+def _grid(n: int = 12) -> tuple[gpd.GeoDataFrame, pd.Series]:
+    xs, ys = np.meshgrid(np.arange(n) * 100.0, np.arange(n) * 100.0)
+    tiles = gpd.GeoDataFrame(
+        geometry=[box(x, y, x + 100, y + 100) for x, y in zip(xs.ravel(), ys.ravel(), strict=True)],
+        crs="EPSG:2154",
+    )
+    quadrant = (xs.ravel() >= n * 50).astype(int) + 2 * (ys.ravel() >= n * 50).astype(int)
+    names = np.array(["residential", "business", "park", "campus"])[quadrant]
+    return tiles, pd.Series(names, index=tiles.index)
+
+
+def test_cadastral_layer_is_coarser_noisier_and_seeded():
+    tiles, truth = _grid()
+    exact = zones.majority_landuse(
+        tiles, zones.cadastral_layer(tiles, truth, mislabel=0.0, shift=0.0, block=1), "landuse"
+    )
+    # no noise: exactly the coarse classes of the truth (nine archetypes -> five classes)
+    assert (exact.to_numpy() == zones.coarse_truth(truth)).all()
+    noisy = {
+        s: zones.majority_landuse(
+            tiles, zones.cadastral_layer(tiles, truth, seed=s, mislabel=0.3), "landuse"
+        )
+        for s in (0, 1)
+    }
+    agree = {s: float((v.to_numpy() == zones.coarse_truth(truth)).mean()) for s, v in noisy.items()}
+    assert all(0.4 < a < 0.98 for a in agree.values())  # wrong in places, right mostly
+    assert not noisy[0].equals(noisy[1])  # the seed draws the errors
+    again = zones.majority_landuse(
+        tiles, zones.cadastral_layer(tiles, truth, seed=0, mislabel=0.3), "landuse"
+    )
+    assert again.equals(noisy[0])
+    with pytest.raises(ValueError, match="mislabel"):
+        zones.cadastral_layer(tiles, truth, mislabel=1.5)
+    with pytest.raises(ValueError, match="no coarse class"):
+        zones.cadastral_layer(tiles, truth.replace("park", "lake"))
+
+
+def test_zone_sentences_follow_the_values():
+    good = pd.DataFrame({"ARI": [0.5], "NMI": [0.6], "ARI planted vs layer": [0.5]}, index=["A"])
+    poor = pd.DataFrame({"ARI": [0.1], "NMI": [0.2], "ARI planted vs layer": [0.5]}, index=["A"])
+    assert "100%" in zones.say_zones(good) and "20%" in zones.say_zones(poor)
+    per_class = pd.DataFrame(
+        {"precision": [0.9, 0.2], "recall": [0.9, 0.1]}, index=["housing", "transport"]
+    )
+    assert zones.say_per_class(per_class).startswith("housing is found best")
+    flipped = per_class.set_axis(["transport", "housing"])
+    assert zones.say_per_class(flipped).startswith("transport is found best")
+    fid = pd.DataFrame({"same class as the planted zone": [0.9], "classes": [5]}, index=["A"])
+    worse = fid.assign(**{"same class as the planted zone": [0.5]})
+    assert "one tile in 10" in zones.say_fidelity(fid)
+    assert "one tile in 2" in zones.say_fidelity(worse)
+
+
+def test_week_part_baseline_scores_a_friday_that_day_kinds_cannot():
+    days = study_days(dt.date(2019, 3, 25), 14)  # two weeks: two Fridays
+    rng = np.random.default_rng(1)
+    daily = rng.lognormal(5, 0.02, size=(4, len(days)))
+    friday = [d.weekday() for d in days].index(4)
+    daily[2, friday] *= 0.15  # a closure on the first Friday
+    by_kind = anomalies.zscore_baseline(daily, days, groups="kind")
+    by_part = anomalies.zscore_baseline(daily, days, groups="week part")
+    assert np.isnan(by_kind[:, friday]).all()  # one other Friday: not scored
+    assert by_part[2, friday] < -10 and np.isfinite(by_part).all()
+    with pytest.raises(ValueError, match="groups"):
+        anomalies.zscore_baseline(daily, days, groups="month")
+
+
+def test_thresholds_are_chosen_on_the_other_city():
+    truth = np.array([[False, True, True, False]])
+    sharp, soft = np.array([[1.0, 50.0, 40.0, 2.0]]), np.array([[1.0, 6.0, 7.0, 5.5]])
+    picked = anomalies.held_out_thresholds(
+        {"A": sharp, "B": soft}, {"A": truth, "B": truth}, [3, 5, 6, 10, 30]
+    )
+    assert picked["A"] == (5.0, "B")  # B's events separate at 5 (and only at 5)
+    assert picked["B"] == (30.0, "A")  # A's at any of 5..30: the highest is kept
+    alone = anomalies.held_out_thresholds({"A": soft}, {"A": truth}, [3, 5, 10])
+    assert alone["A"] == (5.0, "A itself (not held out)")
+
+
+def test_detection_sentences_follow_the_values():
+    index = pd.MultiIndex.from_tuples([("P", "main"), ("P", "z")])
+    good = pd.DataFrame({"precision": [0.9, 0.2], "recall": [0.9, 0.3], "F1": [0.9, 0.24]}, index)
+    poor = good.assign(precision=[0.9, 0.2], recall=[0.4, 0.3], F1=[0.53, 0.24])
+    assert "both at least 0.8" in anomalies.say_detection(good, "main")
+    assert "recall below 0.8" in anomalies.say_detection(poor, "main")
+    peers = pd.DataFrame({"F1": [0.7, 0.2]}, pd.MultiIndex.from_tuples([("P", "c"), ("P", "x")]))
+    assert anomalies.say_peers(peers, "c") == "P: F1 0.700 with c as peers, against 0.200 (x)."
+
+
+def test_findings_are_read_back_from_an_executed_page(tmp_path):
+    from dstc_lib import report
+
+    def glued(name, text):  # what myst-nb's glue(..., display=False) writes into the notebook
+        prefix = "application/papermill.record/"
+        return {
+            "output_type": "display_data",
+            "data": {f"{prefix}text/plain": text},
+            "metadata": {"scrapbook": {"name": name, "mime_prefix": prefix}},
+        }
+
+    page = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "outputs": [glued("zones-paris-ari", "0.3"), glued("zones-paris-ceiling", "0.6")],
+            }
+        ]
+    }
+    (tmp_path / "07_zones.ipynb").write_text(json.dumps(page))
+    values = report.gather(tmp_path)
+    assert values == {"zones-paris-ari": 0.3, "zones-paris-ceiling": 0.6}
+    half = report.findings(values)
+    assert len(half) == 1 and "50%" in half[0]
+    better = report.findings(values | {"zones-paris-ari": 0.45})
+    assert "75%" in better[0] and better != half
+    assert report.findings({}) == [] and "No chapter" in report.findings_html({})
+
+
+def test_peer_sentence_says_when_the_grouping_makes_no_difference():
+    index = pd.MultiIndex.from_tuples([("P", "c"), ("P", "one group")])
+    same = anomalies.say_peers(pd.DataFrame({"F1": [1.0, 1.0]}, index), "c")
+    apart = anomalies.say_peers(pd.DataFrame({"F1": [0.9, 0.3]}, index), "c")
+    assert "no difference" in same and "no difference" not in apart
+
+
+def test_both_directions_of_a_transfer_share_their_fits(tiny_pair, tmp_path, monkeypatch):
+    root = tiny_pair
+    paris, lyon = (
+        pipeline.load_city(c, root / "traffic", root / "geo", root / "truth")
+        for c in ("Paris", "Lyon")
+    )
+    calls = []
+    real = transfer.cluster_city
+    monkeypatch.setattr(
+        transfer,
+        "cluster_city",
+        lambda city, *a, **k: calls.append(city.name) or real(city, *a, **k),
+    )
+    fits, variants = {}, [{"method": "kmeans"}]
+    there, _ = transfer.transfer_table(paris, lyon, variants, 3, (0, 1), memo=fits)
+    back, _ = transfer.transfer_table(lyon, paris, variants, 3, (0, 1), memo=fits)
+    assert len(calls) == 4  # two cities x two seeds, fitted once each
+    summary = transfer.summarise(there)
+    assert summary[("seeds", "")].iloc[0] == 2 and len(back) == 2
+    assert summary[("ARI transferred vs truth", "±")].notna().all()
+
+
+def test_detection_table_pools_events_by_kind():
+    events = pd.DataFrame(
+        {"name": ["match_1", "match_2", "closure_1"], "kind": ["match"] * 2 + ["closure"]}
+    )
+    which = np.array([[0, 1, 2, -1]])
+    truth = which >= 0
+    flags = np.array([[True, False, True, False]])
+    per_event = anomalies.detection_table({"d": flags}, truth, which, events)
+    per_kind = anomalies.detection_table({"d": flags}, truth, which, events, by_kind=True)
+    assert per_event.loc["d", "recall match_1"] == 1 and per_event.loc["d", "recall match_2"] == 0
+    assert per_kind.loc["d", "recall match"] == 0.5 and per_kind.loc["d", "recall closure"] == 1

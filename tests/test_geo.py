@@ -42,11 +42,35 @@ def test_geometry_problems_are_named(tiny, tmp_path):
 
 def test_offline_map_falls_back_with_a_note(tiny, monkeypatch):
     monkeypatch.setenv("DSTC_BASEMAP", "off")
+    monkeypatch.setattr(plots, "_BASEMAP_NOTED", False)
     tiles = geo.read_tiles(tiny / "geo", "Paris")
     values = pd.Series(np.arange(len(tiles), dtype=float), index=tiles.index)
     ax = plots.tile_map(tiles, values, title="t")
     assert any("basemap unavailable offline" in t.get_text() for t in ax.texts)
     assert ax.get_title() == "t" and len(ax.collections) >= 1
+    second = plots.tile_map(tiles, values, title="again")  # said once per page, not per map
+    assert not any("basemap" in t.get_text() for t in second.texts)
+    plt.close("all")
+
+
+def test_categorical_maps_share_one_palette(tiny, monkeypatch):
+    monkeypatch.setenv("DSTC_BASEMAP", "off")
+    tiles = geo.read_tiles(tiny / "geo", "Paris")
+    half = len(tiles) // 2
+    names = np.array(["park"] * half + ["business"] * (len(tiles) - half), dtype=object)
+    ax = plots.tile_map(tiles, names, categorical=True)
+    legend = {t.get_text(): h.get_facecolor() for t, h in zip(
+        ax.get_legend().get_texts(), ax.get_legend().legend_handles, strict=True
+    )}  # fmt: skip
+    assert set(legend) == {"park", "business"}
+    park = matplotlib.colors.to_rgba(plots.ARCHETYPE_COLOURS["park"])
+    assert legend["park"] == park and legend["business"] != park
+    # the same archetype keeps its colour when the other categories change
+    other = plots.tile_map(tiles, np.where(names == "park", "park", "stadium"), categorical=True)
+    colours = dict(zip([t.get_text() for t in other.get_legend().get_texts()],
+                       [h.get_facecolor() for h in other.get_legend().legend_handles],
+                       strict=True))  # fmt: skip
+    assert colours["park"] == park
     plt.close("all")
 
 
@@ -58,8 +82,21 @@ def test_failed_download_falls_back(monkeypatch):
 
     monkeypatch.setattr(contextily, "add_basemap", no_network)
     monkeypatch.setattr(plots, "_BASEMAP_OK", None)
+    monkeypatch.setattr(plots, "_BASEMAP_NOTED", False)
     monkeypatch.delenv("DSTC_BASEMAP", raising=False)
     _, ax = plt.subplots()
     assert plots.add_basemap(ax) is False
     assert any("basemap unavailable offline" in t.get_text() for t in ax.texts)
     plt.close("all")
+
+
+def test_an_empty_feature_collection_is_one_line(tiny, tmp_path):
+    doc = json.loads((tiny / "geo" / "Paris.geojson").read_text())
+    doc["features"] = []
+    (tmp_path / "Paris.geojson").write_text(json.dumps(doc))
+    with pytest.raises(ValueError) as err:
+        geo.read_tiles(tmp_path, "Paris")
+    assert str(err.value) == (
+        f"{tmp_path / 'Paris.geojson'}: no features (an empty FeatureCollection); one per tile "
+        "needed"
+    )

@@ -198,15 +198,24 @@ def zscore_baseline(
     *,
     min_others: int = 3,
     remove_city_day: bool = True,
+    groups: str = "kind",
 ) -> np.ndarray:
-    """The baseline: each tile's log daily total against its other days of the same kind,
+    """The baseline: each tile's log daily total against its other days of the same group,
     ``(y - mean) / sd`` over those days (NaN where there are fewer than ``min_others``: the sd
     of two days is too unstable to divide by). ``remove_city_day``: first subtract each day's
-    median over tiles, so a busy day for the whole city is not an anomaly of every tile."""
+    median over tiles, so a busy day for the whole city is not an anomaly of every tile.
+
+    ``groups``: ``"kind"`` compares a day with days of its :func:`day_kind` (in two weeks, a
+    Friday has one other Friday and is never scored); ``"week part"`` with days of its
+    :func:`week_part` (working days, or weekends and holidays), which scores every day of a
+    two-week window, the fair reference for a short window."""
     y = np.log(np.maximum(np.asarray(daily, dtype=np.float64), 0.0) + 1e-9)
     if remove_city_day:  # the median over tiles of each tile's change from its usual level
         y = y - np.median(y - np.median(y, axis=1, keepdims=True), axis=0, keepdims=True)
-    kinds = np.array([day_kind(d, city) for d in days])
+    if groups not in ("kind", "week part"):
+        raise ValueError(f"groups must be 'kind' or 'week part', got {groups!r}")
+    group_of = day_kind if groups == "kind" else week_part
+    kinds = np.array([group_of(d, city) for d in days])
     z = np.full(y.shape, np.nan)
     for kind in np.unique(kinds):
         idx = np.flatnonzero(kinds == kind)
@@ -217,6 +226,60 @@ def zscore_baseline(
             sd = y[:, others].std(axis=1, ddof=1)
             z[:, d] = (y[:, d] - y[:, others].mean(axis=1)) / np.where(sd > 0, sd, np.nan)
     return z
+
+
+def week_part(day: dt.date, city: str | None = None) -> str:
+    """``working day`` (Monday to Friday) or ``weekend`` (Saturday, Sunday or a holiday).
+
+    Examples
+    --------
+    >>> [week_part(dt.date(2019, 4, d)) for d in (19, 20, 22)]  # Friday, Saturday, Easter Monday
+    ['working day', 'weekend', 'weekend']
+    """
+    return "working day" if day_kind(day, city) in ("weekday", "friday") else "weekend"
+
+
+def choose_threshold(score: np.ndarray, truth: np.ndarray, grid) -> float:
+    """The threshold of ``grid`` whose flags (``|score| > threshold``) have the best F1 against
+    ``truth``; ties go to the higher threshold (fewer flags).
+
+    Examples
+    --------
+    >>> score = np.array([1.0, 2.0, 9.0, 12.0]); truth = np.array([0, 0, 1, 1], bool)
+    >>> choose_threshold(score, truth, [0.5, 5, 10])
+    5.0
+    """
+    score = np.nan_to_num(np.abs(np.asarray(score, dtype=float)))
+    best, best_f1 = float(grid[0]), -1.0
+    for t in sorted(grid):
+        f1 = precision_recall(score > t, truth)["F1"]
+        if f1 >= best_f1:
+            best, best_f1 = float(t), f1
+    return best
+
+
+def held_out_thresholds(
+    scores: dict[str, np.ndarray], truths: dict[str, np.ndarray], grid
+) -> dict[str, tuple[float, str]]:
+    """For each city, the threshold chosen (:func:`choose_threshold`) on the planted events of
+    the *other* cities, pooled, and what it was chosen on. With one city there is nothing to
+    hold out: its own events are used, and the second element says so.
+
+    Examples
+    --------
+    >>> a = np.array([[1.0, 9.0]]); b = np.array([[2.0, 30.0]])
+    >>> t = {"A": np.array([[False, True]]), "B": np.array([[False, True]])}
+    >>> held_out_thresholds({"A": a, "B": b}, t, [5, 20])
+    {'A': (20.0, 'B'), 'B': (5.0, 'A')}
+    """
+    out = {}
+    for city in scores:
+        others = [c for c in scores if c != city and c in truths] or [city]
+        pooled = np.concatenate([np.ravel(scores[c]) for c in others])
+        mask = np.concatenate([np.ravel(truths[c]) for c in others])
+        tuned_on = ", ".join(others) if others != [city] else f"{city} itself (not held out)"
+        out[city] = (choose_threshold(pooled, mask, grid), tuned_on)
+    return out
 
 
 def event_truth(
@@ -253,16 +316,26 @@ def precision_recall(flags: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 
 def detection_table(
-    detectors: dict[str, np.ndarray], truth: np.ndarray, which: np.ndarray, events: pd.DataFrame
+    detectors: dict[str, np.ndarray],
+    truth: np.ndarray,
+    which: np.ndarray,
+    events: pd.DataFrame,
+    *,
+    by_kind: bool = False,
 ) -> pd.DataFrame:
-    """One row per detector (name -> flags): precision, recall, F1 and recall per event."""
+    """One row per detector (name -> flags): precision, recall, F1 and recall per event, or with
+    ``by_kind`` per kind of event (the tile-days of all events of that kind pooled: cities with
+    different event dates then share their columns)."""
+    groups: dict[str, list[int]] = {}
+    for i, ev in enumerate(events.itertuples()):
+        groups.setdefault(f"recall {ev.kind if by_kind else ev.name}", []).append(i)
     rows = {}
     for name, flags in detectors.items():
         row = precision_recall(flags, truth)
-        for i, ev in enumerate(events.itertuples()):
-            mine = which == i
+        for column, members in groups.items():
+            mine = np.isin(which, members)
             if mine.any():
-                row[f"recall {ev.name}"] = float((flags & mine).sum() / mine.sum())
+                row[column] = float((flags & mine).sum() / mine.sum())
         rows[name] = row
     return pd.DataFrame(rows).T
 
@@ -357,13 +430,13 @@ def calendar_figure(
     for i in range(counts.shape[0]):
         for j in range(counts.shape[1]):
             if counts[i, j]:
-                ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=7)
+                ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8)
     hol = holidays(city)
     labels = []
     for d in days:
         tag = " H" if d in hol else (" DST" if d == DST_DAY else "")
         labels.append(f"{d:%a %d %b}{tag}")
-    ax.set_xticks(range(len(days)), labels, rotation=90, fontsize=7)
+    ax.set_xticks(range(len(days)), labels, rotation=90, fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     if events is not None:
         for ev in events.itertuples():
@@ -373,14 +446,105 @@ def calendar_figure(
                 ax.add_patch(
                     plt.Rectangle((j - 0.5, -0.5), 1, len(names), fill=False, ec="tab:blue", lw=2)
                 )
-                ax.text(j, -0.45, ev.kind, ha="center", va="top", fontsize=7, color="tab:blue")
+                ax.text(j, -0.45, ev.kind, ha="center", va="top", fontsize=8, color="tab:blue")
     if special is not None:
         for j, flagged in enumerate(special["flagged"]):
             if flagged:
-                ax.text(j, len(names) - 0.55, "city", ha="center", va="bottom", fontsize=7)
+                ax.text(j, len(names) - 0.55, "city", ha="center", va="bottom", fontsize=8)
     for tick, d in zip(ax.get_xticklabels(), days, strict=True):
         if d.weekday() >= 5 or d in hol:
             tick.set_color("tab:red")
     plt.colorbar(im, ax=ax, fraction=0.02, label="log10(1 + tiles flagged)")
     ax.set_title("Tiles flagged per day (blue boxes: planted events)")
     return ax
+
+
+def say_detection(table: pd.DataFrame, main: str, reference: float = 0.8) -> str:
+    """Per city, how the ``main`` detector does against the best other one (a table indexed by
+    city and detector with ``precision``, ``recall`` and ``F1``), and whether it reaches
+    ``reference`` in both precision and recall.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"precision": [0.9, 0.5], "recall": [0.85, 0.7], "F1": [0.87, 0.58]},
+    ...     index=pd.MultiIndex.from_tuples([("Paris", "peers"), ("Paris", "z-score")]))
+    >>> import textwrap
+    >>> print(textwrap.fill(say_detection(t, "peers"), 90))
+    Paris: peers reaches precision 0.900 and recall 0.850 (F1 0.870), both at least 0.8; the
+    best other detector, z-score, has F1 0.580.
+    """
+    from ..report import fmt
+
+    parts = []
+    for city in table.index.get_level_values(0).unique():
+        rows = table.loc[city]
+        if main not in rows.index:
+            continue
+        m = rows.loc[main]
+        both = m["precision"] >= reference and m["recall"] >= reference
+        text = (
+            f"{city}: {main} reaches precision {fmt(m['precision'])} and recall"
+            f" {fmt(m['recall'])} (F1 {fmt(m['F1'])}), "
+            + (f"both at least {reference:g}" if both else f"short of {reference:g} in both")
+        )
+        if not both and (m["precision"] >= reference or m["recall"] >= reference):
+            short = "recall" if m["precision"] >= reference else "precision"
+            text = text.replace(f"short of {reference:g} in both", f"{short} below {reference:g}")
+        others = rows.drop(index=main)
+        if len(others):
+            rival = others["F1"].astype(float).idxmax()
+            text += f"; the best other detector, {rival}, has F1 {fmt(others.loc[rival, 'F1'])}"
+        parts.append(text + ".")
+    return " ".join(parts)
+
+
+def say_peers(table: pd.DataFrame, clusters: str) -> str:
+    """What the clusters add as peer groups: per city, the F1 of the detector with the
+    ``clusters`` row against the other groupings (a table indexed by city and peer groups).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"F1": [0.8, 0.4, 0.5]}, index=pd.MultiIndex.from_tuples(
+    ...     [("Paris", "dstc clusters"), ("Paris", "one group"), ("Paris", "random")]))
+    >>> print(say_peers(t, "dstc clusters"))
+    Paris: F1 0.800 with dstc clusters as peers, against 0.400 (one group) and 0.500 (random).
+    """
+    from ..report import _join, fmt
+
+    parts = []
+    for city in table.index.get_level_values(0).unique():
+        rows = table.loc[city, "F1"].astype(float)
+        if clusters not in rows.index:
+            continue
+        others = [f"{fmt(v)} ({name})" for name, v in rows.drop(index=clusters).items()]
+        text = (
+            f"{city}: F1 {fmt(rows[clusters])} with {clusters} as peers, against {_join(others)}."
+        )
+        if rows.max() - rows.min() < 0.01:
+            text += (
+                " The peer groups make no difference here: the planted events stand out whatever"
+                " the grouping."
+            )
+        parts.append(text)
+    return " ".join(parts)
+
+
+def say_city_days(recall: pd.DataFrame) -> str:
+    """How many calendar days (holidays, clock-change night) the city-level check found, and
+    its other flags (rows of :func:`city_day_recall` per city).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"special days": [2], "found": [2], "flagged days": [3],
+    ...                   "flagged, not special": [1]}, index=["Lyon"])
+    >>> print(say_city_days(t))
+    Lyon: 2 of 2 holidays and clock-change nights found, 1 other day flagged.
+    """
+    parts = []
+    for city, r in recall.iterrows():
+        other = int(r["flagged, not special"])
+        parts.append(
+            f"{city}: {int(r['found'])} of {int(r['special days'])} holidays and clock-change"
+            f" nights found, {other} other day{'s' if other != 1 else ''} flagged."
+        )
+    return " ".join(parts)
