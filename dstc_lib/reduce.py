@@ -747,8 +747,7 @@ def _fold_service(
     city_hours = np.zeros((len(days), 24))
     hour_missing = np.zeros((len(days), 24), dtype=bool)
     sums, counts, day_hourly = buffers
-    sums.fill(0.0)
-    counts.fill(0)
+    # sums and counts are zero here: fresh, or emptied by the previous service's _mean32
     quality, messages, outside, n_files, counted = [], [], [], 0, False
     error = None
     by_day: dict = {}
@@ -897,12 +896,15 @@ def _fold_file(values, pos, day_hourly, daily, day, city_hours, finite):  # prag
 
 @numba.njit(nogil=True, cache=True)
 def _mean32(sums, counts):  # pragma: no cover
-    """``sums / counts`` as float32, NaN where nothing was counted."""
+    """``sums / counts`` as float32, NaN where nothing was counted; empties both accumulators
+    on the way (ready for the next service without a pass of its own)."""
     out = np.empty(sums.shape, np.float32)
     for t in range(sums.shape[0]):
         for h in range(sums.shape[1]):
             c = counts[t, h]
             out[t, h] = sums[t, h] / c if c > 0 else np.nan
+            sums[t, h] = 0.0
+            counts[t, h] = 0
     return out
 
 
