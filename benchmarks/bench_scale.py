@@ -2,8 +2,11 @@
 the 68 services: time per service and peak memory, projected to all 68 (the cost grows with the
 services, the memory does not: the typical week goes to a memory-mapped file one service at a
 time). Writes ``scale_generate`` in ``benchmarks/results.json`` and leaves the city in
-``data/synthetic/bench-scale`` with a profile (``_build/bench-scale/profile.yaml``) for running
-chapters on it with ``benchmarks/bench_book.py``.
+``data/synthetic/bench-scale`` with a profile (``_build/bench-scale/profile.yaml``: Paris alone,
+chapter 5 with 2 + 2 DSTC epochs and 19 permutations) for running chapters on it:
+
+    .venv/bin/python benchmarks/bench_book.py --profile _build/bench-scale/profile.yaml \\
+        --name scale_paris_8_services --no-generate 02_preprocessing 05_paris
 
     .venv/bin/python benchmarks/bench_scale.py [n_services]
 """
@@ -65,6 +68,9 @@ def main(n_services: int = 8) -> dict:
         "parameters:\n"
         f"  traffic_root: {rel}/traffic\n  geo_dir: {rel}/geo\n  truth_dir: {rel}/truth\n"
         "  cache_dir: data/cache\n  cities: [Paris]\n  direction: sum\n  seed: 0\n"
+        "chapters:\n"
+        "  05_paris: {permutations: 19, n_repeats: 1, model_params: {pretrain_epochs: 2, "
+        "epochs: 2, n_threads: 2}, compare_params: {steps: 60}}\n"
     )
     return section
 
