@@ -1124,7 +1124,7 @@ def generate_scale_city(
     >>> ct.week.shape, ct.daily.shape
     ((120, 3, 168), (120, 77))
     """
-    from .reduce import HOURS_PER_WEEK, _write_service
+    from .reduce import HOURS_PER_WEEK, _write_service, open_week
     from .study_calendar import holidays, hour_of_week_offset
 
     out = Path(out)
@@ -1155,9 +1155,7 @@ def generate_scale_city(
     for d in in_week:
         by_dow.setdefault(d.weekday(), []).append(days.index(d))
     kinds = sorted({day_kind(d, city) for d in days})
-    week = np.lib.format.open_memmap(
-        entry / "week.npy", mode="w+", dtype=np.float32, shape=(n, len(services), HOURS_PER_WEEK)
-    )
+    week = open_week(entry / "week.npy", (n, len(services), HOURS_PER_WEEK))
     daily_mean = np.zeros((n, n_days))
     daily_var = np.zeros((n, n_days))
     city_hours = np.zeros((n_days, 24))
