@@ -172,8 +172,9 @@ def main() -> dict:
     read_traffic_file(traffic_path(root, CITY, "Facebook", preset().start, "DL"))  # compile once
     script = Path(__file__).resolve()
     runs = {}
-    for d in DAYS:  # serial over every size: flat time per file and memory
+    for d in DAYS:  # serial over every size, on one CPU: flat time per file and memory
         payload = {"root": str(root), "days": d, "executor": "serial", "workers": 1}
+        payload["one_cpu"] = True
         tries = [in_subprocess(script, payload) for _ in range(REPEAT)]
         runs["serial", 1, d] = min(tries, key=lambda r: r["seconds"])  # the least disturbed
         runs["serial", 1, d]["seconds_all_tries"] = [r["seconds"] for r in tries]
@@ -195,8 +196,21 @@ def main() -> dict:
         "services_scaling": by_services,
     }
     section |= executors_part(script)
+    # the cost of one more file (slope over 2, 4, 8 files of one service, one CPU): what a real
+    # city's 10,472 files pay each, the fixed costs of a run and of a service set apart
+    slope = _slope([r["files"] for r in scaling], [r["seconds"] for r in scaling])
+    section["per_file"]["reduce_marginal_seconds_per_file"] = slope
+    section["per_file"]["reduce_marginal_over_read"] = (
+        slope / section["per_file"]["read_seconds_per_file"]
+    )
     save_section("reduce", section)
     return section
+
+
+def _slope(files, seconds) -> float:
+    from dstc_lib.performance import fit_cost
+
+    return fit_cost(files, seconds)[1]
 
 
 def executors_part(script: Path) -> dict:
