@@ -117,3 +117,10 @@ def test_signature_sentence_follows_the_values():
     assert (
         "Cluster 0 (office) has the quietest" in one and "Cluster 1 (park) has the quietest" in two
     )
+
+
+def test_the_anomaly_finding_says_whether_the_clusters_matter():
+    kept = {"anomalies-paris-f1": 1.0, "anomalies-paris-baseline-f1": 0.8}
+    flat = report.findings(kept | {"anomalies-paris-peer-spread": 0.0})[0]
+    steep = report.findings(kept | {"anomalies-paris-peer-spread": 0.4})[0]
+    assert "does as well" in flat and "up to 0.400" in steep
