@@ -1,14 +1,23 @@
 # The README's two commands. Both create .venv if it is missing and install the study into it.
 #   make book   generate the synthetic cities, execute every chapter, build _build/html
 #   make test   lint, format check, and the test suite
-#   make bench  the benchmarks (benchmarks/), written to benchmarks/results.json (< 10 min, 2 cores)
+#   make bench  the benchmarks (benchmarks/), written to benchmarks/results.json (< 10 min, 2 cores);
+#               the clustering benchmark on public data (bench_cluster.py, ~20 min) installs the
+#               optional extra "bench" (aeon, whose wheel holds the UCR/UEA sets) with --no-deps
+#   make publish  the book, its HTML check, then _build/html pushed to the gh-pages branch with
+#                 ghp-import (GitHub Pages); DRY_RUN=1 builds and checks, then prints the push
+#                 instead of doing it
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= ci
 STAMP := $(VENV)/.installed-stamp
+PUBLISH_STAMP := $(VENV)/.publish-stamp
+DRY_RUN ?= 0
+COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+GHP_IMPORT := $(BIN)/ghp-import -n -p -f -m "The book, built from $(COMMIT) with the $(PROFILE) profile" _build/html
 
-.PHONY: install book test lint bench clean
+.PHONY: install book test lint bench publish clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +38,22 @@ test: lint
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'aeon==1.6.0'
+	$(BIN)/python benchmarks/bench_cluster.py
+
+$(PUBLISH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,publish]'
+	touch $(PUBLISH_STAMP)
+
+# -n: a .nojekyll file (GitHub Pages serves _static/ as it is), -p: push, -f: replace gh-pages
+publish: book $(PUBLISH_STAMP)
+	$(BIN)/python ci/check_html.py --root . --html _build/html --log _build/jupyter-book.log
+ifeq ($(DRY_RUN),1)
+	@echo "dry run: would push $$(find _build/html -type f | wc -l) files of _build/html to the gh-pages branch of $$(git remote get-url origin 2>/dev/null || echo 'origin (not set here)') with:"
+	@echo '$(GHP_IMPORT)'
+else
+	$(GHP_IMPORT)
+endif
 
 clean:
 	rm -rf _build data/cache

@@ -1,11 +1,14 @@
 """Streaming reduction of a Paris-size synthetic city (409 x 346 = 141,514 tiles, one service)
 over 1, 2 and 4 days (1x, 2x, 4x): time per file and peak memory should stay flat; and one day
-of 1, 2 and 4 services, where the typical week grows with the services. Then the
-4-day reduction through each executor (serial, processes, dask) with 1 and 2 workers: the local
-speed-up, with and without starting the Dask cluster (its worker processes and their imports,
-timed apart), and checksums showing that every executor gives the same bits. Each run is a fresh
-process, so that its peak memory is its own (driver and worker processes together); each
-configuration runs REPEAT times and the fastest run counts.
+of 1, 2 and 4 services, where the typical week grows with the services. Then 4 services over 3
+days (24 files) through each executor: serial on one CPU (one parsing thread), ``processes``
+and Dask with 1 and 2 single-threaded workers, the speed-up with and without starting the Dask
+cluster (its worker processes and their imports, timed apart), and checksums showing that every
+executor gives the same bits. Beside them, on the same files and the same single CPU, reading
+alone: the reduction's cost per file against the read's. And the projection of the 20-city
+reduction from the measured cost per file. Each run is a fresh process, so that its peak memory
+is its own (driver and worker processes together); each configuration runs REPEAT times and the
+fastest run counts (the machine may be shared: the slower tries are kept beside it).
 
     .venv/bin/python benchmarks/bench_reduce.py   -> benchmarks/results.json ("reduce")
 """
@@ -15,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -31,9 +36,12 @@ REPEAT = 2  # runs of each configuration; the fastest counts (the machine may be
 EXECUTORS = (("serial", 1), ("processes", 1), ("processes", 2), ("dask", 1), ("dask", 2))
 
 
+EXECUTOR_SERVICES, EXECUTOR_DAYS = 4, 3
+
+
 def preset(kind: str = "days"):
     """``days``: one service over ``max(DAYS)`` days; ``services``: ``max(SERVICES)`` services
-    over one day. Both on the real Paris grid."""
+    over one day; ``executors``: 4 services over 3 days. All on the real Paris grid."""
     from dstc_lib.synth import PRESETS, Preset
 
     grid = PRESETS["fullgrid"].grids[CITY]
@@ -41,6 +49,10 @@ def preset(kind: str = "days"):
     if kind == "days":
         return Preset({CITY: grid}, ("Facebook",), start, max(DAYS), zone_tiles=400)
     services = ("Facebook", "Netflix", "Spotify", "YouTube")[: max(SERVICES)]
+    if kind == "executors":
+        return Preset(
+            {CITY: grid}, services[:EXECUTOR_SERVICES], start, EXECUTOR_DAYS, zone_tiles=400
+        )
     return Preset({CITY: grid}, services, start, 1, zone_tiles=400, events=False)
 
 
@@ -64,6 +76,10 @@ def one(payload: dict) -> dict:
     workers import the library first, timed apart as ``startup_seconds``."""
     from dstc_lib.reduce import local_cluster, reduce_city
 
+    if payload.get("one_cpu"):  # serial on one CPU: the parser's default threads follow it
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if payload.get("read_only"):
+        return read_only(payload)
     start = preset().start
     days = [start + dt.timedelta(days=i) for i in range(payload["days"])]
     services = list(preset("services").services[: payload.get("services", 1)])
@@ -79,6 +95,8 @@ def one(payload: dict) -> dict:
                 with Client(cluster) as client:
                     client.run(_import_library)
             startup = time.perf_counter() - t0
+            load_before = os.getloadavg()[0]
+            cpu0 = _cpu(resource.RUSAGE_SELF)
             t0 = time.perf_counter()
             ct = reduce_city(
                 payload["root"],
@@ -92,9 +110,11 @@ def one(payload: dict) -> dict:
                 progress=False,
             )
             seconds = time.perf_counter() - t0
+            cpu_driver = _cpu(resource.RUSAGE_SELF) - cpu0
             driver_mb = PeakRSS.driver_mb()  # before the checksum reads the whole result
             if cluster is not None:
                 cluster.close()
+            cpu_workers = _cpu(resource.RUSAGE_CHILDREN)  # the worker processes, once ended
         digest = hashlib.sha256()
         for array in (ct.tile_ids, ct.week, ct.daily, ct.city_hourly):
             digest.update(array.tobytes())
@@ -108,7 +128,34 @@ def one(payload: dict) -> dict:
         "seconds_per_file": seconds / n_files,
         "peak_rss_mb": peak.total_mb,
         "peak_rss_driver_mb": driver_mb,
+        "cpu_seconds": cpu_driver + cpu_workers,
+        "load_1min_before": load_before,
         "checksum": digest.hexdigest()[:16],
+    }
+
+
+def _cpu(who) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def read_only(payload: dict) -> dict:
+    """Read every file of the executor data once (no reduction), as the reduction would."""
+    from dstc_lib.netmob import discover, read_traffic_file
+
+    files = list(discover(payload["root"], CITY).files["path"])
+    read_traffic_file(files[0])  # compile once
+    cpu0 = _cpu(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    for path in files:
+        read_traffic_file(path)
+    seconds = time.perf_counter() - t0
+    return {
+        **payload,
+        "files": len(files),
+        "seconds": seconds,
+        "seconds_per_file": seconds / len(files),
+        "cpu_seconds": _cpu(resource.RUSAGE_SELF) - cpu0,
     }
 
 
@@ -125,12 +172,11 @@ def main() -> dict:
     read_traffic_file(traffic_path(root, CITY, "Facebook", preset().start, "DL"))  # compile once
     script = Path(__file__).resolve()
     runs = {}
-    for e, w in EXECUTORS:  # serial over every size; the others over the largest
-        for d in DAYS if e == "serial" else DAYS[-1:]:
-            payload = {"root": str(root), "days": d, "executor": e, "workers": w}
-            tries = [in_subprocess(script, payload) for _ in range(REPEAT)]
-            runs[e, w, d] = min(tries, key=lambda r: r["seconds"])  # the least disturbed
-            runs[e, w, d]["seconds_all_tries"] = [r["seconds"] for r in tries]
+    for d in DAYS:  # serial over every size: flat time per file and memory
+        payload = {"root": str(root), "days": d, "executor": "serial", "workers": 1}
+        tries = [in_subprocess(script, payload) for _ in range(REPEAT)]
+        runs["serial", 1, d] = min(tries, key=lambda r: r["seconds"])  # the least disturbed
+        runs["serial", 1, d]["seconds_all_tries"] = [r["seconds"] for r in tries]
     scaling = [runs["serial", 1, d] for d in DAYS]
     services_root = make_data("services")
     by_services = []
@@ -140,12 +186,6 @@ def main() -> dict:
         tries = [in_subprocess(script, payload) for _ in range(REPEAT)]
         best = min(tries, key=lambda r: r["seconds"])
         by_services.append({**best, "seconds_all_tries": [r["seconds"] for r in tries]})
-    executors = [runs[e, w, DAYS[-1]] for e, w in EXECUTORS]
-    serial = executors[0]
-    for r in executors:
-        r["same_bits_as_serial"] = r["checksum"] == serial["checksum"]
-        r["speedup_vs_serial"] = serial["seconds"] / r["seconds"]
-        r["speedup_with_startup"] = serial["seconds"] / (r["seconds"] + r["startup_seconds"])
     section = {
         "city": CITY,
         "grid": list(preset().grids[CITY]),
@@ -153,14 +193,104 @@ def main() -> dict:
         "generate_seconds": generated,
         "scaling": scaling,
         "services_scaling": by_services,
-        "executors": executors,
     }
+    section |= executors_part(script)
     save_section("reduce", section)
     return section
+
+
+def executors_part(script: Path) -> dict:
+    """Serial on one CPU against processes and Dask with 1 and 2 workers on the same files
+    (the tries of every executor interleaved, so that a change in the machine's load touches
+    them alike), reading alone on the same files, and the 20-city projection."""
+    executors_root = make_data("executors")
+    tries: dict = {}
+    for _ in range(REPEAT):
+        for e, w in EXECUTORS:
+            payload = {"root": str(executors_root), "days": EXECUTOR_DAYS}
+            payload |= {"services": EXECUTOR_SERVICES, "executor": e, "workers": w}
+            payload["one_cpu"] = e == "serial"
+            tries.setdefault((e, w), []).append(in_subprocess(script, payload))
+    executors = []
+    for e, w in EXECUTORS:
+        best = min(tries[e, w], key=lambda r: r["seconds"])  # the least disturbed
+        best["seconds_all_tries"] = [r["seconds"] for r in tries[e, w]]
+        best["load_1min_all_tries"] = [r["load_1min_before"] for r in tries[e, w]]
+        executors.append(best)
+    serial = executors[0]
+    for r in executors:
+        r["same_bits_as_serial"] = r["checksum"] == serial["checksum"]
+        r["speedup_vs_serial"] = serial["seconds"] / r["seconds"]
+        r["speedup_with_startup"] = serial["seconds"] / (r["seconds"] + r["startup_seconds"])
+        r["cpu_vs_serial"] = r["cpu_seconds"] / serial["cpu_seconds"]
+    payload = {"root": str(executors_root), "read_only": True, "one_cpu": True}
+    reads = [in_subprocess(script, payload) for _ in range(REPEAT)]
+    read = min(reads, key=lambda r: r["seconds"])
+    per_file = {
+        "files": read["files"],
+        "read_seconds_per_file": read["seconds_per_file"],
+        "read_seconds_all_tries": [r["seconds"] for r in reads],
+        "reduce_seconds_per_file": serial["seconds_per_file"],
+        "reduce_over_read": serial["seconds_per_file"] / read["seconds_per_file"],
+        "read_cpu_seconds_per_file": read["cpu_seconds"] / read["files"],
+        "reduce_cpu_seconds_per_file": serial["cpu_seconds"] / serial["files"],
+        "reduce_over_read_cpu": (serial["cpu_seconds"] / serial["files"])
+        / (read["cpu_seconds"] / read["files"]),
+        "goal_reduce_over_read": 1.5,
+        "note": "serial reduction and reading alone, one CPU each, on the same files; the "
+        "reduction also reads one file twice (to fix the tiles) and writes its outputs",
+    }
+    best_two = max(
+        (r for r in executors if r["workers"] == 2), key=lambda r: r["speedup_vs_serial"]
+    )
+    return {
+        "executors": executors,
+        "executor_data": {"services": EXECUTOR_SERVICES, "days": EXECUTOR_DAYS},
+        "goal_speedup_2_workers": 1.7,
+        "per_file": per_file,
+        "projection_20_cities": project(serial["seconds_per_file"], best_two),
+        "load_average_note": "the machine may be shared with other jobs while this runs: the "
+        "fastest of the tries counts, every try is kept with the load average before it "
+        "(seconds_all_tries, load_1min_all_tries), and cpu_seconds (driver and workers) shows "
+        "the work done whatever the load",
+    }
+
+
+def executors_only() -> dict:
+    """Re-measure only the executors, keeping the rest of the ``reduce`` section."""
+    from common import RESULTS
+
+    section = json.loads(RESULTS.read_text()).get("reduce", {}) if RESULTS.exists() else {}
+    section |= executors_part(Path(__file__).resolve())
+    save_section("reduce", section)
+    return section
+
+
+def project(serial_per_file: float, two: dict, workers=(1, 2, 16, 64, 256)) -> dict:
+    """Wall time of the 20-city reduction (20 x 68 services x 77 days x 2 directions files) at
+    the measured serial cost per file, spread over ``workers`` with the parallel efficiency
+    measured with 2 workers (``speed-up / 2``), on Paris-size files (the largest city: an
+    upper bound for the others)."""
+    from dstc_lib.performance import FULL_DATASET_FILES
+
+    efficiency = two["speedup_vs_serial"] / 2
+    hours = {
+        str(n): serial_per_file * FULL_DATASET_FILES / (n * (efficiency if n > 1 else 1)) / 3600
+        for n in workers
+    }
+    return {
+        "files": FULL_DATASET_FILES,
+        "serial_seconds_per_file": serial_per_file,
+        "executor": two["executor"],
+        "efficiency_2_workers": efficiency,
+        "hours_by_workers": hours,
+    }
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--one":
         print(json.dumps(one(json.loads(sys.argv[2]))))
+    elif sys.argv[1:] == ["--executors"]:
+        print(json.dumps(executors_only(), indent=2))
     else:
         print(json.dumps(main(), indent=2))

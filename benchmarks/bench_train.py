@@ -26,7 +26,9 @@ def main() -> dict:
 
     rng = np.random.default_rng(0)
     X = rng.gamma(2.0, 1.0, size=(N_SAMPLES, N_CHANNELS, N_STEPS)).astype(np.float32)
-    model = ContrastiveClustering(n_clusters=9, epochs=1, random_state=0)
+    batch_size = 256
+    steps = N_SAMPLES // batch_size  # one pass over the samples (an epoch)
+    model = ContrastiveClustering(n_clusters=9, steps=steps, batch_size=batch_size, random_state=0)
     t0 = time.perf_counter()
     model.fit(X)
     fit_seconds = time.perf_counter() - t0

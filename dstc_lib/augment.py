@@ -211,6 +211,98 @@ def neighbour_mix(
     return torch.where(has[:, None, None], mixed, x)
 
 
+def noise(
+    x: torch.Tensor,
+    strength: float = 0.2,
+    *,
+    generator: torch.Generator | None = None,
+    context: Context | None = None,
+) -> torch.Tensor:
+    """Add ``strength * N(0, 1)`` to every value, independently (the additive jitter of
+    TS-TCC and TS2Vec, on standardised series).
+
+    Invariance: measurement noise of a fixed size, whatever the level of the series."""
+    return x + strength * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+
+
+def _resample(x: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Linear interpolation of each row of ``x (n, c, T)`` at ``positions (n, T')`` (in steps,
+    clamped to ``[0, T - 1]``), the same positions for every channel of a row."""
+    steps = x.shape[2]
+    positions = positions.clamp(0, steps - 1).to(x.dtype)
+    left = positions.floor().long().clamp(max=steps - 1)
+    right = (left + 1).clamp(max=steps - 1)
+    weight = (positions - left.to(x.dtype))[:, None, :]
+    shape = (x.shape[0], x.shape[1], positions.shape[1])
+    a = torch.gather(x, 2, left[:, None, :].expand(shape))
+    b = torch.gather(x, 2, right[:, None, :].expand(shape))
+    return a + weight * (b - a)
+
+
+def permutation(
+    x: torch.Tensor,
+    strength: float = 5,
+    *,
+    generator: torch.Generator | None = None,
+    context: Context | None = None,
+) -> torch.Tensor:
+    """Cut each series into 2 to ``strength`` segments of random lengths and put them back in
+    a random order (TS-TCC's strong augmentation; all channels of a series alike).
+
+    Invariance: the order of the parts of a series (what happens matters more than when)."""
+    n, _, steps = x.shape
+    most = max(2, min(int(strength), steps))
+    source = torch.empty((n, steps), dtype=torch.long)
+    pieces = torch.randint(2, most + 1, (n,), generator=generator)
+    for i in range(n):
+        k = int(pieces[i])
+        cuts = torch.randperm(steps - 1, generator=generator)[: k - 1] + 1
+        bounds = torch.cat([torch.zeros(1, dtype=torch.long), cuts.sort().values])
+        bounds = torch.cat([bounds, torch.tensor([steps])])
+        order = torch.randperm(k, generator=generator)
+        source[i] = torch.cat([torch.arange(bounds[j], bounds[j + 1]) for j in order.tolist()])
+    return torch.gather(x, 2, source[:, None, :].expand(x.shape))
+
+
+def crop_resize(
+    x: torch.Tensor,
+    strength: float = 0.5,
+    *,
+    generator: torch.Generator | None = None,
+    context: Context | None = None,
+) -> torch.Tensor:
+    """Keep a random window of between ``1 - strength`` and all of each series, placed at
+    random, and stretch it back to the full length by linear interpolation.
+
+    Invariance: the exact extent and position of a pattern (a crop still shows the place)."""
+    n, _, steps = x.shape
+    keep = 1.0 - strength * _rand(generator, n)
+    length = keep * (steps - 1)
+    start = _rand(generator, n) * (steps - 1 - length)
+    grid = torch.linspace(0, 1, steps)[None, :]
+    return _resample(x, start[:, None] + grid * length[:, None])
+
+
+def time_warp(
+    x: torch.Tensor,
+    strength: float = 0.2,
+    *,
+    generator: torch.Generator | None = None,
+    context: Context | None = None,
+) -> torch.Tensor:
+    """Speed each series up and down smoothly: the local speed follows ``exp(strength *
+    N(0, 1))`` at 4 knots, interpolated, and the warped time runs from the first step to the
+    last (the magnitude-warping family of Um et al. 2017, on the time axis).
+
+    Invariance: small changes of pace (a routine that runs a little faster or slower)."""
+    n, _, steps = x.shape
+    knots = torch.exp(strength * torch.randn((n, 4), generator=generator, dtype=x.dtype))
+    speed = _resample(knots[:, None, :], torch.linspace(0, 3, steps).expand(n, steps))[:, 0]
+    clock = torch.cumsum(speed, dim=1)
+    clock = (clock - clock[:, :1]) / (clock[:, -1:] - clock[:, :1]).clamp(min=1e-12)
+    return _resample(x, clock * (steps - 1))
+
+
 @dataclass(frozen=True)
 class Augmentation:
     function: Callable[..., torch.Tensor]
@@ -226,6 +318,10 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "channel_dropout": Augmentation(channel_dropout, 0.15, "probability to zero a channel"),
     "day_resample": Augmentation(day_resample, 0.5, "probability to redraw a Mon-Thu day"),
     "neighbour_mix": Augmentation(neighbour_mix, 0.3, "weight of the neighbour"),
+    "noise": Augmentation(noise, 0.2, "sd of the additive noise"),
+    "permutation": Augmentation(permutation, 5, "most segments"),
+    "crop_resize": Augmentation(crop_resize, 0.5, "largest share cropped away"),
+    "time_warp": Augmentation(time_warp, 0.2, "sd of the log speed at 4 knots"),
 }
 DEFAULT_AUGMENTATIONS = (
     "jitter",

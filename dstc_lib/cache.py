@@ -21,11 +21,40 @@ CACHE_FORMAT = 1  # bump when the layout of an entry changes
 CODE_MODULES = ("cache.py", "study_calendar.py", "netmob.py", "reduce.py")
 
 
-def fingerprint_files(rows: Iterable[tuple[str, int, int]]) -> str:
-    """Hash of ``(relative path, size, mtime_ns)`` rows: changes when any input file changes."""
+def fingerprint_files(rows: Iterable[tuple[str, int, int | str]]) -> str:
+    """Hash of ``(relative path, size, mtime_ns)`` rows: changes when a file is added, removed,
+    renamed, resized or touched. An edit that keeps both the size and the modification time is
+    not seen; for certainty, put each file's :func:`content_digest` in place of its mtime
+    (``dstc data check --verify``).
+
+    Examples
+    --------
+    >>> a = fingerprint_files([("Paris/x.txt", 10, 1)])
+    >>> a == fingerprint_files([("Paris/x.txt", 10, 2)]), len(a)
+    (False, 64)
+    """
     digest = hashlib.sha256()
     for rel, size, mtime in sorted(rows):
         digest.update(f"{rel}\0{size}\0{mtime}\n".encode())
+    return digest.hexdigest()
+
+
+def content_digest(path: Path | str, chunk: int = 1 << 22) -> str:
+    """SHA-256 of a file's bytes (as stored: a ``.gz`` file's compressed bytes), read in
+    bounded chunks.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = path.write_bytes(b"abc")
+    >>> content_digest(path)[:16]
+    'ba7816bf8f01cfea'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
     return digest.hexdigest()
 
 
@@ -58,10 +87,15 @@ def cache_key(kind: str, params: dict, fingerprint: str) -> str:
 
 
 class Cache:
-    """A folder of entries ``<root>/<name>-<key>/``, each with a ``manifest.json``."""
+    """A folder of entries ``<root>/<name>-<key>/``, each with a ``manifest.json``.
+
+    Opening a cache removes the temporary folders of writers that died on this machine (a
+    killed run's ``.tmp-*``), so they never outlive the next use of the cache, hit or miss.
+    """
 
     def __init__(self, root: Path | str):
         self.root = Path(root)
+        self.clean(dead_only=True)
 
     def path(self, name: str, key: str) -> Path:
         return self.root / f"{name}-{key}"

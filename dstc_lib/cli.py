@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shlex
 import sys
 import warnings
 from pathlib import Path
 
-from .netmob import NetMobFormatError
+from .netmob import DayFolderWarning, NetMobFormatError
 from .runner import RunnerError
 
 
@@ -47,6 +49,7 @@ def _reduce(args, on_error: str):
         workers=args.workers,
         scheduler=args.scheduler,
         progress=not args.quiet,
+        verify=args.verify,
     )
 
 
@@ -64,8 +67,9 @@ def cmd_reduce(args) -> int:
 
 
 def cmd_check(args) -> int:
-    """Print the data-quality table; exit 1 if the data cannot be used (an unreadable file, or
-    under 90 % of the week's hours observed) or, with --strict, if anything was flagged."""
+    """Print the data-quality table; exit 1 if the data cannot be used (an unreadable file, a
+    day folder left out, under 90 % of the week's hours observed) or, with --strict, if
+    anything was flagged."""
     with warnings.catch_warnings(record=True) as caught:  # naming problems, unreadable files
         warnings.simplefilter("always")
         ct = _reduce(args, on_error="skip")
@@ -73,6 +77,7 @@ def cmd_check(args) -> int:
     q = ct.quality
     missing = q.loc[~q["present"], ["service", "day", "direction"]]
     fatal = sorted(q.loc[q["error"] != "", "error"])
+    fatal += [str(w.message) for w in caught if issubclass(w.category, DayFolderWarning)]
     warns = []
     coverage = ct.week_coverage()
     if coverage < 1:  # below 90 % of the week's hours the typical week is not worth clustering
@@ -93,14 +98,22 @@ def cmd_check(args) -> int:
             "warnings": warns,
             "services": ct.services,
             "n_tiles": int(len(ct.tile_ids)),
+            "fingerprint": ct.fingerprint,
+            "fingerprint_of": "content" if args.verify else "path, size, mtime",
             "missing_files": missing.astype(str).to_dict("records"),
             "days": json.loads(days.to_json(orient="records", date_format="iso")),
         }
         print(json.dumps(report, indent=2))
         return 0 if usable else 1
     print(
-        f"{args.city}: {len(ct.tile_ids)} tiles, {len(ct.services)} services, {len(ct.days)} days\n"
+        f"{args.city}: {len(ct.tile_ids)} tiles, {len(ct.services)} services, {len(ct.days)} days"
     )
+    how = (
+        "SHA-256 of each file's content"
+        if args.verify
+        else "paths, sizes and modification times (--verify: by content)"
+    )
+    print(f"inputs {ct.fingerprint[:16]}, recognised by {how}\n")
     columns = [
         "day",
         "day_kind",
@@ -127,15 +140,19 @@ def _geometry_problems(geo_dir, city: str, tile_ids, fatal: list[str]) -> list[s
     come back as a warning (the reduction keeps them; maps and graphs leave them out)."""
     from .geo import read_tiles, tiles_with_geometry
 
-    try:
-        tiles = read_tiles(geo_dir, city)
-    except (ValueError, OSError) as err:
-        fatal.append(str(err))
-        return []
+    with warnings.catch_warnings(record=True) as placed:  # tiles where no city can be
+        warnings.simplefilter("always")
+        try:
+            tiles = read_tiles(geo_dir, city)
+        except (ValueError, OSError) as err:
+            fatal.append(str(err))
+            return []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         tiles_with_geometry(tiles, tile_ids)
-    return [f"{Path(geo_dir) / f'{city}.geojson'}: {w.message}" for w in caught]
+    return [str(w.message) for w in placed] + [
+        f"{Path(geo_dir) / f'{city}.geojson'}: {w.message}" for w in caught
+    ]
 
 
 def _missing_by_service(missing, limit: int = 30) -> list[str]:
@@ -161,28 +178,111 @@ def cmd_chapter_params(args) -> int:
     return 0
 
 
+def plan_chapter_run(args, root: Path, log=None) -> tuple[Path, Path, dict | None, dict]:
+    """What ``dstc chapter run`` would execute: (notebook relative to the root, executed copy,
+    profile or None, checked parameters). Without ``--profile`` the profile is
+    :func:`~dstc_lib.runner.default_profile`'s, and ``log`` is told which and why; a wrong
+    parameter name or type raises before anything runs."""
+    from .runner import EXECUTED, NO_PROFILE, default_profile, load_profile, parameters_for
+
+    notebook = Path(args.notebook)
+    if notebook.is_absolute() or (Path.cwd() / notebook).exists():
+        try:
+            notebook = (Path.cwd() / notebook).resolve().relative_to(root)
+        except ValueError:
+            raise RunnerError(f"{args.notebook}: not a chapter of the study in {root}") from None
+    if not (root / notebook).is_file():
+        raise RunnerError(f"{args.notebook}: no such notebook")
+    given = _params(args.param)
+    name = args.profile
+    if name is None:
+        name, why = default_profile(root, notebook)
+        if log is not None:
+            log(
+                f"dstc: using profile {name!r} ({why}); --profile NAME picks another, "
+                f"--profile {NO_PROFILE} runs the chapter with its own defaults"
+            )
+    profile = None if name == NO_PROFILE else load_profile(name, root, given)
+    params = parameters_for(root / notebook, profile, given)
+    output = Path(args.output) if args.output else root / EXECUTED / notebook
+    return notebook, output, profile, params
+
+
+def check_rerun_command(command: str, root: Path | str) -> dict:
+    """Check a page's printed re-run command as ``dstc chapter run --dry-run`` would: it must
+    split into shell words, be a ``dstc chapter run`` that the command line accepts, name a
+    chapter of the study and give parameters the chapter declares, of their types. Returns
+    the parameters the chapter would run with; raises :class:`RunnerError` (one line) if not.
+
+    Examples
+    --------
+    >>> root = Path(__file__).resolve().parents[1]
+    >>> cmd = "dstc chapter run book/02_preprocessing.ipynb --profile ci -p direction DL"
+    >>> check_rerun_command(cmd, root)["direction"]
+    'DL'
+    >>> try:
+    ...     check_rerun_command("dstc chapter run book/02_preprocessing.ipynb -p n 1", root)
+    ... except RunnerError as err:
+    ...     print(str(err).splitlines()[0][:60])
+    re-run command refused: book/02_preprocessing.ipynb: unknown
+    """
+    import io
+
+    root = Path(root)
+    try:
+        argv = shlex.split(command)
+    except ValueError as err:
+        raise RunnerError(
+            f"re-run command does not parse as shell words ({err}): {command}"
+        ) from None
+    if argv[:3] != ["dstc", "chapter", "run"]:
+        raise RunnerError(f"re-run command is not 'dstc chapter run ...': {command}")
+    refused = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(refused):
+            args = parser().parse_args(argv[1:])
+    except SystemExit:
+        lines = refused.getvalue().strip().splitlines() or ["?"]
+        raise RunnerError(f"re-run command refused by dstc ({lines[-1]}): {command}") from None
+    try:
+        return plan_chapter_run(args, root)[3]
+    except (RunnerError, ValueError, OSError) as err:
+        raise RunnerError(f"re-run command refused: {err}") from None
+
+
+def _loud(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def cmd_chapter_run(args) -> int:
     from .runner import (
-        EXECUTED,
+        chapter_environment,
         data_source,
-        load_profile,
-        parameters_for,
+        input_fingerprints,
+        papermill_command,
         project_root,
         run_chapter,
     )
 
     root = project_root()
-    notebook = Path(args.notebook).resolve().relative_to(root)
-    given = _params(args.param)
-    profile = load_profile(args.profile, root, given) if args.profile else None
-    params = parameters_for(root / notebook, profile, given)
-    output = Path(args.output) if args.output else root / EXECUTED / notebook
+    notebook, output, profile, params = plan_chapter_run(args, root, log=_loud)
+    profile_name = profile["name"] if profile else "none (run by hand)"
+    if args.dry_run:
+        env = chapter_environment(
+            notebook, profile_name, input_fingerprints(params, root), data_source(profile)
+        )
+        with contextlib.suppress(ValueError):  # the executed copy as the user would type it
+            output = output.resolve().relative_to(root)
+        print(f"# dry run: not executed; the same from {root}:")
+        print(f"mkdir -p {shlex.quote(str(output.parent))}")
+        print(papermill_command(notebook, output, params, env))
+        return 0
     result = run_chapter(
         notebook,
         output,
         params,
         root,
-        profile["name"] if profile else "none (run by hand)",
+        profile_name,
         data_source=data_source(profile),
     )
     print(f"executed {notebook} in {result.seconds:.1f} s -> {result.output}")
@@ -259,6 +359,12 @@ def parser() -> argparse.ArgumentParser:
             "(default: a local cluster of --workers processes)",
         )
         c.add_argument("--quiet", action="store_true", help="no progress bar")
+        c.add_argument(
+            "--verify",
+            action="store_true",
+            help="recognise the input files by a SHA-256 of their content, not by path, "
+            "size and modification time (an edit keeping size and time is then seen)",
+        )
         if name == "check":
             c.add_argument("--json", action="store_true", help="machine-readable report")
             c.add_argument("--strict", action="store_true", help="warnings make it unusable")
@@ -272,9 +378,12 @@ def parser() -> argparse.ArgumentParser:
     text = (
         "Execute a chapter with papermill into _build/executed/ (working directory: the project "
         "root) and print where the executed copy is. Parameters come from its parameters cell, "
-        "then --profile, then -p. Unknown names and values of the wrong type are refused with "
-        "the list of valid parameters; if a cell raises, the exit status is 1 and the failing "
-        "cell and its error are shown."
+        "then the profile, then -p. Without --profile the profile is the one the book was last "
+        "built with (recorded in _build/profile.json), else ci, and the command says which on "
+        "stderr; --profile none keeps the chapter's own defaults. --dry-run checks the "
+        "parameters and prints the papermill command without running it. Unknown names and "
+        "values of the wrong type are refused with the list of valid parameters; if a cell "
+        "raises, the exit status is 1 and the failing cell and its error are shown."
     )
     r = chapter.add_parser(
         "run",
@@ -291,8 +400,18 @@ def parser() -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="set a parameter (repeatable); lists as '[a, b]'; see 'dstc chapter params'",
     )
-    r.add_argument("--profile", default=None, help="take parameters from this profile first")
+    r.add_argument(
+        "--profile",
+        default=None,
+        help="take parameters from this profile first (default: the profile the book was last "
+        "built with, else ci; 'none': the chapter's own defaults)",
+    )
     r.add_argument("--output", default=None, help="executed copy (default: _build/executed/...)")
+    r.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the parameters and print the papermill command instead of running it",
+    )
     r.set_defaults(func=cmd_chapter_run)
     text = "list a chapter's parameters with their types and defaults"
     pr = chapter.add_parser("params", help=text, description=text)

@@ -24,7 +24,7 @@ def service_mix(ct: CityTensors, groups: pd.Series) -> pd.DataFrame:
     """Share of each service in each group's weekly traffic (rows: groups, columns: services;
     each row sums to 1). Shares are computed per tile first, so big tiles do not dominate."""
     labels = _groups(ct, groups)
-    volume = np.nansum(np.asarray(ct.week, dtype=np.float64), axis=2)  # [T, S]
+    volume = ct.week_sum(axis=2)  # [T, S], read a block of tiles at a time
     share = volume / np.maximum(volume.sum(axis=1, keepdims=True), 1e-12)
     frame = pd.DataFrame(share, columns=ct.services)
     frame["group"] = labels
@@ -36,7 +36,7 @@ def weekly_profile(ct: CityTensors, groups: pd.Series) -> pd.DataFrame:
     168 hours from Monday 00:00, columns: groups). Per-tile shapes are averaged, so the curves
     compare shapes, not volumes."""
     labels = _groups(ct, groups)
-    total = np.nansum(np.asarray(ct.week, dtype=np.float64), axis=1)  # [T, 168]
+    total = ct.week_sum(axis=1)  # [T, 168], read a block of tiles at a time
     shape = total / np.maximum(total.sum(axis=1, keepdims=True), 1e-12)
     frame = pd.DataFrame(shape)
     frame["group"] = labels
@@ -62,7 +62,7 @@ def truth_or_deciles(ct: CityTensors, truth: pd.DataFrame | None) -> tuple[pd.Se
     data), else deciles of weekly traffic. Returns the groups (indexed by tile_id) and a name."""
     if truth is not None:
         return truth["archetype"], "planted archetype"
-    total = pd.Series(np.nansum(np.asarray(ct.week), axis=(1, 2)), index=ct.tile_ids)
+    total = pd.Series(ct.week_sum(axis=(1, 2)), index=ct.tile_ids)
     labels = [f"D{i}" for i in range(1, 11)]
     return pd.qcut(total.rank(method="first"), 10, labels=labels).astype(str), "traffic decile"
 
@@ -78,7 +78,7 @@ def family_profiles(ct: CityTensors, labels: np.ndarray) -> dict[str, pd.DataFra
     (rows: families, columns: the 168 hours)."""
     from .features import group_services
 
-    grouped, names = group_services(np.asarray(ct.week, dtype=np.float64), list(ct.services))
+    grouped, names = group_services(ct.week, list(ct.services))  # one service at a time
     grouped = np.nan_to_num(grouped)
     totals = grouped.sum(axis=(1, 2), keepdims=True)
     shares = grouped / np.maximum(totals, 1e-12)  # per tile, so big tiles do not dominate

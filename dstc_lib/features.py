@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .checks import check_samples
 from .reduce import CityTensors
+from .resources import require_memory
 
 # Families of the NetMob23 services (netmob.SERVICES); a service not listed is its own family.
 _FAMILY_MEMBERS = {
@@ -111,14 +112,24 @@ def week_features(
     """
     if normalise not in NORMALISATIONS:
         raise ValueError(f"normalise={normalise!r}; choose one of {NORMALISATIONS}")
-    week = np.asarray(week, dtype=np.float64)
+    if not hasattr(week, "ndim"):
+        week = np.asarray(week, dtype=np.float64)
     if week.ndim != 3:
         raise ValueError(f"expected week [tiles, services, steps], got shape {week.shape}")
     names = list(services) if services is not None else [f"c{i}" for i in range(week.shape[1])]
     if len(names) != week.shape[1]:
         raise ValueError(f"{len(names)} service names for {week.shape[1]} channels")
-    if families:
+    n_tiles, _, n_steps = week.shape
+    n_channels = len({family_of(s) for s in names}) if families else len(names)
+    require_memory(  # float64 working copies (values, NaN mask, filled) and the float32 result
+        n_tiles * n_channels * n_steps * (3 * 8 + 1 + 4),
+        f"features of {n_tiles:,} tiles x {n_channels} channels x {n_steps} steps",
+        "use families=True (service families) or fewer services",
+    )
+    if families:  # grouped service by service: a memory-mapped week is never copied whole
         week, names = group_services(week, names)
+    else:
+        week = np.asarray(week, dtype=np.float64)
     x = np.log1p(np.maximum(week, 0.0)) if log else week.copy()
     with warnings.catch_warnings():  # an all-NaN channel: 'mean of empty slice', filled by 0
         warnings.simplefilter("ignore", RuntimeWarning)

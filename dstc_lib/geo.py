@@ -19,7 +19,9 @@ def read_tiles(geo_dir: Path | str, city: str) -> gpd.GeoDataFrame:
 
     The file's declared CRS is honoured (a legacy ``crs`` member, or WGS 84 per RFC 7946). A
     file without a ``crs`` member is WGS 84; if its coordinates cannot be longitudes/latitudes
-    (projected metres written without saying so) it is refused rather than misplaced.
+    (projected metres written without saying so) it is refused rather than misplaced. A
+    feature whose geometry is null, empty or not a polygon is refused in one line; tiles placed
+    where no French city is (:func:`placement_problems`) are warned about.
     """
     path = Path(geo_dir) / f"{city}.geojson"
     if not path.is_file():
@@ -30,6 +32,8 @@ def read_tiles(geo_dir: Path | str, city: str) -> gpd.GeoDataFrame:
             tiles = gpd.read_file(path)
     except Exception as err:  # pyogrio/GDAL errors are RuntimeErrors: say what is wrong
         raise ValueError(_unreadable_geojson(path, err)) from None
+    if len(tiles) == 0:
+        raise ValueError(f"{path}: no features (an empty FeatureCollection); one per tile needed")
     if "tile_id" not in tiles.columns:
         raise ValueError(
             f"{path}: features have no 'tile_id' property (found {list(tiles.columns)})"
@@ -48,10 +52,85 @@ def read_tiles(geo_dir: Path | str, city: str) -> gpd.GeoDataFrame:
             "add a 'crs' member naming the projection (urn:ogc:def:crs:EPSG::2154 for "
             "Lambert-93) or write WGS 84"
         )
+    _refuse_non_polygons(tiles, path)
     tiles = tiles.to_crs(L93)
     if not np.isfinite(tiles.total_bounds).all():
         raise ValueError(f"{path}: coordinates do not project to Lambert-93 (EPSG:2154)")
-    return tiles.set_index("tile_id").sort_index()
+    tiles = tiles.set_index("tile_id").sort_index()
+    for problem in placement_problems(tiles, path):
+        warnings.warn(problem, stacklevel=2)
+    return tiles
+
+
+POLYGONS = ("Polygon", "MultiPolygon")
+
+
+def _refuse_non_polygons(tiles: gpd.GeoDataFrame, path: Path) -> None:
+    """One line naming the first feature without a polygon (null, empty, a Point, a line):
+    a tile is an area, and the tile graph and the maps need one for every tile."""
+    geom = tiles.geometry
+    empty = (geom.isna() | geom.is_empty).to_numpy()
+    wrong = empty | ~geom.geom_type.isin(POLYGONS).to_numpy()
+    if not wrong.any():
+        return
+    i = int(np.flatnonzero(wrong)[0])
+    what = "no geometry (null or empty)" if empty[i] else f"a {geom.iloc[i].geom_type}"
+    more = f"; {int(wrong.sum()) - 1} more features are not polygons" if wrong.sum() > 1 else ""
+    raise ValueError(
+        f"{path}: feature {i + 1} of {len(tiles)} (tile_id {int(tiles['tile_id'].iloc[i])}) "
+        f"has {what}, not a polygon; every tile must be a polygon{more}"
+    )
+
+
+# Lambert-93 coordinates of metropolitan France and Corsica, with a margin (metres)
+FRANCE_L93 = (-400_000, 6_000_000, 1_400_000, 7_300_000)
+MAX_CITY_RADIUS_M = 100_000  # a city's grid spans ~40 km; a tile 100 km from its centre is lost
+
+
+def placement_problems(tiles: gpd.GeoDataFrame, path: Path | str = "geometry") -> list[str]:
+    """Warnings about tiles that are where no tile of a French city can be: outside
+    metropolitan France (:data:`FRANCE_L93`; e.g. all at (0, 0), or a wrong CRS), more than
+    :data:`MAX_CITY_RADIUS_M` from the median tile, or without area. ``tiles``: in Lambert-93.
+
+    Examples
+    --------
+    >>> from shapely.geometry import box
+    >>> tiles = gpd.GeoDataFrame(
+    ...     {"tile_id": [0, 1]}, geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=L93
+    ... ).set_index("tile_id")
+    >>> placement_problems(tiles, "Paris.geojson")[0]  # doctest: +ELLIPSIS
+    'Paris.geojson: all 2 tiles lie outside metropolitan France in Lambert-93 ...'
+    """
+    problems = []
+    n = len(tiles)
+    ids = tiles.index.to_numpy()
+    centre = tiles.geometry.centroid
+    x, y = centre.x.to_numpy(), centre.y.to_numpy()
+    x0, y0, x1, y1 = FRANCE_L93
+    outside = ~((x >= x0) & (x <= x1) & (y >= y0) & (y <= y1))
+    if outside.any():
+        count = f"all {n} tiles" if outside.all() else f"{int(outside.sum())} of {n} tiles"
+        problems.append(
+            f"{path}: {count} lie outside metropolitan France in Lambert-93 (first: tile_id "
+            f"{ids[outside][0]} at x={x[outside][0]:,.0f}, y={y[outside][0]:,.0f}); "
+            "misplaced coordinates or a wrong CRS?"
+        )
+    distance = np.hypot(x - np.median(x), y - np.median(y))
+    far = distance > MAX_CITY_RADIUS_M
+    if far.any():
+        problems.append(
+            f"{path}: {int(far.sum())} of {n} tiles lie more than {MAX_CITY_RADIUS_M / 1000:.0f} "
+            f"km from the city's median tile (up to {distance.max() / 1000:,.0f} km; first: "
+            f"tile_id {ids[far][0]}); misplaced coordinates?"
+        )
+    flat = (tiles.geometry.area <= 1.0).to_numpy()  # under 1 m^2: a point or a line
+    if flat.any():
+        count = f"all {n} tiles" if flat.all() else f"{int(flat.sum())} of {n} tiles"
+        problems.append(
+            f"{path}: {count} have no area (first: tile_id {ids[flat][0]}); a tile is a "
+            "100 m square"
+        )
+    return problems
 
 
 MAX_TILE_ID = 2**53  # tile ids are non-negative integers; larger ones are not exact as floats

@@ -84,6 +84,12 @@ _NAMES = [f"f{i}" for i in range(N_FIELDS)]
 _TYPES = {"f0": pa.int64(), **{name: pa.float32() for name in _NAMES[1:]}}
 
 
+class DayFolderWarning(UserWarning):
+    """Day folders a reduction leaves out (a name that is not a date, a day far outside the
+    study window): a reduction warns and goes on, ``dstc data check`` calls the data unusable
+    until they are moved."""
+
+
 class NetMobFormatError(ValueError):
     """A traffic file that cannot be read; the message names the file, the line and the problem."""
 
@@ -174,11 +180,18 @@ def _size_limit(path: Path) -> int:
 
 
 def _too_large(path: Path, what: str, limit: int) -> NetMobFormatError:
+    if limit < max_file_bytes():  # the memory decided, not the configured maximum
+        return NetMobFormatError(
+            path,
+            f"{what} more than {format_bytes(limit)}, a fifth of the memory available here "
+            "(reading a file takes about four times its text; a real Paris file is about "
+            "80 MB); free memory or use a larger machine",
+        )
     return NetMobFormatError(
         path,
-        f"{what} more than {format_bytes(limit)}, the most one traffic file may hold here "
-        f"(a real Paris file is about 80 MB); set {ENV_MAX_FILE_BYTES} higher if the file "
-        "is genuine and the machine has the memory",
+        f"{what} more than {format_bytes(limit)}, the most one traffic file may hold "
+        f"({ENV_MAX_FILE_BYTES}; a real Paris file is about 80 MB); set it higher if the "
+        "file is genuine and the machine has the memory",
     )
 
 
@@ -370,6 +383,7 @@ class CityInventory:
     unknown_services: dict[str, str] = field(default_factory=dict)  # folder -> closest known name
     problems: list[str] = field(default_factory=list)
     stray_days: list = field(default_factory=list)  # days left out, outside the main run
+    day_problems: list[str] = field(default_factory=list)  # the problems about day folders
 
     @property
     def services(self) -> list[str]:
@@ -441,7 +455,8 @@ def discover(root: Path | str, city: str) -> CityInventory:
                 try:
                     parse_day(day_dir.name)
                 except ValueError as err:
-                    bad_days.setdefault(day_dir.name, []).append((day_dir, str(err)))
+                    why = str(err).removeprefix(f"day {day_dir.name!r}: ")
+                    bad_days.setdefault(day_dir.name, []).append((day_dir, why))
                     continue
             for path in sorted(day_dir.iterdir()):
                 match = pattern.match(path.name)
@@ -474,24 +489,28 @@ def discover(root: Path | str, city: str) -> CityInventory:
     for path in files.loc[duplicated, "path"]:
         problems.append(f"{path}: a .txt and a .txt.gz of the same file; the .txt is used")
     files = files[~duplicated].sort_values(["service", "day", "direction"], ignore_index=True)
+    day_problems = []  # day folders left out: a reduction warns, ``data check`` refuses
     for name, found in bad_days.items():  # one line per wrong day name, however many services
         others = f" (and {len(found) - 1} more folders of that name)" if len(found) > 1 else ""
-        problems.append(
+        day_problems.append(
             f"{found[0][0]}: folder name {name!r} is not a valid day YYYYMMDD ({found[0][1]}); "
-            f"its files are ignored{others}"
+            f"its files are left out of reductions{others}; rename or remove it"
         )
     stray = stray_days(files["day"].unique())
     if stray:
         kept = sorted(set(files["day"]) - set(stray))
         shown = ", ".join(str(d) for d in stray[:5]) + (" ..." if len(stray) > 5 else "")
-        problems.append(
+        first = files.loc[files["day"] == stray[0], "path"].iloc[0].parent
+        day_problems.append(
             f"{city_dir}: {len(stray)} day folders outside the main run of days {kept[0]} to "
-            f"{kept[-1]} (more than {MAX_GAP_DAYS} days from it): {shown}; they are left out "
-            "(a stray day would stretch the study window)"
+            f"{kept[-1]} (more than {MAX_GAP_DAYS} days from it): {shown} (first: {first}); "
+            "left out of reductions (a stray day would stretch the study window); move or "
+            "remove them"
         )
         files = files[~files["day"].isin(stray)].reset_index(drop=True)
-    inv = CityInventory(root, city, files, _missing(files), unknown, problems)
+    inv = CityInventory(root, city, files, _missing(files), unknown, problems + day_problems)
     inv.stray_days = stray
+    inv.day_problems = day_problems
     return inv
 
 

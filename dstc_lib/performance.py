@@ -160,6 +160,63 @@ def _reduce(root, city, cache, executor, workers, kwargs):
     )
 
 
+def chapter_table(results: dict, profile: str = "scale") -> pd.DataFrame:
+    """Each chapter's wall time and peak memory in one profile's run (``benchmarks/bench_book.py``
+    writes them under ``book_<profile>``): seconds, minutes, peak RSS in GB (the chapter's
+    process and its kernel together), whether it stayed within the limit, and whether it ran.
+
+    Example
+    -------
+    >>> results = {"book_scale": {"limit_gb": 8.0, "chapters": [
+    ...     {"chapter": "02_preprocessing", "seconds": 90.0, "peak_rss_mb": 3072, "ok": True,
+    ...      "error": ""}]}}
+    >>> row = chapter_table(results).iloc[0]
+    >>> row["chapter"], float(row["minutes"]), float(row["peak_rss_gb"]), bool(row["within_limit"])
+    ('02_preprocessing', 1.5, 3.0, True)
+    """
+    section = results.get(f"book_{profile}")
+    if not section or not section.get("chapters"):
+        raise KeyError(
+            f"no per-chapter results for the {profile!r} profile; run "
+            f"`python benchmarks/bench_book.py --profile {profile}`"
+        )
+    limit = float(section.get("limit_gb", 8.0))
+    table = pd.DataFrame(section["chapters"])
+    table["minutes"] = table["seconds"] / 60
+    table["peak_rss_gb"] = table["peak_rss_mb"] / 1024
+    table["within_limit"] = table["peak_rss_gb"] <= limit
+    return table[["chapter", "seconds", "minutes", "peak_rss_gb", "within_limit", "ok", "error"]]
+
+
+def chapter_summary(table: pd.DataFrame, limit_gb: float = 8.0, target_hours: float = 3.0) -> str:
+    """A paragraph (markdown) reading :func:`chapter_table`: total time against the target,
+    the largest peak against the memory limit, and the chapters that failed or went over.
+
+    Example
+    -------
+    >>> t = pd.DataFrame({"chapter": ["a", "b"], "seconds": [600.0, 1200.0],
+    ...                   "minutes": [10.0, 20.0], "peak_rss_gb": [2.0, 9.5],
+    ...                   "within_limit": [True, False], "ok": [True, True], "error": ["", ""]})
+    >>> print(chapter_summary(t))  # doctest: +NORMALIZE_WHITESPACE
+    The 2 chapters measured took 0.50 h in all, within the 3 h target. The largest peak memory
+    was 9.5 GB (b), over the 8 GB limit; over it: b.
+    """
+    hours = table["seconds"].sum() / 3600
+    worst = table.loc[table["peak_rss_gb"].idxmax()]
+    text = (
+        f"The {len(table)} chapters measured took {hours:.2f} h in all, "
+        f"{'within' if hours <= target_hours else 'over'} the {target_hours:g} h target. "
+        f"The largest peak memory was {worst['peak_rss_gb']:.1f} GB ({worst['chapter']}), "
+        f"{'within' if worst['peak_rss_gb'] <= limit_gb else 'over'} the {limit_gb:g} GB limit"
+    )
+    over = table.loc[~table["within_limit"], "chapter"].tolist()
+    failed = table.loc[~table["ok"], "chapter"].tolist()
+    text += f"; over it: {', '.join(over)}." if over else "."
+    if failed:
+        text += f" Did not complete: {', '.join(failed)} (the time shown is until it stopped)."
+    return text
+
+
 # --- the sentences after the tables of the performance chapter --------------------------------
 
 

@@ -18,6 +18,10 @@ from .study_calendar import DST_DAY, holidays
 __all__ = [
     "add_basemap",
     "calendar_heatmap",
+    "grid_positions",
+    "interactive_map",
+    "mercator_image",
+    "tile_raster",
     "mix_heatmap",
     "style_quality",
     "tile_map",
@@ -422,6 +426,343 @@ def loss_curves(history: pd.DataFrame, ax: plt.Axes | None = None, title: str = 
     ax.legend(frameon=False)
     ax.set_title(title)
     return ax
+
+
+# --- maps at full size: the grid as an image ------------------------------------------------
+
+
+def grid_positions(
+    tiles: gpd.GeoDataFrame, tile_ids: np.ndarray | None = None, size: float = 100.0
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
+    """Row and column of each tile on the city's regular grid, from its polygon, and the grid's
+    extent ``(xmin, xmax, ymin, ymax)`` in the tiles' CRS (row 0 is the northern edge).
+
+    ``tiles``: as read by :func:`dstc_lib.geo.read_tiles` (indexed by tile id, square tiles of
+    ``size`` metres); ``tile_ids``: the tiles wanted, in the order of the values to draw
+    (default: all, in ``tiles`` order).
+
+    Example
+    -------
+    >>> from shapely.geometry import box
+    >>> tiles = gpd.GeoDataFrame(
+    ...     geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100), box(0, 100, 100, 200)],
+    ...     index=pd.Index([7, 8, 9], name="tile_id"), crs=L93)
+    >>> rows, cols, extent = grid_positions(tiles)
+    >>> rows.tolist(), cols.tolist(), extent
+    ([1, 1, 0], [0, 1, 0], (0.0, 200.0, 0.0, 200.0))
+    """
+    chosen = tiles if tile_ids is None else tiles.loc[np.asarray(tile_ids)]
+    b = chosen.geometry.bounds
+    xmin, ymax = float(tiles.total_bounds[0]), float(tiles.total_bounds[3])
+    cols = np.rint((b["minx"].to_numpy() - xmin) / size).astype(np.int64)
+    rows = np.rint((ymax - b["maxy"].to_numpy()) / size).astype(np.int64)
+    all_b = tiles.total_bounds
+    n_cols = int(np.rint((all_b[2] - xmin) / size))
+    n_rows = int(np.rint((ymax - all_b[1]) / size))
+    return rows, cols, (xmin, xmin + n_cols * size, ymax - n_rows * size, ymax)
+
+
+def _grid_image(values, rows, cols, shape=None) -> np.ndarray:
+    rows, cols = np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+    values = np.asarray(values)
+    if not (len(values) == len(rows) == len(cols)):
+        raise ValueError(
+            f"values, rows and cols must have one entry per tile "
+            f"(got {len(values)}, {len(rows)}, {len(cols)})"
+        )
+    if len(rows) and (rows.min() < 0 or cols.min() < 0):
+        raise ValueError("rows and cols must be non-negative grid positions")
+    shape = shape or (int(rows.max()) + 1, int(cols.max()) + 1)
+    grid = np.full(shape, np.nan)
+    grid[rows, cols] = values
+    return grid
+
+
+def _categories(values, names=None, palette=None):
+    """Codes (NaN for missing), the labels in order, and one RGBA colour per label."""
+    from matplotlib.colors import to_rgba
+
+    series = pd.Series(np.asarray(values))
+    labels = sorted(series.dropna().unique().tolist())
+    codes = series.map({v: i for i, v in enumerate(labels)}).to_numpy(dtype=float)
+    n = max(len(labels), 1)
+    colours = palette or sns.color_palette("tab10" if n <= 10 else "tab20", n)
+    colours = [to_rgba(colours[i % len(colours)]) for i in range(n)]
+    shown = [str(names.get(v, v)) if names is not None else str(v) for v in labels]
+    return codes, shown, colours
+
+
+def tile_raster(
+    values: np.ndarray | pd.Series,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    *,
+    extent: tuple[float, float, float, float] | None = None,
+    ax: plt.Axes | None = None,
+    categorical: bool = False,
+    names: dict | None = None,
+    palette: list | None = None,
+    cmap: str = "viridis",
+    title: str = "",
+    legend: bool = True,
+    label: str = "",
+) -> plt.Axes:
+    """Draw one value per tile as an image of the regular grid: fast and exact at any size
+    (141,514 tiles draw in well under a second), where drawing each polygon is slow and
+    illegible.
+
+    ``rows``/``cols``: each tile's place on the grid (:func:`grid_positions`); ``extent``:
+    ``(xmin, xmax, ymin, ymax)`` of the grid in metres (default: grid units). Cells without a
+    tile stay blank. ``categorical``: one colour per distinct value (``names``: value ->
+    legend label, ``palette``: the colours), with a legend; otherwise ``cmap`` and a colour bar
+    labelled ``label``.
+
+    Example
+    -------
+    >>> ax = tile_raster(np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([0, 1, 1]),
+    ...                  categorical=True, names={0: "home", 1: "work"})
+    >>> ax.images[0].get_array().shape, [t.get_text() for t in ax.get_legend().get_texts()]
+    ((2, 2), ['home', 'work'])
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6))
+    values = np.asarray(values)
+    if extent is not None:
+        xmin, xmax, ymin, ymax = extent
+        shape = (int(round((ymax - ymin) / 100.0)), int(round((xmax - xmin) / 100.0)))
+        shape = (max(shape[0], int(np.max(rows)) + 1), max(shape[1], int(np.max(cols)) + 1))
+    else:
+        shape = None
+    if categorical:
+        codes, shown, colours = _categories(values, names, palette)
+        grid = _grid_image(codes, rows, cols, shape)
+        image = ax.imshow(
+            np.ma.masked_invalid(grid),
+            cmap=ListedColormap(colours),
+            vmin=-0.5,
+            vmax=len(colours) - 0.5,
+            interpolation="nearest",
+            extent=extent,
+            origin="upper",
+        )
+        if legend:
+            handles = [Patch(color=c, label=s) for s, c in zip(shown, colours, strict=False)]
+            ax.legend(
+                handles=handles,
+                loc="upper left",
+                bbox_to_anchor=(1.0, 1.0),
+                fontsize=8,
+                frameon=False,
+            )
+    else:
+        grid = _grid_image(values.astype(float), rows, cols, shape)
+        image = ax.imshow(
+            np.ma.masked_invalid(grid),
+            cmap=cmap,
+            interpolation="nearest",
+            extent=extent,
+            origin="upper",
+        )
+        if legend:
+            plt.colorbar(image, ax=ax, shrink=0.6, label=label)
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    ax.set_axis_off()
+    return ax
+
+
+def _rgba_grid(values, rows, cols, shape, categorical, names, palette, cmap, opacity):
+    """The grid as RGBA bytes (transparent where no tile), and the legend entries."""
+    if categorical:
+        codes, shown, colours = _categories(values, names, palette)
+        grid = _grid_image(codes, rows, cols, shape)
+        table = np.array(colours)
+        rgba = np.zeros(grid.shape + (4,))
+        ok = np.isfinite(grid)
+        rgba[ok] = table[grid[ok].astype(int)]
+        entries = list(zip(shown, colours, strict=False))
+    else:
+        grid = _grid_image(np.asarray(values, float), rows, cols, shape)
+        ok = np.isfinite(grid)
+        lo, hi = (np.nanmin(grid), np.nanmax(grid)) if ok.any() else (0.0, 1.0)
+        scaled = (grid - lo) / (hi - lo if hi > lo else 1.0)
+        rgba = plt.get_cmap(cmap)(np.nan_to_num(scaled))
+        entries = [(f"{lo:.3g}", plt.get_cmap(cmap)(0.0)), (f"{hi:.3g}", plt.get_cmap(cmap)(1.0))]
+    rgba[..., 3] = np.where(ok, opacity, 0.0)
+    return (rgba * 255).round().astype(np.uint8), entries
+
+
+def mercator_image(
+    rgba: np.ndarray,
+    extent: tuple[float, float, float, float],
+    crs: str = L93,
+    oversample: float = 2.0,
+) -> tuple[np.ndarray, list[list[float]]]:
+    """Resample an image of a grid in ``crs`` onto Web Mercator pixels (what a web map draws),
+    nearest tile per pixel, so that every tile lands where it is. Returns the image and its
+    ``[[south, west], [north, east]]`` bounds in degrees."""
+    from pyproj import Transformer
+
+    n_rows, n_cols = rgba.shape[:2]
+    xmin, xmax, ymin, ymax = extent
+    to_merc = Transformer.from_crs(crs, "EPSG:3857", always_xy=True)
+    cx = [xmin, xmax, xmin, xmax, (xmin + xmax) / 2, (xmin + xmax) / 2]
+    cy = [ymin, ymin, ymax, ymax, ymin, ymax]
+    mx, my = to_merc.transform(cx, cy)
+    mx0, mx1, my0, my1 = min(mx), max(mx), min(my), max(my)
+    width, height = int(n_cols * oversample), int(n_rows * oversample)
+    px = mx0 + (np.arange(width) + 0.5) * (mx1 - mx0) / width
+    py = my1 - (np.arange(height) + 0.5) * (my1 - my0) / height
+    gx, gy = np.meshgrid(px, py)
+    back = Transformer.from_crs("EPSG:3857", crs, always_xy=True)
+    x, y = back.transform(gx.ravel(), gy.ravel())
+    col = np.floor((np.asarray(x) - xmin) / (xmax - xmin) * n_cols).astype(np.int64)
+    row = np.floor((ymax - np.asarray(y)) / (ymax - ymin) * n_rows).astype(np.int64)
+    inside = (col >= 0) & (col < n_cols) & (row >= 0) & (row < n_rows)
+    out = np.zeros((width * height, 4), np.uint8)
+    out[inside] = rgba[row[inside], col[inside]]
+    to_deg = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+    (west, east), (south, north) = to_deg.transform([mx0, mx1], [my0, my1])
+    return out.reshape(height, width, 4), [[south, west], [north, east]]
+
+
+def interactive_map(
+    values: np.ndarray | pd.Series,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    extent: tuple[float, float, float, float],
+    *,
+    crs: str = L93,
+    categorical: bool = False,
+    names: dict | None = None,
+    palette: list | None = None,
+    cmap: str = "viridis",
+    title: str = "",
+    opacity: float = 0.75,
+    basemap: bool = True,
+):
+    """A zoomable web map of one value per tile: the grid as one image (:func:`mercator_image`)
+    laid over an OpenStreetMap basemap with folium/Leaflet, self-contained in the page's HTML
+    (the image travels inline), with a legend.
+
+    Nothing is downloaded when the page is built: the reader's browser fetches Leaflet and the
+    basemap tiles. ``basemap=False`` (or ``DSTC_BASEMAP=off``) draws the image alone, without
+    tiles; a note in the map says that without a network the static figure stands in for it.
+
+    Example
+    -------
+    >>> m = interactive_map(np.array([0, 1]), np.array([0, 0]), np.array([0, 1]),
+    ...                     (652_000, 652_200, 6_862_000, 6_862_100), categorical=True,
+    ...                     basemap=False)
+    >>> "L.imageOverlay" in m.get_root().render()
+    True
+    """
+    import folium
+    from branca.element import Element
+
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    xmin, xmax, ymin, ymax = extent
+    shape = (
+        max(int(round((ymax - ymin) / 100.0)), int(rows.max()) + 1),
+        max(int(round((xmax - xmin) / 100.0)), int(cols.max()) + 1),
+    )
+    rgba, entries = _rgba_grid(values, rows, cols, shape, categorical, names, palette, cmap, 1.0)
+    image, bounds = mercator_image(rgba, extent, crs)
+    if os.environ.get("DSTC_BASEMAP", "on").lower() in ("off", "0", "no"):
+        basemap = False
+    (south, west), (north, east) = bounds
+    fmap = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        tiles="OpenStreetMap" if basemap else None,
+        control_scale=True,
+        zoom_start=11,
+    )
+    folium.raster_layers.ImageOverlay(
+        image=image,
+        bounds=bounds,
+        opacity=opacity,
+        mercator_project=False,
+        name=title or "tiles",
+    ).add_to(fmap)
+    fmap.fit_bounds(bounds)
+    swatches = "".join(
+        f'<div><span style="display:inline-block;width:12px;height:12px;margin-right:4px;'
+        f'background:rgba({int(r * 255)},{int(g * 255)},{int(b * 255)},1)"></span>{text}</div>'
+        for text, (r, g, b, _) in entries
+    )
+    heading = f"<b>{title}</b>" if title else ""
+    fmap.get_root().html.add_child(
+        Element(
+            '<div style="position:absolute;top:10px;right:10px;z-index:9999;background:white;'
+            f'padding:6px;font:12px sans-serif;border-radius:4px">{heading}{swatches}</div>'
+        )
+    )
+    note = (
+        "This map loads Leaflet and the basemap from the web when the page is opened; "
+        "offline, the static figure shows the same values."
+    )
+    fmap.get_root().html.add_child(
+        Element(
+            f'<div style="position:absolute;bottom:2px;left:60px;z-index:9998;'
+            f'font:10px sans-serif;color:#555;background:rgba(255,255,255,0.7)">{note}</div>'
+        )
+    )
+    return fmap
+
+
+def regime_heatmap(
+    table: pd.DataFrame,
+    cities: dict[str, dict] | None = None,
+    value: str = "margin",
+    title: str = "DSTC minus the best baseline (ARI)",
+) -> plt.Figure:
+    """The regime map (:func:`dstc_lib.evaluate.regime_table`): one panel per border blur,
+    traffic intensity across, zone size down, each cell coloured and annotated by ``value``
+    (red below zero, blue above; a cross where DSTC is more than one seed sd below the best
+    baseline). ``cities`` (name -> regime knobs) are marked where their knobs fall, between
+    cells when they do not match a cell (on the panel of the nearest blur)."""
+    blurs = sorted(table["blur"].unique())
+    intensities = sorted(table["intensity"].unique())
+    zones = sorted(table["zone_tiles"].unique())
+    limit = max(0.05, float(np.nanmax(np.abs(table[value]))))
+    fig, axes = plt.subplots(
+        1, len(blurs), figsize=(4.2 * len(blurs) + 1, 3.6), squeeze=False, sharey=True
+    )
+    for ax, blur in zip(axes[0], blurs, strict=True):
+        part = table[table["blur"] == blur]
+        grid = part.pivot(index="zone_tiles", columns="intensity", values=value)
+        grid = grid.reindex(index=zones, columns=intensities)
+        image = ax.imshow(grid.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+        for (i, zone), (j, intensity) in (
+            (a, b) for a in enumerate(zones) for b in enumerate(intensities)
+        ):
+            row = part[(part["zone_tiles"] == zone) & (part["intensity"] == intensity)]
+            if len(row):
+                r = row.iloc[0]
+                mark = "" if r.get("met", True) else "\n✗"
+                ax.text(j, i, f"{r[value]:+.3f}{mark}", ha="center", va="center", fontsize=9)
+        ax.set_xticks(range(len(intensities)), [f"{v:g}" for v in intensities])
+        ax.set_yticks(range(len(zones)), [f"{v:g}" for v in zones])
+        ax.set_xlabel("traffic intensity (x the ci city's counts)")
+        ax.set_title(f"border blur {blur:g} tiles", fontsize=10)
+        for name, knobs in (cities or {}).items():
+            if min(blurs, key=lambda b: abs(b - knobs["blur"])) != blur:
+                continue
+            x = np.interp(np.log(knobs["intensity"]), np.log(intensities), range(len(intensities)))
+            y = np.interp(knobs["zone_tiles"], zones, range(len(zones)))
+            outside = not (
+                zones[0] <= knobs["zone_tiles"] <= zones[-1]
+                and intensities[0] <= knobs["intensity"] <= intensities[-1]
+            )
+            ax.plot(x, y, marker="^" if outside else "o", color="k", ms=8, mfc="none", mew=1.5)
+            ax.annotate(name, (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8)
+    axes[0][0].set_ylabel("mean tiles per zone")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.85)
+    fig.suptitle(title, fontsize=11)
+    return fig
 
 
 # --- the study's schematic ----------------------------------------------------------------------

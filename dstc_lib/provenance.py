@@ -85,16 +85,64 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def rerun_command(params: dict) -> str:
-    """The command that re-runs this page with the same parameters (and profile)."""
+def rerun_command(params: dict, declared: dict[str, dict] | None = None) -> str:
+    """The command that re-runs this page with the same parameters (and profile), quoted for a
+    POSIX shell so that it can be copied as it is.
+
+    ``declared``: the chapter's parameters (:func:`dstc_lib.runner.chapter_parameters`); read
+    from the chapter named by ``DSTC_CHAPTER`` when not given. Only declared parameters are
+    written, and a text parameter is written as its text (``-p path ''`` is the empty string),
+    any other value as YAML, which is how ``dstc chapter run`` reads it back.
+
+    Examples
+    --------
+    >>> declared = {"landuse_path": {"type": "str"}, "cities": {"type": "list"}}
+    >>> from unittest import mock
+    >>> env = {"DSTC_CHAPTER": "book/07_zones.ipynb", "DSTC_PROFILE": "ci"}
+    >>> with mock.patch.dict(os.environ, env):
+    ...     print(rerun_command({"landuse_path": "", "cities": ["Paris", "Lyon"]}, declared))
+    dstc chapter run book/07_zones.ipynb --profile ci -p landuse_path '' -p cities '[Paris, Lyon]'
+    """
     chapter = os.environ.get("DSTC_CHAPTER", "book/<chapter>.ipynb")
+    if declared is None:
+        declared = _declared(chapter)
     parts = ["dstc", "chapter", "run", chapter]
     profile = os.environ.get("DSTC_PROFILE", "")
     if profile and not profile.startswith("none"):
         parts += ["--profile", profile]
     for key, value in params.items():
-        parts += ["-p", key, _yaml_scalar(value)]
+        if declared and key not in declared:
+            continue  # a name the page defined itself: the command would refuse it
+        kind = (declared or {}).get(key, {}).get("type")
+        parts += ["-p", key, _as_argument(value, kind)]
     return shlex.join(parts)
+
+
+def _declared(chapter: str) -> dict[str, dict]:
+    """The chapter's declared parameters, or {} if it cannot be read from here."""
+    if not Path(chapter).is_file():
+        return {}
+    from .runner import chapter_parameters
+
+    try:
+        return chapter_parameters(chapter)
+    except Exception:  # noqa: BLE001 - the footer must render whatever papermill thinks
+        return {}
+
+
+def _as_argument(value, kind: str | None) -> str:
+    """``value`` as the text ``dstc chapter run -p`` reads back as ``value``."""
+    if isinstance(value, str):
+        import yaml
+
+        if kind == "str":
+            return value  # a text parameter is taken as written
+        try:
+            if yaml.safe_load(value) == value:
+                return value
+        except yaml.YAMLError:
+            pass
+    return _yaml_scalar(value)
 
 
 def _yaml_scalar(value) -> str:

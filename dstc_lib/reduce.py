@@ -8,36 +8,62 @@ Outputs (cached, see :mod:`dstc_lib.cache`):
 - ``daily``: float32 ``[tiles, days]``, each day's total traffic over the selected services.
 - ``city_hourly``: float64 ``[days, 24]``, the whole city's traffic per hour of each day (NaN for
   an hour that no file has, such as 02:00 on the clock-change night).
-- ``quality``: one row per expected file (present or not) with rows, NaN count and any error.
+- ``quality``: one row per expected file (present or not) with rows, NaN count, tile rows
+  missing (``rows_missing``: tiles of the city the file has no row for) and any error.
+
+The city's tiles are the union of all files' tiles, so a file lacking some (even the first one
+read) loses nothing but its own missing rows, which are counted.
 
 The typical week is written service by service into a memory-mapped file, so memory stays at a
 few ``[tiles, 168]`` accumulators whatever the number of days or services.
+
+Scaling out: the unit of work is a block of ``2**k`` consecutive services (an aligned node of a
+binary tree over the services). The worker that gets a block reads each of its files once and
+folds it, in one compiled pass (:func:`_fold_file`), into the service's accumulators; it writes
+each service's typical week into the entry (or sends it back when the cluster may not share this
+disk) and sends back one partial for the block: daily totals, city hours and quality rows. The
+driver combines the partials along the same fixed tree (:class:`_TreeFold`). The tree's shape
+depends only on the number of services, never on the executor, the workers or ``k``, so every
+run adds the same float64 numbers in the same order: serial, processes and Dask give the same
+bits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import mmap
 import os
+import shutil
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .cache import Cache, cache_key, fingerprint_files
-from .netmob import DIRECTIONS, NetMobFormatError, discover, read_traffic_file
+from .cache import Cache, cache_key, content_digest, fingerprint_files
+from .netmob import (
+    DIRECTIONS,
+    DayFolderWarning,
+    NetMobFormatError,
+    discover,
+    read_traffic_file,
+)
+from .resources import ResourceError, format_bytes, require_memory
 from .study_calendar import HOURS_PER_WEEK, day_kind, holidays, hour_of_week_offset
+from .workers import worker_pool
 
 DIRECTION_CHOICES = ("DL", "UL", "sum")
+PREREDUCED = "_reduced"  # <traffic root>/_reduced/<city>/: a city's reduction written directly
+PREREDUCED_PARAMS = {"direction": "sum", "on_error": "raise"}
 
 
 @dataclass
@@ -53,17 +79,31 @@ class FilePartial:
 
 
 def reduce_file(path: Path | str, threads: int | None = None) -> FilePartial:
-    """Read one traffic file and reduce it to hourly values (the per-file work of a reduction).
+    """Read one traffic file and reduce it to hourly values and its daily total per row.
 
     ``threads``: threads parsing the file (None: the usable CPUs; the executors that run files
-    in parallel give each file one)."""
+    in parallel give each file one). An hour is NaN when one of its quarters is missing; the
+    total adds the valid quarters.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "Paris_Netflix_20190401_DL.txt"
+    >>> _ = path.write_text("1 " + " ".join(["0.5"] * 95 + ["nan"]) + "\\n")
+    >>> part = reduce_file(path)
+    >>> float(part.hourly[0, 0]), bool(np.isnan(part.hourly[0, 23])), float(part.total[0])
+    (2.0, True, 47.5)
+    """
     try:
         f = read_traffic_file(path, threads=threads)
     except NetMobFormatError as err:
         return FilePartial(None, None, None, error=err)
-    hourly = f.values.reshape(f.n_rows, 24, 4).sum(axis=2, dtype=np.float64)
-    total = np.nansum(f.values, axis=1, dtype=np.float64)
-    return FilePartial(f.tile_ids, hourly, total, f.n_rows, f.n_nan)
+    hourly = np.zeros((f.n_rows, 24))
+    total = np.zeros((f.n_rows, 1))
+    n_nan = _fold_file(
+        f.values, np.arange(f.n_rows), hourly, total, 0, np.zeros(24), np.zeros(24, dtype=bool)
+    )
+    return FilePartial(f.tile_ids, hourly, total[:, 0], f.n_rows, n_nan)
 
 
 EXECUTORS = ("serial", "processes", "dask")
@@ -86,18 +126,18 @@ def _executor_map(
     if scheduler is not None and executor != "dask":
         raise ValueError("a scheduler address goes with executor='dask'")
     if executor == "serial":
-        return map
+        return _Map(map, slots=1, shared_files=True)
     n_workers = workers or default_workers()
     if executor == "processes":
 
         def pool_map(fn, items):
-            pool = ProcessPoolExecutor(max_workers=n_workers)
+            pool = worker_pool(n_workers)  # workers exit with this process, even on kill -9
             try:
                 yield from _windowed(pool.submit, partial(fn, threads=1), items, n_workers)
             finally:  # stopped early (an error, Ctrl-C): drop the files not yet read
                 pool.shutdown(wait=True, cancel_futures=True)
 
-        return pool_map
+        return _Map(pool_map, slots=n_workers, shared_files=True)
 
     def dask_map(fn, items):
         from distributed import Client
@@ -116,7 +156,22 @@ def _executor_map(
             if cluster is not None:
                 cluster.close()
 
-    return dask_map
+    # an existing cluster may run on other machines, whose files are not this one's: its
+    # workers send each typical week back instead of writing it in place
+    return _Map(dask_map, slots=n_workers, shared_files=scheduler is None)
+
+
+@dataclass(frozen=True)
+class _Map:
+    """An executor's ``map`` (results in input order), with the worker slots it plans for and
+    whether its workers see this machine's files (to write results in place)."""
+
+    run: Callable[[Callable, Iterable], Iterator]
+    slots: int
+    shared_files: bool
+
+    def __call__(self, fn: Callable, items: Iterable) -> Iterator:
+        return self.run(fn, items)
 
 
 def local_cluster(workers: int):
@@ -158,7 +213,8 @@ def _run_batch(fn: Callable, batch: list) -> list:
 def _batches(items: Iterable, max_bytes: int) -> Iterator[list]:
     batch, size = [], 0
     for item in items:
-        n = os.path.getsize(item) if isinstance(item, str | os.PathLike) else 0
+        # a file counts its size; any other task (a block of services) travels alone
+        n = os.path.getsize(item) if isinstance(item, str | os.PathLike) else max_bytes
         if batch and size + n > max_bytes:
             yield batch
             batch, size = [], 0
@@ -247,9 +303,37 @@ class CityTensors:
         per_day.index.name = "day"
         return per_day.reset_index()
 
+    def week_sum(self, axis: int | tuple[int, ...], block_bytes: int = 256 << 20) -> np.ndarray:
+        """``nansum`` of the typical week in float64 over ``axis`` (1: services, 2: hours,
+        (1, 2): both), read a block of tiles at a time: memory stays at one block and the
+        result whatever the number of services (the whole week of a real Paris with 68
+        services is 6.5 GB in float32, twice that in float64). Tiles stay on axis 0.
+
+        Example
+        -------
+        >>> ct = CityTensors("X", Path("."), np.arange(3), ["a", "b"], [], np.ones((3, 2, 168),
+        ...                  np.float32), np.zeros((3, 0)), np.zeros((0, 24)), pd.DataFrame(),
+        ...                  {}, "")
+        >>> ct.week_sum(axis=(1, 2)).tolist(), ct.week_sum(axis=2).shape
+        ([336.0, 336.0, 336.0], (3, 2))
+        """
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        if 0 in axes:
+            raise ValueError("week_sum keeps the tiles (axis 0); sum the result over them")
+        week = self.week
+        step = max(1, block_bytes // max(1, week.strides[0] * 2))
+        parts = [
+            np.nansum(np.asarray(week[lo : lo + step], dtype=np.float64), axis=axes)
+            for lo in range(0, week.shape[0], step)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0,))
+
     def week_coverage(self) -> float:
         """Share of the 168 hours of the week observed at least once (any tile, any service)."""
-        seen = np.isfinite(self.week).any(axis=(0, 1))
+        seen = np.zeros(self.week.shape[2], dtype=bool)
+        step = max(1, (256 << 20) // max(1, self.week.strides[0]))
+        for lo in range(0, self.week.shape[0], step):  # a block of tiles at a time
+            seen |= np.isfinite(self.week[lo : lo + step]).any(axis=(0, 1))
         return float(seen.mean())
 
 
@@ -268,27 +352,55 @@ def reduce_city(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    tiles=None,
+    verify: bool = False,
 ) -> CityTensors:
     """Reduce one city to its typical week, daily totals and quality table, or load the cached
     result when the parameters and the input files are unchanged.
+
+    The tiles are the union of the tiles of every file read (or ``tiles``, the ids of the
+    city's geometry, when given; traffic of other tiles is then dropped with a warning). A file
+    without a row for some of them counts them in the quality table (``rows_missing``), and
+    their hours are missing that day.
 
     ``direction``: ``DL``, ``UL`` or ``sum`` (both). ``exclude_days``, and the city's public
     holidays unless ``exclude_holidays`` is False, are left out of the typical week (daily totals
     keep them). ``on_error``: ``raise`` stops at the first unreadable file with
     its error; ``skip`` records it in the quality table, warns and goes on.
 
+    The cache entry is found by the parameters and a fingerprint of the input files: their
+    paths, sizes and modification times (an edit keeping both size and time goes unseen), or,
+    with ``verify``, their paths, sizes and SHA-256 content hashes (every byte read once more).
+
     ``executor`` runs the per-file work: ``serial``, ``processes`` (``workers`` local processes)
     or ``dask`` (the dask.distributed cluster at ``scheduler``, ``tcp://host:port``, or else a
     local cluster of ``workers`` processes); the result is the same for each, bit for bit.
+
+    A root with ``_reduced/<city>/`` (the ``scale`` profile's synthetic cities, whose whole
+    reduction is written directly: :func:`dstc_lib.synth.generate_scale_city`) gives that
+    reduction for a default request (all services and days, ``direction='sum'``, holidays
+    excluded); any other request reduces the raw files present, with a warning.
     """
     if direction not in DIRECTION_CHOICES:
         raise ValueError(f"direction must be one of {DIRECTION_CHOICES}, not {direction!r}")
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     pmap = _executor_map(executor, workers, scheduler)  # checks the executor before any work
+    pre = Path(traffic_root) / PREREDUCED / city
+    if pre.is_dir():
+        default = services is None and days is None and not exclude_days and exclude_holidays
+        if default and direction == PREREDUCED_PARAMS["direction"]:
+            return load_reduced(pre, from_cache=True)
+        warnings.warn(
+            f"{pre}: this root holds {city} already reduced, for the default request only "
+            "(all services and days, both directions, holidays excluded); reducing the raw "
+            "files present instead",
+            stacklevel=2,
+        )
     inv = discover(traffic_root, city)
     for problem in inv.problems:
-        warnings.warn(problem, stacklevel=2)
+        category = DayFolderWarning if problem in inv.day_problems else UserWarning
+        warnings.warn(problem, category, stacklevel=2)
     services = sorted(services) if services is not None else inv.services
     if not services:
         raise FileNotFoundError(f"no traffic files for {city} under {inv.root}")
@@ -309,9 +421,15 @@ def reduce_city(
     files = inv.select(services, days, spec.directions)
     root = Path(traffic_root)
     fingerprint = fingerprint_files(
-        (str(p.relative_to(root)), s, m) for p, s, m in files[["path", "size", "mtime_ns"]].values
+        (str(p.relative_to(root)), s, content_digest(p) if verify else m)
+        for p, s, m in files[["path", "size", "mtime_ns"]].values
     )
     params = spec.params()
+    if tiles is not None:
+        tiles = np.unique(np.asarray(tiles, dtype=np.int64))
+        if not len(tiles):
+            raise ValueError("tiles: an empty set of tile ids")
+        params["tiles"] = hashlib.sha256(tiles.tobytes()).hexdigest()[:16]
     key = cache_key("reduce", params, fingerprint)
     cache = Cache(cache_dir)
     hit = cache.get(f"reduce-{city}", key)
@@ -326,8 +444,26 @@ def reduce_city(
         "n_files": len(files),
     }
     with cache.write(f"reduce-{city}", key, manifest) as tmp:
-        _reduce_into(tmp, files, spec, pmap, progress)
+        if tiles is not None:
+            _reduce_into(tmp, files, spec, pmap, progress, tiles)
+        else:
+            _reduce_with_union(tmp, files, spec, pmap, progress)
     return load_reduced(cache.get(f"reduce-{city}", key))
+
+
+def _reduce_with_union(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bool) -> None:
+    """Reduce with the tile set of the first readable file; if other files hold tiles it
+    lacks, read everything again with the union of all files' tiles (so no tile's traffic is
+    lost, and each file's missing tiles are counted). The second pass only happens for files
+    that disagree on their tiles, which real NetMob23 files do not."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        union = _reduce_into(out, files, spec, pmap, progress, None)
+    if union is None:
+        for w in caught:  # the first pass was the only one: its warnings stand
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return
+    _reduce_into(out, files, spec, pmap, progress, union)
 
 
 @dataclass(frozen=True)
@@ -356,93 +492,429 @@ class _Spec:
         }
 
 
-def _reduce_into(out: Path, files: pd.DataFrame, spec: _Spec, pmap, progress: bool) -> None:
+def _reduce_into(
+    out: Path,
+    files: pd.DataFrame,
+    spec: _Spec,
+    pmap,
+    progress: bool,
+    tiles: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Reduce ``files`` into the entry ``out`` over the tile set ``tiles`` (sorted; None: the
+    first readable file's in canonical order). The services are folded in aligned blocks (see
+    :func:`_fold_services`), one task per block, and the blocks' partials are combined on the
+    driver along the same fixed tree whatever the executor (:class:`_TreeFold`).
+
+    Returns None, or, when ``tiles`` was None and other files hold tiles the first one lacks,
+    the sorted union of all files' tiles (the caller reduces again over it)."""
     city, services, days, directions = spec.city, spec.services, spec.days, spec.directions
-    excluded, on_error = set(spec.excluded), spec.on_error
-    day_index = {d: i for i, d in enumerate(days)}
+    given = tiles is not None
     expected = pd.MultiIndex.from_product([services, days, directions])
     present = files.set_index(["service", "day", "direction"])["path"]
     jobs = [(s, d, r, present.get((s, d, r))) for s, d, r in expected]
     to_read = [path for *_, path in jobs if path is not None]
-    results = pmap(reduce_file, to_read)
-    bar = tqdm(total=len(to_read), desc=f"reduce {city}", unit="file", disable=not progress)
-
-    tile_ids = week = daily = None
-    city_hours = np.zeros((len(days), 24))
-    hour_missing = np.zeros((len(days), 24), dtype=bool)
-    quality = []
-    for s_idx, service in enumerate(services):
-        sums = counts = None
-        for day in days:
-            # the files of one (service, day): one per direction, summed hour by hour
-            day_hourly, day_ok = None, True
-            for direction in directions:
-                path = present.get((service, day, direction))
-                row = {
-                    "service": service,
-                    "day": day,
-                    "direction": direction,
-                    "present": path is not None,
-                    "rows": 0,
-                    "nan_values": 0,
-                    "error": "",
-                }
-                quality.append(row)
-                if path is None:
-                    day_ok = False
-                    continue
-                part = next(results)
-                bar.update()
-                if part.error:
-                    if on_error == "raise":
-                        raise part.error
-                    warnings.warn(str(part.error), stacklevel=3)
-                    row["error"], day_ok = str(part.error), False
-                    continue
-                row["rows"], row["nan_values"] = part.n_rows, part.n_nan
-                if tile_ids is None:  # the first readable file (canonical order) fixes the tiles
-                    tile_ids = np.sort(part.tile_ids)
-                    n = len(tile_ids)
-                    week = np.lib.format.open_memmap(
-                        out / "week.npy",
-                        mode="w+",
-                        dtype=np.float32,
-                        shape=(n, len(services), HOURS_PER_WEEK),
-                    )
-                    daily = np.zeros((n, len(days)), dtype=np.float64)
-                hourly, total, missing_rows = _align(tile_ids, part, path)
-                row["rows_missing"] = missing_rows
-                daily[:, day_index[day]] += total
-                city_hours[day_index[day]] += np.nansum(hourly, axis=0)
-                hour_missing[day_index[day]] |= ~np.isfinite(hourly).any(axis=0)
-                day_hourly = hourly if day_hourly is None else day_hourly + hourly
-            if tile_ids is None or day_hourly is None or not day_ok or day in excluded:
-                continue
-            if sums is None:
-                sums = np.zeros((len(tile_ids), HOURS_PER_WEEK))
-                counts = np.zeros((len(tile_ids), HOURS_PER_WEEK), dtype=np.int32)
-            hours = slice(hour_of_week_offset(day), hour_of_week_offset(day) + 24)
-            valid = np.isfinite(day_hourly)
-            sums[:, hours] += np.where(valid, day_hourly, 0.0)
-            counts[:, hours] += valid
-        if week is not None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                _write_service(week, s_idx, (sums / counts) if sums is not None else np.nan)
-    bar.close()
+    tile_ids = tiles if given else _first_tiles(to_read)
     if tile_ids is None:
         raise FileNotFoundError(f"{city}: no readable traffic file among {len(jobs)} expected")
+    n = len(tile_ids)
+    slots = getattr(pmap, "slots", 1)
+    local = slots if getattr(pmap, "shared_files", True) else 0  # workers on this machine
+    level = _block_level(len(services), slots)
+    _require_room(
+        out, n, len(services), len(days), city, slots=slots, local_workers=local, level=level
+    )
+    week = np.lib.format.open_memmap(
+        out / "week.npy", mode="w+", dtype=np.float32, shape=(n, len(services), HOURS_PER_WEEK)
+    )
+    per_service = len(days) * len(directions)
+    size = 1 << level
+    in_place = getattr(pmap, "shared_files", True)
+    tasks = [
+        _BlockTask(
+            lo=lo,
+            level=level,
+            services=services[lo : lo + size],
+            jobs=jobs[lo * per_service : (lo + size) * per_service],
+            spec=spec,
+            tile_ids=tile_ids,
+            week_path=str(out / "week.npy") if in_place else None,
+            outside="in the geometry's tile set" if given else None,
+        )
+        for lo in range(0, len(services), size)
+    ]
+    bar = tqdm(total=len(to_read), desc=f"reduce {city}", unit="file", disable=not progress)
+    fold = _TreeFold()
+    for part in pmap(_fold_services, tasks):
+        for message in part.messages:
+            warnings.warn(message, stacklevel=3)
+        if part.error is not None:
+            raise part.error
+        for s_idx, values in part.week.items():
+            _write_service(week, s_idx, values)
+        part.week = {}  # written: the tree keeps only the small partials
+        fold.push(part)
+        bar.update(part.n_files)
+    bar.close()
+    root = fold.result()
+    if root.outside and not given:
+        return np.unique(np.concatenate([tile_ids, *root.outside]))
     week.flush()
     np.save(out / "tile_ids.npy", tile_ids)
-    np.save(out / "daily.npy", daily.astype(np.float32))
-    np.save(out / "city_hourly.npy", np.where(hour_missing, np.nan, city_hours))
-    qdf = pd.DataFrame(quality)
-    if "rows_missing" not in qdf:
-        qdf["rows_missing"] = 0
+    np.save(out / "daily.npy", root.daily.astype(np.float32))
+    np.save(out / "city_hourly.npy", np.where(root.hour_missing, np.nan, root.city_hours))
+    qdf = pd.DataFrame(root.quality)
     qdf["rows_missing"] = qdf["rows_missing"].fillna(0).astype(int)
     qdf.to_csv(out / "quality.csv", index=False)
     (out / "axes.json").write_text(
         json.dumps({"city": city, "services": services, "days": [str(d) for d in days]})
     )
+    return None
+
+
+def _require_room(
+    out: Path,
+    n_tiles: int,
+    n_services: int,
+    n_days: int,
+    city: str,
+    *,
+    slots: int = 1,
+    local_workers: int = 1,
+    level: int = 0,
+) -> None:
+    """Refuse a reduction whose accumulators do not fit in memory, or whose typical week does
+    not fit on the cache's disk, before allocating them (one line naming what to change).
+
+    Counted: a partial's daily totals (float64 ``[tiles, days]``) held by the driver's window
+    (two per worker slot) and tree (one per level), and for each worker on this machine its
+    own tree of partials over its block of ``2**level`` services, the typical week's sums and
+    counts, one day's hours and the file being read (its float32 values and hours)."""
+    hint = "reduce fewer services or days (services=, days=), or a smaller city"
+    if local_workers > 1:
+        hint = "use fewer --workers, " + hint
+    depth = max(1, n_services - 1).bit_length() + 1  # partials pending in a tree over services
+    partial = n_tiles * n_days * 8
+    worker = n_tiles * (HOURS_PER_WEEK * 12 + 24 * 8 + 96 * 4 + 24 * 8 + 8) + (level + 2) * partial
+    nbytes = partial * (2 * slots + depth) + max(local_workers, 1) * worker
+    require_memory(nbytes, f"reducing {city} ({n_tiles:,} tiles x {n_days} days)", hint)
+    week_bytes = n_tiles * n_services * HOURS_PER_WEEK * 4
+    free = shutil.disk_usage(out).free
+    if week_bytes > free:
+        raise ResourceError(
+            f"the typical week of {city} ({n_tiles:,} tiles x {n_services} services x "
+            f"{HOURS_PER_WEEK} hours) needs {format_bytes(week_bytes)} on disk, "
+            f"{out.parent} has {format_bytes(free)} free; use another cache_dir or {hint}"
+        )
+
+
+def _first_tiles(paths: list) -> np.ndarray | None:
+    """The sorted tile ids of the first readable file among ``paths`` (None if none is)."""
+    for path in paths:
+        try:
+            return np.sort(read_traffic_file(path).tile_ids)
+        except NetMobFormatError:
+            continue  # reported in its place by the block that holds it
+    return None
+
+
+def _block_level(n_services: int, slots: int) -> int:
+    """Services per task as a power of two, ``2**level``: the largest that still gives each
+    worker slot at least two tasks (one task per service when there are few services). The
+    level changes only how the work is cut, never the result (the tree is fixed)."""
+    level = 0
+    while slots > 1 and -(-n_services // (2 << level)) >= 2 * slots:
+        level += 1
+    return level if slots > 1 else 0
+
+
+@dataclass
+class _BlockTask:
+    """The services ``lo .. lo + 2**level`` (an aligned node of the fixed tree) and their files,
+    in canonical order: (service, day, direction, path or None)."""
+
+    lo: int
+    level: int
+    services: list[str]
+    jobs: list[tuple]
+    spec: _Spec
+    tile_ids: np.ndarray
+    week_path: str | None  # write each service's typical week there; None: send it back
+    outside: str | None = None  # what tiles outside ``tile_ids`` are not (None: no warning)
+
+
+@dataclass
+class _Partial:
+    """A node of the fixed tree over services: the daily totals, city hours and quality rows of
+    the services ``lo .. lo + 2**level`` (``week``: their typical weeks when sent back)."""
+
+    lo: int
+    level: int
+    daily: np.ndarray  # float64 [T, D]
+    city_hours: np.ndarray  # float64 [D, 24]
+    hour_missing: np.ndarray  # bool [D, 24]
+    quality: list[dict]
+    week: dict
+    messages: list[str]
+    n_files: int = 0
+    error: NetMobFormatError | None = None
+    outside: list = field(default_factory=list)  # ids of tiles outside the tile set, per file
+
+    def __add__(self, right: _Partial) -> _Partial:
+        """This node (the left) combined with its right neighbour at the same level."""
+        return _Partial(
+            lo=self.lo,
+            level=self.level + 1,
+            daily=_add(self.daily, right.daily),
+            city_hours=_add(self.city_hours, right.city_hours),
+            hour_missing=self.hour_missing | right.hour_missing,
+            quality=self.quality + right.quality,
+            week={**self.week, **right.week},
+            messages=self.messages + right.messages,
+            n_files=self.n_files + right.n_files,
+            error=self.error or right.error,
+            outside=self.outside + right.outside,
+        )
+
+    def promoted(self) -> _Partial:
+        """This node one level up when its right sibling is empty (past the last service)."""
+        return replace(self, level=self.level + 1)
+
+
+def _add(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    left += right  # the left operand is a partial nobody else holds
+    return left
+
+
+class _TreeFold:
+    """Combine partials arriving left to right along the fixed binary tree over services: the
+    node at level ``k`` covers services ``i 2^k .. (i + 1) 2^k``; two siblings add left + right,
+    a node without a right sibling goes up unchanged. Since the tree does not depend on how the
+    work was cut or where it ran, every executor adds the same numbers in the same order and
+    gives the same bits. At most one pending node per level is held."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Partial] = []
+
+    def push(self, part: _Partial) -> None:
+        stack = self.stack
+        stack.append(part)
+        while (
+            len(stack) >= 2
+            and stack[-2].level == stack[-1].level
+            and stack[-2].lo >> stack[-2].level & 1 == 0
+        ):
+            right = stack.pop()
+            stack.append(stack.pop() + right)
+
+    def result(self) -> _Partial:
+        stack = self.stack
+        while len(stack) > 1:  # the right edge: lone nodes go up until they meet a sibling
+            right = stack.pop()
+            while right.level < stack[-1].level:
+                right = right.promoted()
+            stack.append(stack.pop() + right)
+        return stack[0]
+
+
+def _fold_services(task: _BlockTask, threads: int | None = None) -> _Partial:
+    """The work of one task, run where the executor puts it: read each file of each service of
+    the block once, fold it into that service's accumulators, write the service's typical week
+    (or keep it to send back), and combine the services along the fixed tree."""
+    fold = _TreeFold()
+    per = len(task.spec.days) * len(task.spec.directions)
+    n = len(task.tile_ids)
+    buffers = (  # reused from service to service: the sums and counts of the typical week
+        np.zeros((n, HOURS_PER_WEEK)),
+        np.zeros((n, HOURS_PER_WEEK), dtype=np.int32),
+        np.zeros((n, 24)),
+    )
+    for k in range(len(task.services)):
+        jobs = task.jobs[k * per : (k + 1) * per]
+        fold.push(_fold_service(task, task.lo + k, jobs, threads, buffers))
+        if fold.stack[-1].error is not None:
+            break  # on_error='raise': stop at the first unreadable file
+    return fold.result()
+
+
+def _fold_service(
+    task: _BlockTask, s_idx: int, jobs: list, threads: int | None, buffers: tuple
+) -> _Partial:
+    spec, tile_ids = task.spec, task.tile_ids
+    n, days = len(tile_ids), spec.days
+    day_index = {d: i for i, d in enumerate(days)}
+    excluded = set(spec.excluded)
+    daily = np.zeros((n, len(days)))
+    city_hours = np.zeros((len(days), 24))
+    hour_missing = np.zeros((len(days), 24), dtype=bool)
+    sums, counts, day_hourly = buffers
+    sums.fill(0.0)
+    counts.fill(0)
+    quality, messages, outside, n_files, counted = [], [], [], 0, False
+    error = None
+    by_day: dict = {}
+    for job in jobs:
+        by_day.setdefault(job[1], []).append(job)
+    for day, day_jobs in by_day.items():
+        di = day_index[day]
+        day_hourly.fill(0.0)
+        day_ok, read_any = True, False
+        for service, _, direction, path in day_jobs:
+            row = {
+                "service": service,
+                "day": day,
+                "direction": direction,
+                "present": path is not None,
+                "rows": 0,
+                "nan_values": 0,
+                "error": "",
+                "rows_missing": 0,
+            }
+            quality.append(row)
+            if path is None:
+                day_ok = False
+                continue
+            n_files += 1
+            try:
+                f = (
+                    read_traffic_file(path)
+                    if threads is None
+                    else read_traffic_file(path, threads=threads)
+                )
+            except NetMobFormatError as err:
+                if spec.on_error == "raise":
+                    error = err
+                    break
+                messages.append(str(err))
+                row["error"], day_ok = str(err), False
+                continue
+            pos, missing, notes = _positions(tile_ids, f.tile_ids, path, task.outside)
+            messages += notes
+            if (pos < 0).any():
+                outside.append(f.tile_ids[pos < 0])
+            row["rows"], row["rows_missing"] = f.n_rows, missing
+            finite = np.zeros(24, dtype=bool)
+            row["nan_values"] = _fold_file(
+                f.values, pos, day_hourly, daily, di, city_hours[di], finite
+            )
+            if missing:  # a tile without a row has no hours that day
+                absent = np.ones(n, dtype=bool)
+                absent[pos[pos >= 0]] = False
+                day_hourly[absent] = np.nan
+            hour_missing[di] |= ~finite
+            read_any = True
+        if error is not None:
+            break
+        if read_any and day_ok and day not in excluded:
+            _fold_day(day_hourly, sums, counts, int(hour_of_week_offset(day)))
+            counted = True
+    values = _mean32(sums, counts) if counted else np.float32(np.nan)
+    week = {}
+    if error is None:
+        if task.week_path is None:
+            week[s_idx] = np.broadcast_to(values, (n, HOURS_PER_WEEK)).copy()
+        else:
+            target = np.load(task.week_path, mmap_mode="r+")
+            _write_service(target, s_idx, values)
+            target.flush()
+            del target
+    return _Partial(
+        lo=s_idx,
+        level=0,
+        daily=daily,
+        city_hours=city_hours,
+        hour_missing=hour_missing,
+        quality=quality,
+        week=week,
+        messages=messages,
+        n_files=n_files,
+        error=error,
+        outside=outside,
+    )
+
+
+def _positions(
+    tile_ids: np.ndarray, file_ids: np.ndarray, path, outside: str | None = "in the reduction"
+) -> tuple[np.ndarray, int, list[str]]:
+    """Each file row's place among the city's ``tile_ids`` (-1: a tile the city lacks), the
+    number of city tiles the file has no row for, and the warnings to give (tiles outside
+    ``tile_ids`` are said not to be ``outside``; None: not warned, the caller reduces again
+    over a larger tile set)."""
+    if np.array_equal(file_ids, tile_ids):
+        return np.arange(len(tile_ids)), 0, []
+    n = len(tile_ids)
+    idx = np.searchsorted(tile_ids, file_ids).clip(max=n - 1)
+    known = tile_ids[idx] == file_ids
+    pos = np.where(known, idx, -1)
+    notes = []
+    if not known.all() and outside is not None:
+        notes.append(
+            f"{path}: {(~known).sum()} tile ids are not {outside}; their traffic is dropped"
+        )
+    missing = int(n - known.sum())
+    if missing:
+        notes.append(
+            f"{path}: {missing} of {n} tiles have no row; their hours are missing that day"
+        )
+    return pos, missing, notes
+
+
+@numba.njit(nogil=True, cache=True)
+def _fold_file(values, pos, day_hourly, daily, day, city_hours, finite):  # pragma: no cover
+    """One pass over a file's ``[rows, 96]`` float32 quarters: row ``i``'s hour ``h`` (the sum of
+    its four quarters in float64, NaN if one is missing) is added to ``day_hourly[pos[i], h]``,
+    its valid quarters to ``daily[pos[i], day]`` and its complete hours to ``city_hours[h]``
+    (file order, from zero per file, then added); ``finite[h]``: some row has hour ``h``.
+    Returns the number of missing quarters."""
+    n_nan = 0
+    local = np.zeros(24)
+    for i in range(values.shape[0]):
+        p = pos[i]
+        total = 0.0
+        for h in range(24):
+            s = 0.0
+            valid = 0.0
+            bad = False
+            for q in range(4):
+                v = np.float64(values[i, 4 * h + q])
+                if np.isnan(v):
+                    n_nan += 1
+                    bad = True
+                else:
+                    valid += v
+                s += v
+            total += valid
+            if p >= 0:
+                day_hourly[p, h] += s
+                if not bad:
+                    local[h] += s
+                    finite[h] = True
+        if p >= 0:
+            daily[p, day] += total
+    for h in range(24):
+        city_hours[h] += local[h]
+    return n_nan
+
+
+@numba.njit(nogil=True, cache=True)
+def _mean32(sums, counts):  # pragma: no cover
+    """``sums / counts`` as float32, NaN where nothing was counted."""
+    out = np.empty(sums.shape, np.float32)
+    for t in range(sums.shape[0]):
+        for h in range(sums.shape[1]):
+            c = counts[t, h]
+            out[t, h] = sums[t, h] / c if c > 0 else np.nan
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _fold_day(day_hourly, sums, counts, offset):  # pragma: no cover
+    """Add one (service, day)'s complete hours to the typical week's sums and counts."""
+    for t in range(day_hourly.shape[0]):
+        for h in range(24):
+            v = day_hourly[t, h]
+            if not np.isnan(v):
+                sums[t, offset + h] += v
+                counts[t, offset + h] += 1
 
 
 _BLOCK_BYTES = 64 << 20
@@ -469,12 +941,17 @@ def _write_service(week: np.memmap, s_idx: int, values) -> None:
 
 
 def _align(
-    tile_ids: np.ndarray, part: FilePartial, path: Path | str = "a file"
-) -> tuple[np.ndarray, np.ndarray, int]:
+    tile_ids: np.ndarray,
+    part: FilePartial,
+    path: Path | str = "a file",
+    outside: str | None = "in the reduction",
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Put a file's rows in the order of ``tile_ids``; tiles the file lacks get NaN hours (and
-    count as missing rows in the quality table), tiles the city lacks are dropped; both warn."""
+    count as missing rows in the quality table), both warned; tiles outside ``tile_ids`` are
+    dropped, with a warning saying they are not ``outside`` (None: no warning, the caller
+    reduces again over a larger tile set). Also returns the ids outside ``tile_ids``."""
     if np.array_equal(part.tile_ids, tile_ids):
-        return part.hourly, part.total, 0
+        return part.hourly, part.total, 0, part.tile_ids[:0]
     n = len(tile_ids)
     idx = np.searchsorted(tile_ids, part.tile_ids).clip(max=n - 1)
     known = tile_ids[idx] == part.tile_ids
@@ -482,9 +959,9 @@ def _align(
     total = np.zeros(n)
     hourly[idx[known]] = part.hourly[known]
     total[idx[known]] = part.total[known]
-    if not known.all():
+    if not known.all() and outside is not None:
         warnings.warn(
-            f"{path}: {(~known).sum()} tile ids are not in the city's first file; dropped",
+            f"{path}: {(~known).sum()} tile ids are not {outside}; their traffic is dropped",
             stacklevel=4,
         )
     missing = int(n - known.sum())
@@ -493,7 +970,7 @@ def _align(
             f"{path}: {missing} of {n} tiles have no row; their hours are missing that day",
             stacklevel=4,
         )
-    return hourly, total, missing
+    return hourly, total, missing, part.tile_ids[~known]
 
 
 def load_reduced(path: Path | str, from_cache: bool = False) -> CityTensors:
@@ -560,6 +1037,12 @@ def hourly_by_day(
     hit = cache.get(f"hourly-{ct.city}", key)
     if hit is None:
         manifest = {"kind": "hourly", "params": params, "fingerprint": fingerprint}
+        n_tiles = len(ct.tile_ids)
+        require_memory(
+            n_tiles * len(days) * 24 * (8 + 1 + 4),  # float64 sums, seen flags, float32 result
+            f"hourly traffic of {ct.city} ({n_tiles:,} tiles x {len(days)} days x 24 hours)",
+            "pass days= (a subset of the days) or reduce fewer services",
+        )
         with cache.write(f"hourly-{ct.city}", key, manifest) as tmp:
             out = np.zeros((len(ct.tile_ids), len(days), 24), dtype=np.float64)
             seen = np.zeros(out.shape, dtype=bool)
@@ -572,7 +1055,7 @@ def hourly_by_day(
                 if part.error:
                     warnings.warn(str(part.error), stacklevel=2)
                     continue
-                hourly, _, _ = _align(np.asarray(ct.tile_ids), part)
+                hourly, _, _, _ = _align(np.asarray(ct.tile_ids), part)
                 ok = np.isfinite(hourly)
                 out[:, index[day]] += np.where(ok, hourly, 0.0)
                 seen[:, index[day]] |= ok

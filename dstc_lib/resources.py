@@ -18,7 +18,9 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
@@ -79,7 +81,10 @@ def available_memory() -> int:
     if cgroup is not None:
         candidates.append(cgroup)
     if os.environ.get(ENV_LIMIT):
-        candidates.append(parse_bytes(os.environ[ENV_LIMIT]))
+        try:
+            candidates.append(parse_bytes(os.environ[ENV_LIMIT]))
+        except ValueError as err:
+            raise ValueError(f"{ENV_LIMIT}: {err}") from None
     return min(candidates)
 
 
@@ -99,3 +104,74 @@ def require_memory(nbytes: int, what: str, hint: str, *, headroom: float = 0.9) 
             f"{what} needs {format_bytes(nbytes)}, this machine has "
             f"{format_bytes(available)} available{kept}; {hint}"
         )
+
+
+TRAINING_COPIES = 4  # weights, their gradients and Adam's two moments
+
+
+def model_nbytes(build: Callable[[], Any] | int, *, training: bool = True) -> int:
+    """Bytes a torch module's parameters take: ``build()`` is run on torch's ``meta`` device,
+    so nothing is allocated however large the module; an int is taken as a parameter count
+    (float32). With ``training``, :data:`TRAINING_COPIES` copies (gradients, Adam moments).
+
+    Examples
+    --------
+    >>> import torch
+    >>> model_nbytes(lambda: torch.nn.Linear(1000, 1000), training=False)
+    4004000
+    >>> format_bytes(model_nbytes(lambda: torch.nn.Linear(2_000_000, 2_000_000)))
+    '64.0 TB'
+    """
+    if isinstance(build, int | np.integer):
+        nbytes = int(build) * 4
+    else:
+        import torch
+
+        with torch.device("meta"):
+            module = build()
+        nbytes = sum(p.numel() * p.element_size() for p in module.parameters())
+    return nbytes * (TRAINING_COPIES if training else 1)
+
+
+def check_model_size(
+    build: Callable[[], Any] | int,
+    what: str,
+    hint: str,
+    *,
+    activations: int = 0,
+    training: bool = True,
+) -> int:
+    """Refuse a model too large for this machine before torch allocates it: raise
+    :class:`ResourceError` naming ``what`` and ``hint`` (the parameter to change) when its
+    parameters (:func:`model_nbytes`, built on the ``meta`` device) plus ``activations`` bytes
+    (a batch's activations, if the caller can say) exceed the available memory
+    (:func:`require_memory`, honouring ``DSTC_MEMORY_LIMIT``). Returns the bytes counted.
+
+    Parameters
+    ----------
+    build : callable or int
+        Builds the torch module (called on the meta device), or a parameter count.
+    what : str
+        What needs the memory, e.g. ``"DSTC with width=2000000"``.
+    hint : str
+        The parameter to change, e.g. ``"lower width (default 32)"``.
+    activations : int
+        Further bytes the fit needs (activations of a batch).
+    training : bool
+        Count gradients and optimiser state too.
+
+    Examples
+    --------
+    >>> import torch
+    >>> check_model_size(lambda: torch.nn.Linear(64, 8), "a small model", "-")
+    8320
+    >>> check_model_size(
+    ...     lambda: torch.nn.Conv1d(2_000_000, 2_000_000, 5), "DSTC with width=2000000",
+    ...     "lower width (default 32)")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dstc_lib.resources.ResourceError: DSTC with width=2000000 needs 320.0 TB, ...; lower width...
+    """
+    nbytes = model_nbytes(build, training=training) + int(activations)
+    require_memory(nbytes, what, hint)
+    return nbytes

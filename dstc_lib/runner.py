@@ -303,6 +303,88 @@ def parameters_for(
         raise ParameterError(f"{err}\nvalid parameters:\n{describe_parameters(declared)}") from None
 
 
+# What ``dstc book build`` last ran with: ``dstc chapter run`` without ``--profile`` uses it.
+PROFILE_RECORD = "_build/profile.json"
+DEFAULT_PROFILE = "ci"
+NO_PROFILE = "none"  # ``--profile none``: the chapter's own defaults only
+
+
+def record_profile(root: Path, name: str) -> Path:
+    """Write which profile the book is being built with to ``_build/profile.json``.
+
+    A profile given as a file is recorded by its absolute path, so that it is found again
+    from another working directory.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> _ = record_profile(root, "paper")
+    >>> default_profile(root)[0]
+    'paper'
+    """
+    if Path(name).suffix:
+        name = str(Path(name).resolve())
+    path = root / PROFILE_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    built = dt.datetime.now().isoformat(timespec="seconds")
+    path.write_text(json.dumps({"profile": name, "built_at": built}, indent=2) + "\n")
+    return path
+
+
+def default_profile(root: Path, notebook: Path | str | None = None) -> tuple[str, str]:
+    """The profile a chapter runs with when none is named, and why: the profile the book was
+    last built with (``_build/profile.json``), else the one in the chapter's stamp, else
+    ``ci`` if the project has that profile, else ``none`` (the chapter's own defaults).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> default_profile(Path(tempfile.mkdtemp()))
+    ('none', 'the book was not built here yet and there is no ci profile')
+    """
+    record = root / PROFILE_RECORD
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        name = json.loads(record.read_text())["profile"]
+        if isinstance(name, str) and name:
+            return name, f"the profile the book was last built with, recorded in {PROFILE_RECORD}"
+    if notebook is not None:
+        stamp = stamp_path(root / EXECUTED / Path(notebook))
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            name = json.loads(stamp.read_text())["profile"]
+            if isinstance(name, str) and name:
+                return (
+                    name,
+                    f"the profile of this chapter's last build, in {stamp.relative_to(root)}",
+                )
+    if (root / "book" / "profiles" / f"{DEFAULT_PROFILE}.yaml").is_file():
+        return DEFAULT_PROFILE, (
+            f"the book was not built here yet; {DEFAULT_PROFILE} is the default profile"
+        )
+    return NO_PROFILE, f"the book was not built here yet and there is no {DEFAULT_PROFILE} profile"
+
+
+def papermill_command(
+    notebook: Path | str, output: Path | str, parameters: dict, env: dict[str, str] | None = None
+) -> str:
+    """The shell command equivalent to :func:`run_chapter`: papermill with the parameters as
+    YAML (``-y``, so that lists, mappings and empty strings keep their types), run from the
+    project root, after the environment variables the page's provenance reads.
+
+    Examples
+    --------
+    >>> print(papermill_command("book/a.ipynb", "_build/executed/book/a.ipynb", {"x": ""}))
+    papermill book/a.ipynb _build/executed/book/a.ipynb --cwd . -k python3 -y '{x: '"'"''"'"'}'
+    """
+    import shlex
+
+    text = yaml.safe_dump(parameters, default_flow_style=True, width=10**9, sort_keys=False).strip()
+    words = [f"{k}={shlex.quote(v)}" for k, v in (env or {}).items()]
+    words += [shlex.quote(str(w)) for w in ("papermill", notebook, output, "--cwd", ".")]
+    words += ["-k", "python3", "-y", shlex.quote(text)]
+    return " ".join(words)
+
+
 @dataclass
 class ChapterResult:
     notebook: str
@@ -377,6 +459,18 @@ def _failing_cell(output: Path, lines: int = 12) -> str:
     return ""
 
 
+def chapter_environment(
+    chapter: Path | str, profile_name: str, inputs: dict[str, str], data_source: str = ""
+) -> dict[str, str]:
+    """The environment variables a chapter's kernel reads for its provenance footer."""
+    return {
+        "DSTC_CHAPTER": str(chapter),
+        "DSTC_PROFILE": profile_name,
+        "DSTC_INPUTS": json.dumps(inputs),
+        "DSTC_DATA_SOURCE": data_source,
+    }
+
+
 def run_chapter(
     notebook: Path | str,
     output: Path | str,
@@ -400,10 +494,7 @@ def run_chapter(
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     inputs = input_fingerprints(parameters, root) if inputs is None else inputs
-    os.environ["DSTC_CHAPTER"] = str(rel)
-    os.environ["DSTC_PROFILE"] = profile_name
-    os.environ["DSTC_INPUTS"] = json.dumps(inputs)
-    os.environ["DSTC_DATA_SOURCE"] = data_source
+    os.environ.update(chapter_environment(rel, profile_name, inputs, data_source))
     stamp_path(output).unlink(missing_ok=True)  # a new, failed or interrupted run: no stamp
     t0 = time.time()
     error = detail = ""
@@ -556,6 +647,7 @@ def build_book(
         )
         for page in declared
     }
+    record_profile(root, profile_name)
     ensure_data(profile, root, progress)
     stage = root / EXECUTED
     stage.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pandas as pd
 
@@ -52,11 +53,22 @@ def parse_day(value: str | dt.date) -> dt.date:
     --------
     >>> parse_day("20190331"), parse_day("2019-03-31")
     (datetime.date(2019, 3, 31), datetime.date(2019, 3, 31))
+    >>> parse_day("20190231")
+    Traceback (most recent call last):
+    ...
+    ValueError: day '20190231': day is out of range for month
     """
+    if isinstance(value, dt.datetime):
+        return value.date()
     if isinstance(value, dt.date):
         return value
-    text = str(value).replace("-", "")
-    return dt.datetime.strptime(text, "%Y%m%d").date()
+    match = re.fullmatch(r"(\d{4})(-?)(\d{2})\2(\d{2})", str(value))
+    if not match:
+        raise ValueError(f"day {value!r}: expected YYYYMMDD or YYYY-MM-DD")
+    try:
+        return dt.date(int(match[1]), int(match[3]), int(match[4]))
+    except ValueError as err:
+        raise ValueError(f"day {value!r}: {err}") from None
 
 
 def day_code(day: dt.date) -> str:

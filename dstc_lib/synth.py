@@ -25,7 +25,6 @@ import gzip
 import hashlib
 import json
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -37,8 +36,9 @@ from scipy.ndimage import gaussian_filter, label
 from scipy.spatial import cKDTree
 from tqdm import tqdm
 
-from .netmob import traffic_path
+from .netmob import SERVICES, traffic_path
 from .study_calendar import DST_SLOTS, START, day_kind, missing_slots, study_days
+from .workers import worker_pool
 
 ARCHETYPES = (
     "business",
@@ -242,9 +242,12 @@ def _rng(seed: int, city: str, *purpose: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(city.encode()), *purpose])
 
 
-def make_layout(city: str, rows: int, cols: int, seed: int, zone_tiles: int = 40) -> CityLayout:
+def make_layout(
+    city: str, rows: int, cols: int, seed: int, zone_tiles: int = 40, blur: float = 0.7
+) -> CityLayout:
     """Voronoi zones with archetypes that depend on the distance to the centre, plus small
-    round zones for the stadium and the transport hubs, then blurred borders.
+    round zones for the stadium and the transport hubs, then blurred borders (``blur``: the
+    width in tiles of the Gaussian that mixes a tile with its neighbours' archetypes).
 
     Examples
     --------
@@ -300,7 +303,7 @@ def make_layout(city: str, rows: int, cols: int, seed: int, zone_tiles: int = 40
     zone = _split_disconnected(zone.reshape(rows, cols)).ravel()
     # blurred borders: a tile near a border mixes its neighbours' behaviour
     onehot = np.eye(len(ARCHETYPES))[archetype].reshape(rows, cols, -1)
-    weights = gaussian_filter(onehot, sigma=(0.7, 0.7, 0), mode="nearest").reshape(-1, 9)
+    weights = gaussian_filter(onehot, sigma=(blur, blur, 0), mode="nearest").reshape(-1, 9)
     weights /= weights.sum(axis=1, keepdims=True)
     base = np.array([VOLUME[a] for a in ARCHETYPES])
     volume = base[archetype] * rng.lognormal(0.0, 0.5, size=archetype.size)
@@ -511,7 +514,7 @@ def generate_city(
             job(pair)
             bar.update()
     else:  # every pair draws from its own seeded generator: the files do not depend on workers
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with worker_pool(workers) as pool:  # workers exit with this process, even on kill -9
             for _ in pool.map(job, pairs, chunksize=4):
                 bar.update()
     bar.close()
@@ -560,6 +563,8 @@ def generate(
     """Write synthetic cities and a ``manifest.json``; skip the work if the manifest shows the
     same cities, preset, seed, compression and generator code already written. ``gz`` forces
     gzip-compressed files on (True) or off (False) whatever the preset says."""
+    if preset in SCALE_PRESETS:  # real size: reductions written directly, a few raw files
+        return _generate_scale(Path(out), cities, preset, seed)
     p = PRESETS[preset]
     p = p if gz is None else replace(p, gz=gz)
     out = Path(out)
@@ -577,6 +582,128 @@ def generate(
     manifest_path.unlink(missing_ok=True)  # a half-written dataset never looks complete
     for city in cities:
         generate_city(out, city, p, seed, progress, workers)
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return out
+
+
+# --- the regime map: small cities made in memory, one per cell of a sweep ---------------------
+
+
+@dataclass(frozen=True)
+class Regime:
+    """One cell of the regime map: a small synthetic city built in memory (no files), with the
+    generator of :func:`generate_city` and three knobs.
+
+    - ``intensity``: traffic counts relative to the ci preset's two weeks (the Poisson noise of
+      a tile's typical week falls as ``1 / sqrt(intensity)``; the paper preset's 77 days are
+      about 5.5). At the presets' counts the Poisson noise is small: tiles become noisy below
+      about 0.01 (k-means on a 480-tile city: ARI 0.94 at 1, 0.91 at 0.03, 0.63 at 0.001);
+    - ``blur``: width in tiles of the border mixing (:func:`make_layout`): the share of a tile
+      that follows its neighbours' archetypes rather than its own (0.7 in the presets);
+    - ``zone_tiles``: mean tiles per zone (small zones: more of the city is border).
+    """
+
+    intensity: float = 1.0
+    blur: float = 0.7
+    zone_tiles: int = 40
+    rows: int = 24
+    cols: int = 20
+    n_services: int = 8
+
+    @property
+    def label(self) -> str:
+        return f"intensity {self.intensity:g}, blur {self.blur:g}, zones {self.zone_tiles}"
+
+
+#: The axes of the regime sweep (``benchmarks/bench_regimes.py``): every combination is a cell.
+REGIME_AXES = {
+    "intensity": (0.001, 0.01, 1.0),
+    "zone_tiles": (10, 25),
+    "blur": (0.35, 0.9),
+}
+#: Where the book's cities sit on the map (their preset's knobs; 12 and 24 services).
+CITY_REGIMES = {
+    "ci Paris": Regime(1.0, 0.7, 40, 36, 30, 12),
+    "paper Paris": Regime(5.5, 0.7, 60, 76, 64, 24),
+}
+
+
+def regime_family(**axes: tuple) -> list[Regime]:
+    """Every combination of the values of :data:`REGIME_AXES` (``axes`` override some).
+
+    Examples
+    --------
+    >>> cells = regime_family(intensity=(1.0,), blur=(0.7,))
+    >>> [c.zone_tiles for c in cells]
+    [10, 25]
+    """
+    import itertools
+
+    values = REGIME_AXES | axes
+    names = list(values)
+    return [Regime(**dict(zip(names, v, strict=True))) for v in itertools.product(*values.values())]
+
+
+@dataclass
+class RegimeCity:
+    """A city of the regime map: the features and graph the methods see, and the truth."""
+
+    regime: Regime
+    week: np.ndarray  # [tiles, services, 168] typical week (traffic units)
+    graph: object  # queen adjacency, row-major tiles
+    archetype: np.ndarray  # [tiles] planted archetype index
+
+
+def regime_city(regime: Regime, seed: int = 0) -> RegimeCity:
+    """The typical week of every tile of a small synthetic city with the regime's knobs.
+
+    The expected traffic is :func:`generate_city`'s (archetype mixtures, service lifts and
+    tilts, volume per tile; Monday-Thursday, Friday, Saturday and Sunday shapes); each hour of
+    the typical week is then a Poisson draw with ``intensity`` times the counts of two weeks of
+    the ci preset, back in traffic units. No events, no holidays, no missing hours.
+
+    Examples
+    --------
+    >>> city = regime_city(Regime(rows=6, cols=5, n_services=3, zone_tiles=5), seed=0)
+    >>> city.week.shape, city.graph.shape, city.archetype.shape
+    ((30, 3, 168), (30, 30), (30,))
+    """
+    from .graph import grid_graph
+
+    name = f"regime-{regime.rows}x{regime.cols}"
+    layout = make_layout(name, regime.rows, regime.cols, seed, regime.zone_tiles, regime.blur)
+    services = list(PAPER_SERVICES[: regime.n_services])
+    tables = service_tables(services, seed)
+    kinds = ["weekday"] * 4 + ["friday", "saturday", "sunday"]
+    shapes = {k: np.stack([daily_shape(a, k) for a in ARCHETYPES]) for k in set(kinds)}
+    rng = _rng(seed, name, 9)
+    week = np.empty((layout.n_tiles, len(services), 168))
+    for s in range(len(services)):
+        mix = layout.weights * tables["lift"][:, s]
+        scale = (layout.volume * tables["popularity"][s] * 96)[:, None]
+        days = [(mix @ shapes[k]) * scale * tables["tilt"][s] for k in kinds]  # [T, 96] each
+        slots = np.concatenate(days, axis=1)  # [T, 7 * 96]
+        hourly = slots.reshape(len(slots), 168, 4).sum(axis=2)
+        per_count = 100.0 / tables["quantum_cents"][s] * 2 * regime.intensity
+        week[:, s] = rng.poisson(hourly * per_count) / per_count
+    graph = grid_graph(regime.rows, regime.cols, "queen")
+    return RegimeCity(regime, week, graph, layout.archetype)
+
+
+def _generate_scale(out: Path, cities, preset: str, seed: int) -> Path:
+    manifest = {
+        "generator": "dstc_lib.synth",
+        "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16],
+        "preset": preset,
+        "seed": seed,
+        "cities": sorted(cities),
+    }
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists() and json.loads(manifest_path.read_text()) == manifest:
+        return out
+    manifest_path.unlink(missing_ok=True)
+    for city in cities:
+        generate_scale_city(out, city, preset, seed)
     manifest_path.write_text(json.dumps(manifest, indent=2))
     return out
 
@@ -601,13 +728,594 @@ def load_events(truth_dir: Path | str, city: str) -> pd.DataFrame:
     return pd.read_csv(Path(truth_dir) / f"{city}_events.csv", parse_dates=["date"])
 
 
+# --- a national atlas: twenty cities drawn from one seeded city model ---------------------------
+
+#: The 20 NetMob23 cities (folder names as in the dataset), by rank in the city model.
+ATLAS_RANKS = {
+    "metropolis": ("Paris",),
+    "regional": (
+        "Lyon Marseille Lille Toulouse Bordeaux Nantes Strasbourg Nice Montpellier Rennes".split()
+    ),
+    "small": (
+        "Grenoble Dijon Mans Metz Nancy Orleans Saint-Etienne Tours Clermont-Ferrand".split()
+    ),
+}
+ATLAS_CITIES = tuple(sorted(c for cities in ATLAS_RANKS.values() for c in cities))
+#: The planted archetype that one city has and no other: a harbour, in Marseille.
+UNIQUE_ARCHETYPE, UNIQUE_CITY = "port", "Marseille"
+ATLAS_ARCHETYPES = ARCHETYPES + (UNIQUE_ARCHETYPE,)
+# Archetypes a city may lack, and the chance that it does, by rank.
+OPTIONAL_ARCHETYPES = ("nightlife", "campus", "park", "stadium")
+_ABSENT_P = {"metropolis": 0.0, "regional": 0.2, "small": 0.5}
+_PORT_SHAPE = {  # early shifts, ferries in the evening, work through the night
+    "weekday": [(6.0, 1.2, 1.0), (14.0, 1.5, 0.5), (20.0, 1.2, 0.5)],
+    "friday": [(6.0, 1.2, 0.9), (14.0, 1.5, 0.5), (21.0, 1.2, 0.7)],
+    "saturday": [(7.0, 1.5, 0.5), (20.0, 1.5, 0.8)],
+    "sunday": [(7.0, 1.5, 0.3), (19.0, 1.5, 0.7)],
+}
+_PORT_FLOOR, _PORT_VOLUME = 0.3, 0.9
+_PORT_AFFINITY = "Google_Maps Web_Transportation WhatsApp Web_Weather Facebook_Messenger Waze"
+
+
+@dataclass(frozen=True)
+class AtlasPreset:
+    """Sizes of a synthetic atlas: the mean grid (rows, cols) of each city rank, the services,
+    the days simulated and the mean tiles per Voronoi zone."""
+
+    grids: dict  # rank -> (rows, cols), each city's drawn around it
+    services: tuple
+    start: dt.date
+    n_days: int
+    zone_tiles: int = 30
+
+
+ATLAS_PRESETS = {
+    # about 2,600 tiles in all: the atlas chapter of the ci book in about two minutes
+    "ci": AtlasPreset(
+        {"metropolis": (20, 18), "regional": (13, 12), "small": (10, 9)},
+        tuple(CI_SERVICES),
+        dt.date(2019, 3, 25),
+        14,
+        zone_tiles=12,
+    ),
+    # about 29,000 tiles over the whole window, 24 services (about 7 minutes to simulate on one
+    # core, measured on the 5,600-tile Paris): the paper profile
+    "paper": AtlasPreset(
+        {"metropolis": (80, 70), "regional": (44, 40), "small": (30, 28)},
+        tuple(PAPER_SERVICES),
+        START,
+        77,
+        zone_tiles=40,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class AtlasCitySpec:
+    """One city drawn by :func:`atlas_city_specs`."""
+
+    city: str
+    rank: str
+    rows: int
+    cols: int
+    archetypes: tuple  # the archetypes present (names from ATLAS_ARCHETYPES)
+    preference: tuple  # multipliers of the area-archetype preferences (7 values)
+
+
+def atlas_city_specs(preset: str | AtlasPreset = "ci", seed: int = 0) -> list[AtlasCitySpec]:
+    """Draw the 20 cities of the atlas from one seeded city model: grid size around its rank's
+    (a metropolis, regional capitals, smaller cities), which optional archetypes are absent
+    (none in the metropolis, more often in small cities; each optional archetype is absent
+    from at least one city), a city-specific taste for each area archetype, and the planted
+    unique archetype in :data:`UNIQUE_CITY` only.
+
+    Examples
+    --------
+    >>> specs = atlas_city_specs("ci", seed=0)
+    >>> len(specs), [s.city for s in specs if "port" in s.archetypes]
+    (20, ['Marseille'])
+    >>> all(any(a not in s.archetypes for s in specs) for a in OPTIONAL_ARCHETYPES)
+    True
+    """
+    p = ATLAS_PRESETS[preset] if isinstance(preset, str) else preset
+    specs = []
+    for city in ATLAS_CITIES:
+        rank = next(r for r, names in ATLAS_RANKS.items() if city in names)
+        rng = _rng(seed, city, 19)
+        rows, cols = p.grids[rank]
+        scale = 1.0 if rank == "metropolis" else float(rng.uniform(0.85, 1.15))
+        rows, cols = max(6, round(rows * scale)), max(6, round(cols * scale))
+        absent = {a for a in OPTIONAL_ARCHETYPES if rng.random() < _ABSENT_P[rank]}
+        present = [a for a in ARCHETYPES if a not in absent]
+        if city == UNIQUE_CITY:
+            present.append(UNIQUE_ARCHETYPE)
+        preference = tuple(float(v) for v in rng.lognormal(0.0, 0.35, size=7))
+        specs.append(AtlasCitySpec(city, rank, rows, cols, tuple(present), preference))
+    for a in OPTIONAL_ARCHETYPES:  # each optional archetype is missing somewhere
+        if all(a in s.archetypes for s in specs):
+            k = min(range(len(specs)), key=lambda i: (specs[i].rows * specs[i].cols, i))
+            specs[k] = replace(specs[k], archetypes=tuple(x for x in specs[k].archetypes if x != a))
+    return specs
+
+
+def atlas_layout(spec: AtlasCitySpec, seed: int = 0, zone_tiles: int = 30) -> CityLayout:
+    """The planted layout of an atlas city: Voronoi zones whose archetype depends on the
+    distance to the centre and on the city's tastes (absent archetypes never drawn), round
+    zones for the stadium and the transport hubs, a harbour strip along the southern edge for
+    the unique archetype, blurred borders. ``weights`` has one column per
+    :data:`ATLAS_ARCHETYPES`.
+
+    Examples
+    --------
+    >>> spec = next(s for s in atlas_city_specs("ci") if s.city == "Marseille")
+    >>> layout = atlas_layout(spec)
+    >>> layout.weights.shape[1], bool((layout.archetype == ATLAS_ARCHETYPES.index("port")).any())
+    (10, True)
+    """
+    rows, cols = spec.rows, spec.cols
+    rng = _rng(seed, spec.city, 20)
+    rr, cc = np.mgrid[0:rows, 0:cols]
+    coords = np.column_stack([rr.ravel(), cc.ravel()]).astype(float)
+    area_types = ["business", "residential", "mixed", "nightlife", "campus", "park", "commercial"]
+    allowed = np.array([a in spec.archetypes for a in area_types], dtype=float)
+    n_zones = max(int(allowed.sum()) * 2, coords.shape[0] // zone_tiles)
+    seeds = rng.uniform([0, 0], [rows, cols], size=(n_zones, 2))
+    zone = cKDTree(seeds).query(coords)[1]
+    centre = np.array([rows / 2, cols / 2])
+    radius = np.linalg.norm((seeds - centre) / centre, axis=1) / np.sqrt(2)
+    prefs = np.array(
+        [
+            [3.0, 0.3, 1.0, 1.6, 0.4, 0.4, 1.2],
+            [0.8, 2.5, 1.6, 0.4, 0.9, 0.8, 0.8],
+            [0.2, 3.0, 0.6, 0.1, 1.0, 1.4, 0.5],
+        ]
+    ) * (np.asarray(spec.preference) * allowed)
+    zone_type = np.empty(n_zones, dtype=int)
+    for z in range(n_zones):
+        w = np.array([np.interp(radius[z], [0, 0.5, 1], prefs[:, j]) for j in range(7)])
+        zone_type[z] = ATLAS_ARCHETYPES.index(area_types[rng.choice(7, p=w / w.sum())])
+    for a in area_types:  # every present area archetype has at least one zone
+        k = ATLAS_ARCHETYPES.index(a)
+        if a in spec.archetypes and not (zone_type == k).any():
+            common = np.bincount(zone_type).argmax()
+            candidates = np.flatnonzero(zone_type == common)
+            zone_type[candidates[rng.integers(len(candidates))]] = k
+    archetype = zone_type[zone]
+    taken = np.zeros(len(coords), dtype=bool)
+    next_zone = n_zones
+    if UNIQUE_ARCHETYPE in spec.archetypes:  # a harbour strip on the southern edge
+        depth = max(1, round(0.12 * rows))
+        width = max(2, round(0.45 * cols))
+        c0 = int(rng.integers(0, cols - width + 1))
+        inside = (coords[:, 0] >= rows - depth) & (coords[:, 1] >= c0) & (coords[:, 1] < c0 + width)
+        archetype[inside] = ATLAS_ARCHETYPES.index(UNIQUE_ARCHETYPE)
+        zone[inside] = next_zone
+        taken |= inside
+        next_zone += 1
+    discs = [("stadium", 2.0)] if "stadium" in spec.archetypes else []
+    discs += [("transport_hub", 1.5)] * max(1, coords.shape[0] // 600)
+    for name, r in discs:
+        r = min(r, 0.15 * min(rows, cols))
+        margin = np.minimum(np.ceil(r) + 1, [rows / 2, cols / 2])
+        for _ in range(50):
+            at = rng.uniform(margin, [rows - margin[0], cols - margin[1]])
+            inside = np.linalg.norm(coords - at, axis=1) <= r
+            if not (inside & taken).any():
+                break
+        inside &= ~taken
+        taken |= inside
+        archetype[inside] = ATLAS_ARCHETYPES.index(name)
+        zone[inside] = next_zone
+        next_zone += 1
+    zone = _split_disconnected(zone.reshape(rows, cols)).ravel()
+    n_types = len(ATLAS_ARCHETYPES)
+    onehot = np.eye(n_types)[archetype].reshape(rows, cols, -1)
+    weights = gaussian_filter(onehot, sigma=(0.7, 0.7, 0), mode="nearest").reshape(-1, n_types)
+    weights /= weights.sum(axis=1, keepdims=True)
+    base = np.array([VOLUME.get(a, _PORT_VOLUME) for a in ATLAS_ARCHETYPES])
+    volume = base[archetype] * rng.lognormal(0.0, 0.5, size=archetype.size)
+    tile_ids = np.arange(rows * cols, dtype=np.int64)
+    return CityLayout(spec.city, rows, cols, tile_ids, archetype, zone, weights, volume)
+
+
+def atlas_daily_shape(archetype: str, kind: str) -> np.ndarray:
+    """:func:`daily_shape` for :data:`ATLAS_ARCHETYPES` (the harbour included).
+
+    Examples
+    --------
+    >>> bool(atlas_daily_shape("port", "weekday")[24] > atlas_daily_shape("port", "weekday")[4])
+    True
+    """
+    if archetype != UNIQUE_ARCHETYPE:
+        return daily_shape(archetype, kind)
+
+    def raw(k):
+        hours = (np.arange(96) + 0.5) / 4
+        shape = np.full(96, _PORT_FLOOR)
+        for peak, width, weight in _PORT_SHAPE[k]:
+            for shift in (-24, 0, 24):
+                shape += weight * np.exp(-0.5 * ((hours - peak - shift) / width) ** 2)
+        return shape
+
+    return raw(kind) / raw("weekday").sum()
+
+
+def atlas_service_tables(services: list[str], seed: int) -> dict[str, np.ndarray]:
+    """:func:`service_tables` with one more lift row, the harbour's (shared by all cities)."""
+    tables = service_tables(services, seed)
+    rng = np.random.default_rng([seed, 19])
+    port = rng.lognormal(0.0, 0.15, size=len(services))
+    port *= np.where(np.isin(services, _PORT_AFFINITY.split()), 3.0, 1.0)
+    tables["lift"] = np.vstack([tables["lift"], port])
+    return tables
+
+
+def atlas_week(
+    layout: CityLayout, tables: dict, services: list[str], days: list[dt.date], seed: int
+) -> np.ndarray:
+    """The typical week ``float32 [tiles, services, 168]`` of an atlas city, simulated directly
+    as :func:`dstc_lib.reduce.reduce_city` would compute it from the raw files (DL + UL summed,
+    Poisson counts in each 15-minute slot, hours with a missing slot and public holidays left
+    out, the mean over the days of each hour of the week), without writing the files.
+
+    Examples
+    --------
+    >>> spec = atlas_city_specs("ci")[0]
+    >>> layout = atlas_layout(spec)
+    >>> services = ["Facebook", "Netflix"]
+    >>> tables = atlas_service_tables(services, 0)
+    >>> week = atlas_week(layout, tables, services, study_days(dt.date(2019, 4, 1), 7), 0)
+    >>> week.shape == (layout.n_tiles, 2, 168), bool(np.isfinite(week).all())
+    (True, True)
+    """
+    from .study_calendar import holidays, hour_of_week_offset
+
+    n_tiles, n_services = layout.n_tiles, len(services)
+    total = np.zeros((n_tiles, n_services, 168))
+    count = np.zeros(168)
+    day_factor = _rng(seed, layout.city, 23).lognormal(0.0, 0.04, size=len(days))
+    taste = _rng(seed, layout.city, 22).lognormal(0.0, 0.1, size=n_services)  # city's app tastes
+    lift = tables["lift"][: layout.weights.shape[1]]
+    scale = tables["popularity"] * taste * (1.0 + tables["ul_ratio"]) * 96
+    quantum = tables["quantum_cents"].astype(float)
+    off_days = set(holidays(layout.city))
+    for d, day in enumerate(days):
+        if day in off_days:
+            continue
+        kind = day_kind(day, layout.city)
+        shapes = np.stack([atlas_daily_shape(a, kind) for a in ATLAS_ARCHETYPES])
+        shapes = shapes[: layout.weights.shape[1]]
+        mix = layout.weights[:, :, None] * lift[None, :, :]  # [T, A, S]
+        mean = np.einsum("tas,ak->tsk", mix, shapes)  # [T, S, 96]
+        mean *= (layout.volume[:, None] * scale[None, :] * day_factor[d])[:, :, None]
+        mean *= tables["tilt"][None, :, :]
+        rng = _rng(seed, layout.city, 24, d)
+        counts = rng.poisson(mean * (100.0 / quantum)[None, :, None])
+        values = counts * (quantum / 100.0)[None, :, None]
+        hourly = values.reshape(n_tiles, n_services, 24, 4).sum(axis=3)
+        ok = np.ones(24, dtype=bool)
+        ok[np.unique(np.asarray(missing_slots(day), dtype=int) // 4)] = False
+        start = hour_of_week_offset(day)
+        hours = start + np.flatnonzero(ok)
+        total[:, :, hours] += hourly[:, :, ok]
+        count[hours] += 1
+    if (count == 0).any():
+        raise ValueError(f"{len(days)} days leave hours of the week unobserved; simulate a week")
+    return (total / count).astype(np.float32)
+
+
+def generate_atlas(
+    out: Path | str, preset: str | AtlasPreset = "ci", seed: int = 0, progress: bool = False
+) -> Path:
+    """Write the 20 atlas cities under ``out``: ``reduced/<City>.npz`` (the typical week, tile
+    ids, grid rows and columns, read with ``allow_pickle=False``), ``truth/<City>_truth.csv``
+    (tile_id, row, col, zone, archetype) and ``manifest.json`` (preset, seed, services, cities
+    and their drawn specs, generator code). Skips the work when the manifest matches.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = generate_atlas(tempfile.mkdtemp(), "ci", seed=0)
+    >>> len(sorted((out / "reduced").glob("*.npz"))), (out / "truth" / "Paris_truth.csv").is_file()
+    (20, True)
+    """
+    if isinstance(preset, str) and preset not in ATLAS_PRESETS:
+        raise ValueError(f"preset {preset!r}: choose one of {sorted(ATLAS_PRESETS)}")
+    p = ATLAS_PRESETS[preset] if isinstance(preset, str) else preset
+    out = Path(out)
+    specs = atlas_city_specs(p, seed)
+    manifest = {
+        "generator": "dstc_lib.synth.generate_atlas",
+        "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16],
+        "preset": preset if isinstance(preset, str) else asdict(preset),
+        "seed": seed,
+        "services": list(p.services),
+        "start": str(p.start),
+        "n_days": p.n_days,
+        "cities": [asdict(s) | {"archetypes": list(s.archetypes)} for s in specs],
+    }
+    manifest = json.loads(json.dumps(manifest, default=str))
+    manifest_path = out / "manifest.json"
+    if manifest_path.exists() and json.loads(manifest_path.read_text()) == manifest:
+        return out
+    manifest_path.unlink(missing_ok=True)
+    services = list(p.services)
+    tables = atlas_service_tables(services, seed)
+    days = study_days(p.start, p.n_days)
+    (out / "reduced").mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    for spec in tqdm(specs, desc="atlas", disable=not progress, unit="city"):
+        layout = atlas_layout(spec, seed, p.zone_tiles)
+        week = atlas_week(layout, tables, services, days, seed)
+        rows, cols = np.divmod(layout.tile_ids, layout.cols)
+        np.savez(
+            out / "reduced" / f"{spec.city}.npz",
+            week=week,
+            tile_ids=layout.tile_ids,
+            row=rows,
+            col=cols,
+            services=np.array(services),
+        )
+        pd.DataFrame(
+            {
+                "tile_id": layout.tile_ids,
+                "row": rows,
+                "col": cols,
+                "zone": layout.zone,
+                "archetype": np.array(ATLAS_ARCHETYPES)[layout.archetype],
+            }
+        ).to_csv(out / "truth" / f"{spec.city}_truth.csv", index=False)
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return out
+
+
+# --- real size: the reduced tensors written directly ---------------------------------------
+
+
+@dataclass(frozen=True)
+class ScalePreset:
+    """A synthetic dataset at the real grid sizes and the full service list, whose whole-window
+    reduction (typical week, daily totals, city hours, quality table) is written directly from
+    the archetype model, beside a few raw files (``raw_services`` x ``raw_days``) in the NetMob23
+    format that exercise the reader at real size."""
+
+    grids: dict
+    services: tuple
+    start: dt.date = START
+    n_days: int = 77
+    raw_services: tuple = ("Facebook", "Netflix")
+    raw_days: tuple = (dt.date(2019, 3, 31), dt.date(2019, 4, 1))  # the clock change, a Monday
+    zone_tiles: int = 400
+    events: bool = True
+
+
+SCALE_PRESETS = {
+    # Paris 409 x 346 = 141,514 tiles and Lyon 426 x 287 = 122,262 tiles (the real grids), the
+    # 68 NetMob23 services over the 77 days; typical week 6.5 GB (Paris) + 5.6 GB (Lyon) on disk
+    "scale": ScalePreset({"Paris": (409, 346), "Lyon": (426, 287)}, SERVICES),
+}
+
+
+def generate_scale_city(
+    out: Path | str, city: str, preset: str | ScalePreset = "scale", seed: int = 0
+) -> Path:
+    """Write one city of a :class:`ScalePreset`: geometry and truth as :func:`generate_city`
+    does, the raw files of ``raw_services`` x ``raw_days`` under ``traffic/``, and the reduction
+    of the whole window under ``traffic/_reduced/<city>/`` in the format of a reduction's cache
+    entry, which :func:`dstc_lib.reduce.reduce_city` uses for a default request on that root.
+
+    The reduction is the model's expectation with the sampling noise of the mean it stands for:
+    the typical week of service ``s`` at an hour of weekday ``w`` is the expected traffic (DL +
+    UL) times the mean day factor of the non-holiday ``w`` days, planted events included in
+    proportion (one match among ``n`` Wednesdays adds ``1/n`` of its effect), plus a normal draw
+    with the variance of the mean of ``n`` Poisson days; the daily totals likewise per day. Peak
+    memory is a few ``[tiles, 96]`` arrays: the typical week is written service by service into
+    a memory-mapped file. Returns ``out``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> small = ScalePreset({"Paris": (12, 10)}, ("Facebook", "Netflix", "Spotify"),
+    ...                     raw_services=("Netflix",), raw_days=(dt.date(2019, 3, 18),),
+    ...                     zone_tiles=20)
+    >>> out = generate_scale_city(tempfile.mkdtemp(), "Paris", small)
+    >>> from dstc_lib.reduce import load_reduced
+    >>> ct = load_reduced(out / "traffic" / "_reduced" / "Paris")
+    >>> ct.week.shape, ct.daily.shape
+    ((120, 3, 168), (120, 77))
+    """
+    from .reduce import HOURS_PER_WEEK, _write_service
+    from .study_calendar import holidays, hour_of_week_offset
+
+    out = Path(out)
+    p = SCALE_PRESETS[preset] if isinstance(preset, str) else preset
+    if city not in p.grids:
+        raise ValueError(f"preset has no grid for {city!r}; it has {sorted(p.grids)}")
+    rows, cols = p.grids[city]
+    layout = make_layout(city, rows, cols, seed, p.zone_tiles)
+    days = study_days(p.start, p.n_days)
+    events, flags = (
+        plant_events(layout, days, seed) if p.events else ([], np.zeros((rows * cols, 0)))
+    )
+    services = list(p.services)
+    tables = service_tables(services, seed)
+    _write_truth_and_geo(out, city, layout, events, flags)
+    day_factor = _rng(seed, city, 3).lognormal(0.0, 0.04, size=len(days))
+    job = _FilePairJob(out, layout, tables, services, days, events, flags, day_factor, seed, False)
+    for service in p.raw_services:
+        for day in p.raw_days:
+            job((services.index(service), days.index(day)))
+
+    entry = out / "traffic" / "_reduced" / city
+    entry.mkdir(parents=True, exist_ok=True)
+    n, n_days = layout.n_tiles, len(days)
+    off = set(holidays(city))
+    in_week = [d for d in days if d not in off]
+    by_dow: dict[int, list[int]] = {}
+    for d in in_week:
+        by_dow.setdefault(d.weekday(), []).append(days.index(d))
+    kinds = sorted({day_kind(d, city) for d in days})
+    week = np.lib.format.open_memmap(
+        entry / "week.npy", mode="w+", dtype=np.float32, shape=(n, len(services), HOURS_PER_WEEK)
+    )
+    daily_mean = np.zeros((n, n_days))
+    daily_var = np.zeros((n, n_days))
+    city_hours = np.zeros((n_days, 24))
+    for s in range(len(services)):
+        rng = _rng(seed, city, 5, s)
+        both = 1.0 + tables["ul_ratio"][s]
+        quantum = tables["quantum_cents"][s] / 100.0
+        expected = {}
+        for k in kinds:  # [T, 96] DL + UL, no event, per day kind
+            day = next(d for d in days if day_kind(d, city) == k)
+            expected[k] = expected_traffic(layout, tables, s, day, [], flags[:, :0]) * both
+        values = np.full((n, HOURS_PER_WEEK), np.nan)
+        for idx in (by_dow[w] for w in sorted(by_dow)):
+            k = day_kind(days[idx[0]], city)
+            mean = expected[k] * float(np.mean(day_factor[idx]))
+            for j, ev in enumerate(events):  # an event day adds its effect once among n days
+                if days.index(ev.date) in idx:
+                    extra = _event_extra(layout, ev, flags[:, j], expected[k])
+                    mean += extra * day_factor[days.index(ev.date)] / len(idx)
+            hourly = mean.reshape(n, 24, 4).sum(axis=2)
+            noise = rng.standard_normal(hourly.shape) * np.sqrt(quantum * hourly / len(idx))
+            start = hour_of_week_offset(days[idx[0]])
+            values[:, start : start + 24] = np.maximum(hourly + noise, 0.0)
+        _write_service(week, s, values.astype(np.float32))
+        totals = {k: e.sum(axis=1) for k, e in expected.items()}
+        hours = {k: e.reshape(n, 24, 4).sum(axis=(0, 2)) for k, e in expected.items()}
+        for d, day in enumerate(days):
+            k, f = day_kind(day, city), day_factor[d]
+            total, ch = totals[k] * f, hours[k] * f
+            gone = missing_slots(day)
+            if gone:  # the slots that do not exist that night
+                total = total - expected[k][:, gone].sum(axis=1) * f
+            for j, ev in enumerate(events):
+                if ev.date == day:
+                    extra = _event_extra(layout, ev, flags[:, j], expected[k] * f)
+                    total = total + extra.sum(axis=1)
+                    ch = ch + extra.reshape(n, 24, 4).sum(axis=(0, 2))
+            daily_mean[:, d] += total
+            daily_var[:, d] += quantum * total
+            city_hours[d] += ch
+    week.flush()
+    del week
+    noise = _rng(seed, city, 6).standard_normal(daily_mean.shape)
+    daily = np.maximum(daily_mean + noise * np.sqrt(daily_var), 0.0)
+    for d, day in enumerate(days):
+        for slot in missing_slots(day):
+            city_hours[d, slot // 4] = np.nan
+    _write_reduced_entry(entry, city, layout, services, days, daily, city_hours, seed)
+    return out
+
+
+def _event_extra(layout: CityLayout, ev, flag: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """What a planted event adds to ``mean [T, 96]`` on its day (as in expected_traffic)."""
+    extra = np.zeros_like(mean)
+    hit = flag.astype(bool)
+    factor = np.full(hit.sum(), ev.factor)
+    if ev.kind == "match":
+        stadium = layout.archetype[hit] == ARCHETYPES.index("stadium")
+        factor[~stadium] = 1 + (ev.factor - 1) / 4
+    extra[hit, ev.start_slot : ev.end_slot] = mean[hit, ev.start_slot : ev.end_slot] * (
+        factor[:, None] - 1
+    )
+    return extra
+
+
+def _write_truth_and_geo(out: Path, city: str, layout: CityLayout, events, flags) -> None:
+    truth = pd.DataFrame(
+        {
+            "tile_id": layout.tile_ids,
+            "row": layout.tile_ids // layout.cols,
+            "col": layout.tile_ids % layout.cols,
+            "zone": layout.zone,
+            "archetype": np.array(ARCHETYPES)[layout.archetype],
+        }
+    )
+    for j, ev in enumerate(events):
+        truth[f"event_{ev.name}"] = flags[:, j]
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    truth.to_csv(out / "truth" / f"{city}_truth.csv", index=False)
+    ev_table = pd.DataFrame([asdict(e) for e in events], columns=list(Event.__annotations__))
+    ev_table["n_tiles"] = flags.sum(axis=0).astype(int) if events else []
+    ev_table.to_csv(out / "truth" / f"{city}_events.csv", index=False)
+    write_geojson(out / "geo" / f"{city}.geojson", layout)
+
+
+def _write_reduced_entry(entry, city, layout, services, days, daily, city_hours, seed) -> None:
+    """The files of a reduction's cache entry (:func:`dstc_lib.reduce.load_reduced`)."""
+    from .reduce import PREREDUCED_PARAMS
+
+    n = layout.n_tiles
+    np.save(entry / "tile_ids.npy", np.asarray(layout.tile_ids, np.int64))
+    np.save(entry / "daily.npy", daily.astype(np.float32))
+    np.save(entry / "city_hourly.npy", city_hours)
+    quality = pd.DataFrame(
+        [
+            {
+                "service": s,
+                "day": str(d),
+                "direction": r,
+                "present": True,
+                "rows": n,
+                "nan_values": n * len(missing_slots(d)),
+                "error": "",
+                "rows_missing": 0,
+            }
+            for s in services
+            for d in days
+            for r in ("DL", "UL")
+        ]
+    )
+    quality.to_csv(entry / "quality.csv", index=False)
+    (entry / "axes.json").write_text(
+        json.dumps({"city": city, "services": services, "days": [str(d) for d in days]})
+    )
+    params = {
+        "city": city,
+        "services": services,
+        "days": [str(d) for d in days],
+        **PREREDUCED_PARAMS,
+        "exclude_days": [str(d) for d in sorted(holidays_in(city, days))],
+    }
+    manifest = {
+        "kind": "reduce",
+        "params": params,
+        "fingerprint": f"synthetic-scale-seed{seed}",
+        "source": "written directly from the synthetic archetype model (dstc_lib.synth, "
+        "generate_scale_city): the expectation with the sampling noise of the mean, no raw files",
+    }
+    (entry / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def holidays_in(city: str, days: list[dt.date]) -> list[dt.date]:
+    """The city's public holidays among ``days``."""
+    from .study_calendar import holidays
+
+    return [d for d in days if d in holidays(city)]
+
+
 __all__ = [
     "ARCHETYPES",
+    "ATLAS_ARCHETYPES",
+    "ATLAS_CITIES",
+    "ATLAS_PRESETS",
+    "atlas_city_specs",
+    "atlas_layout",
+    "atlas_week",
+    "generate_atlas",
+    "CITY_REGIMES",
     "PRESETS",
+    "REGIME_AXES",
+    "Regime",
+    "RegimeCity",
     "DST_SLOTS",
     "generate",
     "generate_city",
     "load_truth",
     "load_events",
     "make_layout",
+    "regime_city",
+    "regime_family",
 ]

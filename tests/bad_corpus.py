@@ -188,6 +188,14 @@ def _rows_missing(root: Path) -> Path:
     return path
 
 
+@case("tile rows missing from the first file")
+def _first_rows_missing(root: Path) -> Path:
+    path = _file(root, "Facebook", "20190329", "DL")  # the first file a reduction reads
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[5:]) + "\n")  # five tiles have no row
+    return path
+
+
 @case("NaN values")
 def _nan_values(root: Path) -> Path:
     path = _file(root, "Spotify", "20190401", "DL")
@@ -201,6 +209,26 @@ def _txt_and_gz(root: Path) -> Path:
     gz = path.with_name(path.name + ".gz")
     gz.write_bytes(gzip.compress(b"0 1 2\n"))  # would not even read; the .txt is used
     return gz
+
+
+def _copy_day(root: Path, service: str, day: str, new: str) -> Path:
+    """A copy of one service's day folder under another day's name (files renamed too)."""
+    folder = root / "traffic" / CITY / service
+    target = folder / new
+    target.mkdir()
+    for path in (folder / day).iterdir():
+        (target / path.name.replace(day, new)).write_bytes(path.read_bytes())
+    return target
+
+
+@case("stray day folder years away")
+def _stray_day(root: Path) -> Path:
+    return _copy_day(root, "Netflix", "20190402", "20250101")
+
+
+@case("day folder that is not a date")
+def _not_a_date(root: Path) -> Path:
+    return _copy_day(root, "Spotify", "20190402", "20190231")
 
 
 @case("tile ids absent from the geometry")
@@ -296,6 +324,49 @@ def _geo_huge_id(root: Path) -> Path:
         return None
 
     return _geo_one_feature_per_line(root, huge)
+
+
+def _geo_edit(root: Path, edit: Callable[[list[dict]], None]) -> Path:
+    path = root / "geo" / f"{CITY}.geojson"
+    doc = json.loads(path.read_text())
+    edit(doc["features"])
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@case("geometry with a null feature")
+def _geo_null(root: Path) -> Path:
+    def null(features: list[dict]) -> None:
+        features[2]["geometry"] = None
+
+    return _geo_edit(root, null)
+
+
+@case("geometry of points")
+def _geo_points(root: Path) -> Path:
+    def points(features: list[dict]) -> None:
+        for f in features:
+            f["geometry"] = {"type": "Point", "coordinates": f["geometry"]["coordinates"][0][0]}
+
+    return _geo_edit(root, points)
+
+
+@case("a tile thousands of km away")
+def _geo_far(root: Path) -> Path:
+    def far(features: list[dict]) -> None:
+        ring = features[4]["geometry"]["coordinates"][0]
+        features[4]["geometry"]["coordinates"] = [[[x + 3_000_000, y] for x, y in ring]]
+
+    return _geo_edit(root, far)
+
+
+@case("every tile at (0, 0)")
+def _geo_zero(root: Path) -> Path:
+    def zero(features: list[dict]) -> None:
+        for f in features:
+            f["geometry"]["coordinates"] = [[[0, 0]] * 5]
+
+    return _geo_edit(root, zero)
 
 
 # Damaged profiles (``book/profiles/*.yaml`` copies a user edits): each builder writes one into

@@ -125,3 +125,27 @@ def test_augment_applies_by_name_to_a_share_of_the_batch():
     assert 0.4 < dropped.float().mean() < 0.6  # probability 0.5
     with pytest.raises(ValueError, match="unknown augmentation"):
         aug.augment(x, ["jiter"], generator=_gen())
+
+
+def test_time_series_augmentations_keep_shape_and_do_what_they_say():
+    g = torch.Generator().manual_seed(0)
+    x = torch.arange(40.0).reshape(1, 1, 40).repeat(6, 2, 1)
+    # permutation: every series a rearrangement of its own values, channels moved alike
+    out = aug.permutation(x, 4, generator=g)
+    assert out.shape == x.shape
+    assert torch.equal(out.sort(dim=2).values, x)
+    assert torch.equal(out[:, 0], out[:, 1]) and not torch.equal(out, x)
+    # crop and resize: increasing, inside the original range, a strength of 0 is the identity
+    out = aug.crop_resize(x, 0.5, generator=g)
+    assert out.shape == x.shape and bool((out.diff(dim=2) >= 0).all())
+    assert float(out.min()) >= 0 and float(out.max()) <= 39
+    assert bool(((out[:, :, -1] - out[:, :, 0]) >= 39 * 0.5 - 1e-4).all())
+    assert torch.allclose(aug.crop_resize(x, 0.0, generator=g), x, atol=1e-4)
+    # time warp: monotone, keeps the first and last step
+    out = aug.time_warp(x, 0.5, generator=g)
+    assert bool((out.diff(dim=2) >= -1e-5).all())
+    assert torch.allclose(out[:, :, [0, -1]], x[:, :, [0, -1]], atol=1e-4)
+    assert torch.allclose(aug.time_warp(x, 0.0, generator=g), x, atol=1e-4)
+    # noise: additive, of the given size
+    out = aug.noise(torch.zeros(2000, 1, 10), 0.3, generator=g)
+    assert float(out.std()) == pytest.approx(0.3, rel=0.05)

@@ -89,6 +89,13 @@ EXPECT = {
         ],
         reduce_warnings=[1],
     ),
+    "tile rows missing from the first file": Expect(
+        warnings=[
+            text("2019-03-29: 5 tile rows missing"),
+            lambda c: f"{c.target}: 5 of 30 tiles have no row; their hours are missing that day",
+        ],
+        reduce_warnings=[1],
+    ),
     "NaN values": Expect(warnings=[text("2019-04-01: NaN 0.01%")]),
     "both .txt and .txt.gz of a file": Expect(
         warnings=[lambda c: f"{c.target}: a .txt and a .txt.gz of the same file; the .txt is used"],
@@ -145,6 +152,68 @@ EXPECT |= {
             "(0 to 2**53 - 1)"
         )
     ),
+}
+
+
+EXPECT |= {
+    "geometry with a null feature": Expect(
+        check_error=lambda c: (
+            f"{c.target}: feature 3 of 30 (tile_id 2) has no geometry (null or empty), not a "
+            "polygon; every tile must be a polygon"
+        )
+    ),
+    "geometry of points": Expect(
+        check_error=lambda c: (
+            f"{c.target}: feature 1 of 30 (tile_id 0) has a Point, not a polygon; every tile "
+            "must be a polygon; 29 more features are not polygons"
+        )
+    ),
+    "a tile thousands of km away": Expect(
+        warnings=[
+            lambda c: (
+                f"{c.target}: 1 of 30 tiles lie outside metropolitan France in Lambert-93 "
+                "(first: tile_id 4 at x=3,652,200, y=6,862,250); misplaced coordinates or a "
+                "wrong CRS?"
+            ),
+            lambda c: (
+                f"{c.target}: 1 of 30 tiles lie more than 100 km from the city's median tile "
+                "(up to 3,000 km; first: tile_id 4); misplaced coordinates?"
+            ),
+        ]
+    ),
+    "every tile at (0, 0)": Expect(
+        warnings=[
+            lambda c: (
+                f"{c.target}: all 30 tiles lie outside metropolitan France in Lambert-93 "
+                "(first: tile_id 0 at x=0, y=0); misplaced coordinates or a wrong CRS?"
+            ),
+            lambda c: (
+                f"{c.target}: all 30 tiles have no area (first: tile_id 0); a tile is a "
+                "100 m square"
+            ),
+        ]
+    ),
+}
+
+
+def _stray(c):
+    return (
+        f"{c.target.parents[1]}: 1 day folders outside the main run of days 2019-03-29 to "
+        f"2019-04-05 (more than 7 days from it): 2025-01-01 (first: {c.target}); left out of "
+        "reductions (a stray day would stretch the study window); move or remove them"
+    )
+
+
+def _not_a_date(c):
+    return (
+        f"{c.target}: folder name '20190231' is not a valid day YYYYMMDD (day is out of range "
+        "for month); its files are left out of reductions; rename or remove it"
+    )
+
+
+EXPECT |= {  # a reduction leaves the folder out and warns; data check refuses the data
+    "stray day folder years away": Expect(reduce_warnings=[_stray], check_error=_stray),
+    "day folder that is not a date": Expect(reduce_warnings=[_not_a_date], check_error=_not_a_date),
 }
 
 
@@ -369,6 +438,8 @@ def test_console_script_prints_one_line_without_traceback(bad_corpus, tmp_path):
         "geometry with text tile ids",
         "geometry with a negative tile id",
         "geometry with a tile id beyond 64 bits",
+        "geometry with a null feature",
+        "geometry of points",
     ],
 )
 def test_damaged_geometry_is_one_line_from_read_tiles(bad_corpus, name):
@@ -376,6 +447,15 @@ def test_damaged_geometry_is_one_line_from_read_tiles(bad_corpus, name):
     with pytest.raises(ValueError) as err:
         geo.read_tiles(c.geo, "Paris")
     assert str(err.value) == EXPECT[name].check_error(c)
+
+
+@pytest.mark.parametrize("name", ["a tile thousands of km away", "every tile at (0, 0)"])
+def test_misplaced_tiles_are_warned_by_read_tiles(bad_corpus, name):
+    c = bad_corpus[name]
+    with pytest.warns(UserWarning) as caught:
+        tiles = geo.read_tiles(c.geo, "Paris")
+    assert [str(w.message) for w in caught] == [w(c) for w in EXPECT[name].warnings]
+    assert len(tiles) == 30
 
 
 # -- profiles -----------------------------------------------------------------------------------

@@ -145,3 +145,23 @@ def test_a_real_book_with_a_failing_chapter_and_a_missing_page(tmp_path, monkeyp
     (html / "book" / "good.html").unlink()
     problems = _check(tmp_path, html, tmp_path, shoot="book/good")
     assert any(p == "book/good.ipynb (in the browser): HTTP 404" for p in problems)
+
+
+@needs_chromium
+def test_a_table_wider_than_the_content_area_fails(tmp_path):
+    root, html = _site(tmp_path)
+    cells = "".join(f"<th>column {i}</th>" for i in range(40))
+    wide = f"<table><tr>{cells}</tr></table>"
+    narrow = "<table><tr><th>city</th><th>ARI</th></tr><tr><td>Paris</td><td>0.88</td></tr></table>"
+    scrolled = f"<div style='overflow-x:auto'>{wide}</div>"  # scrolled sideways: still too wide
+    body = f"<img src='fig.png'>{narrow}{scrolled}"
+    (html / "book" / "a.html").write_text(
+        PAGE.format(t="Chapter A", body=f"<article class='bd-article' style='width:600px'>{body}")
+    )
+    (html / "book" / "b.html").write_text(PAGE.format(t="Chapter B", body=f"{narrow}{wide}"))
+    problems = _check(root, html, tmp_path, every_page=False)
+    assert len(problems) == 2, problems
+    a, b = problems
+    assert a.startswith("book/a.md (in the browser): table 2 (column 0, column 1, column 2) is ")
+    assert a.endswith("wider than the 600 px of the page's content area")
+    assert b.startswith("book/b.md (in the browser): table 2 (column 0") and "1280 px" not in b

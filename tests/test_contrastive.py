@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
@@ -69,7 +71,7 @@ def _two_kinds(n=48, channels=2, steps=40, seed=0):
 
 
 def _small(**kw):
-    params = dict(n_clusters=2, epochs=15, batch_size=16, latent_dim=16, width=4, random_state=0)
+    params = dict(n_clusters=2, steps=45, batch_size=16, width=8, projection_dim=8, random_state=0)
     params.update(kw)
     return ContrastiveClustering(**params)
 
@@ -77,28 +79,31 @@ def _small(**kw):
 def test_fit_predict_on_a_plain_array_finds_the_two_kinds():
     X, kind = _two_kinds()
     model = _small(assign="kmeans").fit(X)
-    assert model.augmentations_ == ["jitter", "scale", "shift", "mask", "channel_dropout"]
+    assert model.augmentations_ == {
+        "weak": ["noise", "scale"],
+        "strong": ["crop_resize", "time_warp", "permutation", "noise"],
+    }
     assert adjusted_rand_score(kind, model.labels_) == 1.0
-    assert model.transform(X).shape == (48, 16)
+    assert model.transform(X).shape == (48, 8)
     proba = model.predict_proba(X[:5])
     assert proba.shape == (5, 2) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
     assert np.array_equal(model.predict(X), model.labels_)
-    steps = 15 * 3  # 48 samples in batches of 16
-    assert model.n_steps_ == steps
+    steps = 45  # 15 passes over 48 samples in batches of 16
+    assert (model.n_steps_, model.n_epochs_) == (steps, 15)
     assert all(len(model.history_[k]) == steps for k in ("loss", "instance", "cluster"))
     assert np.mean(model.history_["loss"][-5:]) < np.mean(model.history_["loss"][:5])
 
 
 def test_same_random_state_same_model_and_snapshots():
     X, _ = _two_kinds(seed=1)
-    a = _small(epochs=3, snapshot_steps=(0, 4)).fit(X)
-    b = _small(epochs=3, snapshot_steps=(0, 4)).fit(X)
+    a = _small(steps=9, snapshot_steps=(0, 4)).fit(X)
+    b = _small(steps=9, snapshot_steps=(0, 4)).fit(X)
     assert np.array_equal(a.labels_, b.labels_)
     assert np.array_equal(a.transform(X), b.transform(X))
     assert a.history_["loss"] == b.history_["loss"]
     assert sorted(a.history_["snapshots"]) == [0, 4]
-    assert a.history_["snapshots"][4]["latent"].shape == (48, 16)
-    c = _small(epochs=1, batch_size=48, random_state=1, n_threads=2).fit(X)
+    assert a.history_["snapshots"][4]["latent"].shape == (48, 8)
+    c = _small(steps=1, batch_size=48, random_state=1, n_threads=2).fit(X)
     assert not np.array_equal(a.transform(X), c.transform(X))
     assert torch.get_num_threads() == 1  # the fit's thread count is undone afterwards
 
@@ -107,12 +112,17 @@ def test_neighbour_mix_needs_an_adjacency_and_auto_uses_it():
     X, _ = _two_kinds(n=12)
     X = np.concatenate([X] * 5, axis=2)[:, :, :168]  # a 168-hour week
     ring = sp.csr_array(sp.diags_array([np.ones(11), np.ones(11)], offsets=[1, -1]))
-    model = _small(epochs=1, batch_size=12).fit(X, adjacency=ring)
-    assert model.augmentations_[-2:] == ["day_resample", "neighbour_mix"]
-    with pytest.raises(ValueError, match="adjacency"):
-        _small(epochs=1, augmentations=["neighbour_mix"]).fit(X)
-    with pytest.raises(ValueError, match="adjacency of shape"):
-        _small(epochs=1).fit(X, adjacency=sp.eye_array(5, format="csr"))
+    model = _small(steps=1, batch_size=12).fit(X, graph=ring)
+    assert model.augmentations_["weak"][-1] == model.augmentations_["strong"][-1]
+    assert model.augmentations_["strong"][-1] == "neighbour_mix"
+    with pytest.raises(ValueError, match="graph"):
+        _small(steps=1, augmentations=["neighbour_mix"]).fit(X)
+    with pytest.raises(ValueError, match=r"graph: shape \(5, 5\)"):
+        _small(steps=1).fit(X, graph=sp.eye_array(5, format="csr"))
+    with pytest.raises(ValueError, match="day_resample needs 168-step"):
+        _small(steps=1, augmentations=["day_resample"]).fit(X[:, :, :100])
+    with pytest.raises(ValueError, match="'weak' and 'strong'"):
+        _small(steps=1, augmentations={"weak": ["noise"]}).fit(X)
 
 
 def test_clear_errors_for_bad_input():
@@ -125,53 +135,55 @@ def test_clear_errors_for_bad_input():
         _small().fit(bad)
     with pytest.raises(ValueError, match="unknown augmentation"):
         _small(augmentations=["jiter"]).fit(X)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         _small().predict(X)
-    model = _small(epochs=1).fit(X)
+    with pytest.raises(ValueError, match="steps=-1"):
+        _small(steps=-1).fit(X)
+    model = _small(steps=1).fit(X)
     with pytest.raises(ValueError, match="fitted on"):
         model.predict(X[:, :, :20])
 
 
 def test_checkpoint_resume_continues_the_same_training(tmp_path):
     X, _ = _two_kinds(n=32, seed=2)
-    whole = _small(epochs=4).fit(X)
+    whole = _small(steps=8).fit(X)  # 2 batches of 16 per pass
     path = tmp_path / "cc.pt"
-    _small(epochs=2, checkpoint=path).fit(X)
+    _small(steps=4, checkpoint=path).fit(X)
     assert load_checkpoint(path)["epoch"] == 2
-    resumed = _small(epochs=4, checkpoint=path).fit(X)
+    resumed = _small(steps=8, checkpoint=path).fit(X)
     assert load_checkpoint(path)["epoch"] == 4
     assert resumed.history_["loss"] == pytest.approx(whole.history_["loss"])
     assert np.allclose(resumed.transform(X), whole.transform(X), atol=1e-6)
     # a checkpoint of other settings is not resumed from
-    other = _small(epochs=1, checkpoint=path, lr=0.01).fit(X)
+    other = _small(steps=2, checkpoint=path, lr=0.01).fit(X)
     assert other.n_steps_ == 2
 
 
 def test_tol_stops_once_the_epoch_loss_stalls_and_a_resume_stays_stopped(tmp_path):
     X, _ = _two_kinds(n=48, seed=3)
-    full = _small(epochs=6).fit(X)
+    full = _small(steps=18).fit(X)
     assert (full.n_epochs_, full.converged_) == (6, False)
     # no epoch can improve on the best by more than 100: epoch 1 sets the best, epochs 2 and
     # 3 are stale, so training stops after 3 of 6 epochs
     path = tmp_path / "cc.pt"
-    stopped = _small(epochs=6, tol=100.0, n_iter_no_change=2, checkpoint=path).fit(X)
+    stopped = _small(steps=18, tol=100.0, n_iter_no_change=2, checkpoint=path).fit(X)
     assert (stopped.n_epochs_, stopped.converged_, stopped.n_steps_) == (3, True, 9)
     assert stopped.history_["loss"] == pytest.approx(full.history_["loss"][:9])
-    again = _small(epochs=10, tol=100.0, n_iter_no_change=2, checkpoint=path).fit(X)
+    again = _small(steps=30, tol=100.0, n_iter_no_change=2, checkpoint=path).fit(X)
     assert (again.n_epochs_, again.converged_) == (3, True)
     assert np.allclose(again.transform(X), stopped.transform(X))
     with pytest.raises(ValueError, match="n_iter_no_change"):
         _small(tol=0.1, n_iter_no_change=0).fit(X)
     # a tol that every epoch beats never stops the training
-    assert _small(epochs=4, tol=-100.0, n_iter_no_change=1).fit(X).n_epochs_ == 4
+    assert _small(steps=12, tol=-100.0, n_iter_no_change=1).fit(X).n_epochs_ == 4
 
 
 def test_snapshot_scores_score_the_head_and_the_latent_at_each_kept_step():
     X, kind = _two_kinds()
-    model = _small(epochs=15, snapshot_steps=(0, 45)).fit(X)
+    model = _small(steps=150, snapshot_steps=(0, 150)).fit(X)
     table = snapshot_scores(model, kind)
-    assert list(table.index) == [0, 45]
-    last = table.loc[45]
+    assert list(table.index) == [0, 150]
+    last = table.loc[150]
     assert last["ARI head"] == pytest.approx(adjusted_rand_score(kind, model.labels_))
     expected = adjusted_rand_score(kind, latent_kmeans(model.transform(X), 2))
     assert last["ARI latent k-means"] == pytest.approx(expected)
@@ -193,7 +205,7 @@ def test_ablation_variants_remove_each_name_and_add_the_optional_ones():
 def test_score_variants_fits_each_variant_and_seed_and_scores_it():
     X, kind = _two_kinds()
     variants = {"all": ["jitter", "mask"], "- mask": ["jitter"]}
-    params = dict(n_clusters=2, epochs=3, batch_size=16, latent_dim=16, width=4)
+    params = dict(n_clusters=2, steps=9, batch_size=16, width=4)
     models, rows = score_variants(X, kind, variants, [0, 1], snapshot_steps=(0, 9), **params)
     assert sorted(models) == [("- mask", 0), ("- mask", 1), ("all", 0), ("all", 1)]
     assert [(r["variant"], r["seed"]) for r in rows] == [
@@ -204,8 +216,104 @@ def test_score_variants_fits_each_variant_and_seed_and_scores_it():
     ]
     for row in rows:
         model = models[row["variant"], row["seed"]]
-        assert model.augmentations_ == variants[row["variant"]]
+        assert model.augmentations_["weak"] == variants[row["variant"]]
         assert row["ARI head"] == pytest.approx(adjusted_rand_score(kind, model.labels_))
-        assert row["epochs"] == 3
+        assert row["steps"] == 9
         kept = sorted(model.history_["snapshots"])
         assert kept == ([0, 9] if row["variant"] == "all" else [])
+
+
+def test_standardize_makes_raw_and_rescaled_inputs_give_the_same_clusters():
+    X, _ = _two_kinds(n=32, seed=4)
+    raw = 50.0 * X + 7.0  # a channel's unit and offset change nothing once standardised
+    a = _small(steps=4).fit(X)
+    b = _small(steps=4).fit(raw)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.transform(X), b.transform(raw), atol=1e-3)
+    np.testing.assert_allclose(b.mean_[:, 0], raw.mean(axis=(0, 2)), rtol=1e-4)
+    # without it the network sees the raw values, and so learns another model
+    c = _small(steps=4, standardize=False).fit(raw)
+    assert not np.allclose(c.transform(raw), b.transform(raw), atol=1e-3)
+
+
+def test_random_state_none_draws_fresh_weights():
+    X, _ = _two_kinds(n=16)
+    a = _small(steps=1, random_state=None).fit(X)
+    b = _small(steps=1, random_state=None).fit(X)
+    assert not np.allclose(a.transform(X), b.transform(X))
+
+
+def _reference_nt_xent(a, b, temperature, cosine):
+    """NT-Xent written the way the official Contrastive Clustering code computes it: the
+    positive of row i at column i +- n of the similarity matrix, the negatives every column
+    but itself and its positive, summed cross entropy divided by 2n."""
+    n = len(a)
+    rows = torch.cat([a, b])
+    if cosine:
+        sim = F.cosine_similarity(rows[:, None], rows[None, :], dim=2) / temperature
+    else:  # the instance loss gets rows the network has already normalised
+        sim = rows @ rows.T / temperature
+    positives = torch.cat([torch.diag(sim, n), torch.diag(sim, -n)])[:, None]
+    keep = ~torch.eye(2 * n, dtype=torch.bool)
+    keep[torch.arange(n), torch.arange(n) + n] = False
+    keep[torch.arange(n) + n, torch.arange(n)] = False
+    logits = torch.cat([positives, sim[keep].reshape(2 * n, -1)], dim=1)
+    return F.cross_entropy(logits, torch.zeros(2 * n, dtype=torch.long), reduction="sum") / (2 * n)
+
+
+def test_losses_match_the_reference_formulas_on_random_batches():
+    g = torch.Generator().manual_seed(0)
+    for n, k in ((5, 3), (32, 10)):
+        z_a, z_b = torch.randn(n, 16, generator=g), torch.randn(n, 16, generator=g)
+        unit_a, unit_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+        expected = _reference_nt_xent(unit_a, unit_b, 0.5, cosine=False)
+        assert float(instance_loss(z_a, z_b, 0.5)) == pytest.approx(float(expected), rel=1e-5)
+        p_a = torch.softmax(torch.randn(n, k, generator=g), dim=1)
+        p_b = torch.softmax(torch.randn(n, k, generator=g), dim=1)
+        contrast, entropy = cluster_loss(p_a, p_b, 1.0)
+        expected = _reference_nt_xent(p_a.T, p_b.T, 1.0, cosine=True)
+        assert float(contrast) == pytest.approx(float(expected), rel=1e-5)
+        ne = 0.0
+        for p in (p_a, p_b):
+            share = p.sum(0) / p.sum()
+            ne += math.log(k) + float((share * torch.log(share)).sum())
+        assert float(entropy) == pytest.approx(ne, rel=1e-5, abs=1e-6)
+
+
+def test_the_backbone_is_the_fcn_of_wang_et_al():
+    model = _small(steps=1, width=128, projection_dim=128, n_clusters=3)
+    X, _ = _two_kinds(n=12)
+    model.fit(X)
+    convs = [m for m in model.network_.backbone if isinstance(m, torch.nn.Conv1d)]
+    assert [(c.out_channels, c.kernel_size[0]) for c in convs] == [(128, 8), (256, 5), (128, 3)]
+    norms = [m for m in model.network_.backbone if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(norms) == 3
+    assert isinstance(model.network_.backbone[-2], torch.nn.AdaptiveAvgPool1d)
+    assert model.network_.instance_head[-1].out_features == 128
+    assert model.network_.cluster_head[-1].out_features == 3
+    # global average pooling: the latent does not depend on the length of the series
+    assert model.transform(X).shape == (12, 128)
+
+
+def test_size_prior_uniform_is_li_et_al_and_kmeans_uses_the_inputs_group_sizes():
+    g = torch.Generator().manual_seed(1)
+    p_a = torch.softmax(torch.randn(20, 4, generator=g), dim=1)
+    p_b = torch.softmax(torch.randn(20, 4, generator=g), dim=1)
+    li = cluster_loss(p_a, p_b, 1.0)[1]
+    assert float(cluster_loss(p_a, p_b, 1.0, torch.full((4,), 0.25))[1]) == pytest.approx(
+        float(li), rel=1e-5
+    )
+    # a prior equal to the batch's own (sorted) shares costs nothing
+    hard = torch.eye(3)[torch.tensor([0, 0, 0, 1, 1, 2])]
+    prior = torch.tensor([1 / 6, 3 / 6, 2 / 6])  # in any order
+    assert float(cluster_loss(hard, hard, 1.0, prior)[1]) == pytest.approx(0.0, abs=1e-6)
+    # the estimator: "kmeans" stores the shares of a k-means on the input, 3:1 here
+    X, _ = _two_kinds(n=48)
+    unequal = np.concatenate([X[::2], X[::2], X[::2], X[1::2]])  # 72 of one kind, 24 of other
+    model = _small(steps=2, size_prior="kmeans").fit(unequal)
+    np.testing.assert_allclose(np.sort(model.size_prior_), [0.25, 0.75])
+    assert _small(steps=1).fit(X).size_prior_ is None
+    with pytest.raises(ValueError, match="size_prior"):
+        _small(steps=1, size_prior="zipf").fit(X)
+    with pytest.raises(ValueError, match="size_prior"):
+        _small(steps=1, size_prior=[1.0, 0.0]).fit(X)

@@ -1,6 +1,8 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 
 from dstc_lib.graph import grid_graph
@@ -121,7 +123,63 @@ def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="n_samples, n_channels, n_steps"):
         DSTC(2).fit(np.zeros((10, 24)))
     X, _, A = two_shapes()
-    with pytest.raises(ValueError, match="align its rows"):
+    with pytest.raises(ValueError, match="its rows must follow X's"):
         DSTC(2, **SMALL).fit(X, graph=grid_graph(3, 3))
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         DSTC(2).predict(X)
+    for k in (0, -3):
+        with pytest.raises(ValueError, match=f"^n_clusters={k}: must be an integer >= 1$"):
+            DSTC(k, **SMALL).fit(X, graph=A)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        DSTC(2, **SMALL).fit(X[:, :, :20])
+
+
+def test_raw_and_standardised_inputs_give_the_same_labels():
+    """The estimator standardises each feature itself: traffic in raw units (here shifted and
+    scaled per feature, as counts of different services are) and the same traffic standardised
+    beforehand give the same clustering; without the built-in step the raw input is worse."""
+    Xs, truth, A = two_shapes(noise=0.6)
+    scale = np.random.default_rng(1).lognormal(0, 2.0, size=Xs.shape[1:]).astype(np.float32)
+    raw = Xs * scale + 50 * scale
+    kwargs = dict(pretrain_epochs=8, epochs=3, random_state=0, **SMALL)
+    on_raw = DSTC(2, **kwargs).fit(raw, graph=A)
+    on_std = DSTC(2, **kwargs).fit(Xs, graph=A)
+    assert adjusted_rand_score(on_raw.labels_, on_std.labels_) == 1.0
+    np.testing.assert_array_equal(on_raw.predict(raw, graph=A), on_raw.labels_)
+    assert on_raw.mean_.shape == Xs.shape[1:] and on_std.scale_ == pytest.approx(1, rel=1e-3)
+    unscaled = DSTC(2, standardize=False, **kwargs).fit(raw, graph=A)
+    assert unscaled.mean_ is None
+    assert adjusted_rand_score(truth, on_raw.labels_) > adjusted_rand_score(truth, unscaled.labels_)
+
+
+def test_random_state_none_draws_a_fresh_seed_and_an_int_repeats():
+    X, _, A = two_shapes()
+    kwargs = dict(pretrain_epochs=1, epochs=0, **SMALL)
+    seeds = {DSTC(2, **kwargs).fit(X, graph=A).seed_ for _ in range(3)}
+    assert len(seeds) > 1
+    assert DSTC(2, random_state=7, **kwargs).fit(X, graph=A).seed_ == 7
+    rs = np.random.RandomState(3)
+    assert DSTC(2, random_state=rs, **kwargs).fit(X).seed_ == np.random.RandomState(3).randint(
+        np.iinfo(np.int32).max
+    )
+
+
+def test_joint_phase_stops_when_assignments_settle():
+    """DEC's rule: at each update of the target, the share of samples that changed cluster;
+    below ``tol`` the joint phase ends. ``tol=1`` stops at the second update (some share below
+    100% always changes), ``tol=0`` never stops early."""
+    X, _, A = two_shapes()
+    kwargs = dict(pretrain_epochs=2, epochs=6, random_state=0, **SMALL)
+    full = DSTC(2, tol=0.0, **kwargs).fit(X, graph=A)
+    assert full.stopped_epoch_ is None
+    history = pd.DataFrame(full.history_)
+    assert history["epoch"].max() == 7
+    updates = history.dropna(subset=["changed"])
+    assert len(updates) == 5 and updates["phase"].eq("joint").all()  # one per epoch, not the 1st
+    assert updates["changed"].between(0, 1).all()
+    early = DSTC(2, tol=1.0, **kwargs).fit(X, graph=A)
+    assert early.stopped_epoch_ == 3  # the second joint epoch's first update
+    assert pd.DataFrame(early.history_)["epoch"].max() == 2
+    assert early.labels_.shape == (len(X),)
+    with pytest.raises(ValueError, match="tol=-1"):
+        DSTC(2, tol=-1, **SMALL).fit(X)

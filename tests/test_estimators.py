@@ -13,10 +13,6 @@ first three are re-done here by hand on 3-D data (``test_fit_changes_no_paramete
 ``test_fit_is_idempotent_and_deterministic``, ``test_unfitted_raises_not_fitted_error``). The
 remaining data checks test properties of 2-D feature matrices (sparse input, pandas columns,
 sample weights, ``n_features_in_`` on 2-D) that these estimators do not promise.
-
-``DSTC`` and ``ContrastiveClustering`` are rewritten to this contract on other branches: the
-checks today's versions fail are marked ``xfail(strict=True)``, so the marks must go when the
-rewrites merge.
 """
 
 from __future__ import annotations
@@ -45,7 +41,6 @@ from dstc_lib.models.contrastive import ContrastiveClustering
 from dstc_lib.models.dstc import DSTC
 
 ROWS, COLS = 4, 4
-REWRITE = "rewritten to the contract on another branch"
 
 
 def tiny(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -88,12 +83,6 @@ def fast_kshape(monkeypatch):
     monkeypatch.setattr("tslearn.clustering.KShape", _KShapeStandIn)
 
 
-# the tests today's DSTC fails (no get_params, so no clone) and ContrastiveClustering fails
-# (adjacency= instead of graph=, random_state=0 by default)
-CONTRASTIVE_FAILS = {"graph", "unfitted", "bad_input", "random_state", "fit_predict"}
-CONTRASTIVE_FAILS |= {"deterministic", "no_overwrite"}
-DSTC_FAILS = CONTRASTIVE_FAILS | {"params"}
-
 CASES = {
     "kmeans": (baselines.KMeansClustering(2, random_state=0), set()),
     "kmeans-pca": (baselines.KMeansClustering(2, n_components=3, random_state=0), set()),
@@ -104,20 +93,20 @@ CASES = {
     "nearest-centroid": (NearestCentroid(), set()),
     "dstc": (
         DSTC(2, pretrain_epochs=1, epochs=1, batch_size=8, latent_dim=4, width=4, random_state=0),
-        DSTC_FAILS,
+        set(),
     ),
     "contrastive": (
-        ContrastiveClustering(2, epochs=1, batch_size=8, latent_dim=4, width=4, random_state=0),
-        CONTRASTIVE_FAILS,
+        ContrastiveClustering(2, steps=2, batch_size=8, width=4, random_state=0),
+        set(),
     ),
 }
 
 
 def cases(test: str) -> list:
-    """The estimators as pytest params; the neural ones xfail (strict) on the tests they fail."""
+    """The estimators as pytest params; a case's known failures are strict xfails (none today)."""
     out = []
     for name, (estimator, failing) in CASES.items():
-        marks = [pytest.mark.xfail(strict=True, reason=REWRITE)] if test in failing else []
+        marks = [pytest.mark.xfail(strict=True, reason="known failure")] if test in failing else []
         out.append(pytest.param(estimator, marks=marks, id=name))
     return out
 

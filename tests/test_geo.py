@@ -88,3 +88,15 @@ def test_failed_download_falls_back(monkeypatch):
     assert plots.add_basemap(ax) is False
     assert any("basemap unavailable offline" in t.get_text() for t in ax.texts)
     plt.close("all")
+
+
+def test_an_empty_feature_collection_is_one_line(tiny, tmp_path):
+    doc = json.loads((tiny / "geo" / "Paris.geojson").read_text())
+    doc["features"] = []
+    (tmp_path / "Paris.geojson").write_text(json.dumps(doc))
+    with pytest.raises(ValueError) as err:
+        geo.read_tiles(tmp_path, "Paris")
+    assert str(err.value) == (
+        f"{tmp_path / 'Paris.geojson'}: no features (an empty FeatureCollection); one per tile "
+        "needed"
+    )

@@ -114,3 +114,31 @@ def test_importing_a_model_loads_neither_matplotlib_nor_geopandas():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_similarity_weights_cut_borders_when_clean_and_stay_flat_when_noisy():
+    """Two zones side by side on a 6 x 6 grid: with clean features the edges across the border
+    get almost no weight and the edges inside a zone keep theirs; with noise much larger than
+    the zones' difference every edge keeps a weight of the same order."""
+    rows, cols = 6, 6
+    adjacency = graph.grid_graph(rows, cols)
+    zone = np.tile(np.arange(cols) >= cols // 2, rows)
+    rng = np.random.default_rng(0)
+    coo = sp.coo_array(adjacency)
+    across = zone[coo.row] != zone[coo.col]
+    for noise, inside_over_across in ((0.05, 100.0), (5.0, None)):
+        x = zone[:, None] * 2.0 + noise * rng.standard_normal((rows * cols, 20))
+        weighted, scale = graph.similarity_weights(adjacency, x)
+        w = weighted.toarray()[coo.row, coo.col]
+        assert weighted.nnz == adjacency.nnz and scale > 0
+        if inside_over_across:
+            assert w[~across].mean() > inside_over_across * w[across].mean()
+        else:
+            assert 0.5 < w[across].mean() / w[~across].mean() < 2.0
+    # a given scale is used as it is: the weights of another set of samples on the same footing
+    same, reused = graph.similarity_weights(adjacency, x, scale=scale)
+    assert reused == scale and np.allclose(same.toarray(), weighted.toarray())
+    half, _ = graph.similarity_weights(adjacency, x, scale=2 * scale)
+    assert (half.data >= weighted.data - 1e-7).all()
+    with pytest.raises(ValueError, match="bandwidth"):
+        graph.similarity_weights(adjacency, x, bandwidth=0)

@@ -56,3 +56,24 @@ def test_compare_executors_times_each_run_and_checks_the_bits(tiny):
     assert table["executor"].tolist() == ["serial", "processes"]
     assert table["same bits as first"].all() and (table["files"] == 48).all()
     assert (table["seconds"] > 0).all()
+
+
+def test_chapter_table_reads_each_chapters_time_and_memory_and_says_what_went_over():
+    from dstc_lib.performance import chapter_summary, chapter_table
+
+    rows = [
+        {"chapter": "02_preprocessing", "seconds": 95.0, "peak_rss_mb": 2048, "ok": True},
+        {"chapter": "05_paris", "seconds": 1805.0, "peak_rss_mb": 9216, "ok": True},
+        {"chapter": "06_lyon", "seconds": 10900.0, "peak_rss_mb": 4096, "ok": False},
+    ]
+    for r in rows:
+        r["error"] = "" if r["ok"] else "timed out"
+    table = chapter_table({"book_scale": {"limit_gb": 8.0, "chapters": rows}})
+    assert table["within_limit"].tolist() == [True, False, True]
+    assert table["peak_rss_gb"].tolist() == [2.0, 9.0, 4.0]
+    text = chapter_summary(table)
+    assert "3.56 h in all, over the 3 h target" in text  # 12,800 s
+    assert "9.0 GB (05_paris), over the 8 GB limit; over it: 05_paris." in text
+    assert "Did not complete: 06_lyon" in text
+    with pytest.raises(KeyError, match="bench_book.py --profile paper"):
+        chapter_table({"book_scale": {"chapters": rows}}, profile="paper")

@@ -90,10 +90,10 @@ def test_second_run_is_a_cache_hit_without_reading(tiny, tmp_path, monkeypatch):
     first = red.reduce_city(root, "Paris", cache_dir=tmp_path, progress=False)
     assert not first.from_cache
 
-    def no_reading(path):
+    def no_reading(path, threads=None):
         raise AssertionError("a cache hit must not read traffic files")
 
-    monkeypatch.setattr(red, "reduce_file", no_reading)
+    monkeypatch.setattr(red, "read_traffic_file", no_reading)
     again = red.reduce_city(root, "Paris", cache_dir=tmp_path, progress=False)
     assert again.from_cache and again.path == first.path
     np.testing.assert_array_equal(again.week, first.week)
@@ -113,21 +113,21 @@ def test_changed_input_or_parameters_miss_the_cache(tiny, tmp_path):
 
 def test_interrupted_reduction_leaves_no_entry(tiny, tmp_path, monkeypatch):
     root = tiny / "traffic"
-    real = red.reduce_file
+    real = red.read_traffic_file
     calls = []
 
-    def dies_midway(path):
+    def dies_midway(path, threads=None):
         calls.append(path)
         if len(calls) == 20:
             raise KeyboardInterrupt
-        return real(path)
+        return real(path, threads=threads)
 
-    monkeypatch.setattr(red, "reduce_file", dies_midway)
+    monkeypatch.setattr(red, "read_traffic_file", dies_midway)
     cache = tmp_path / "cache"
     with pytest.raises(KeyboardInterrupt):
         red.reduce_city(root, "Paris", cache_dir=cache, progress=False)
     assert list(cache.iterdir()) == []  # neither an entry nor a temporary folder
-    monkeypatch.setattr(red, "reduce_file", real)
+    monkeypatch.setattr(red, "read_traffic_file", real)
     assert not red.reduce_city(root, "Paris", cache_dir=cache, progress=False).from_cache
 
 
@@ -263,3 +263,78 @@ def test_typical_week_written_in_blocks_of_tiles_keeps_every_value(tiny, tmp_pat
     blocks = red.reduce_city(root, "Paris", cache_dir=tmp_path / "b", progress=False)
     assert np.isfinite(blocks.week).mean() > 0.9
     _same_bits(whole, blocks)
+
+
+def _leaf(i, rng, n=50):
+    return red._Partial(
+        lo=i,
+        level=0,
+        daily=rng.lognormal(0, 6, (n, 3)),
+        city_hours=rng.lognormal(0, 6, (3, 24)),
+        hour_missing=rng.random((3, 24)) < 0.1,
+        quality=[{"i": i}],
+        week={},
+        messages=[],
+    )
+
+
+@pytest.mark.parametrize("n_services", [1, 5, 7, 8, 13])
+def test_the_tree_gives_the_same_bits_however_the_services_are_cut(n_services):
+    rng = np.random.default_rng(n_services)
+    leaves = [_leaf(i, rng) for i in range(n_services)]
+
+    def cut(level):  # workers fold aligned blocks of 2**level services, the driver the rest
+        fold = red._TreeFold()
+        for lo in range(0, n_services, 1 << level):
+            block = red._TreeFold()
+            for leaf in leaves[lo : lo + (1 << level)]:
+                block.push(red._Partial(**{**leaf.__dict__, "daily": leaf.daily.copy()}))
+            fold.push(block.result())
+        return fold.result()
+
+    results = [cut(level) for level in range(4)]
+    for r in results:
+        assert r.daily.tobytes() == results[0].daily.tobytes()
+        assert r.city_hours.tobytes() == results[0].city_hours.tobytes()
+        assert (r.hour_missing == np.logical_or.reduce([x.hour_missing for x in leaves])).all()
+        assert [q["i"] for q in r.quality] == list(range(n_services))
+    np.testing.assert_allclose(results[0].daily, sum(x.daily for x in leaves), rtol=1e-12)
+    if n_services >= 5:  # a plain left-to-right sum adds in another order: not always the same
+        plain = leaves[0].daily.copy()
+        for x in leaves[1:]:
+            plain = plain + x.daily
+        assert plain.tobytes() != results[0].daily.tobytes()
+
+
+def test_block_size_and_executor_do_not_change_a_bit(tiny, tmp_path, monkeypatch):
+    root = tiny / "traffic"
+    serial = red.reduce_city(root, "Paris", cache_dir=tmp_path / "a", progress=False)
+    for level in (1, 2):
+        monkeypatch.setattr(red, "_block_level", lambda n, slots, level=level: level)
+        again = red.reduce_city(root, "Paris", cache_dir=tmp_path / f"l{level}", progress=False)
+        _same_bits(serial, again)
+    monkeypatch.undo()
+    on_dask = red.reduce_city(
+        root, "Paris", cache_dir=tmp_path / "d", executor="dask", workers=2, progress=False
+    )
+    _same_bits(serial, on_dask)  # a local cluster: its workers write the week in place
+
+
+def test_block_level_gives_each_worker_at_least_two_tasks():
+    assert red._block_level(68, 1) == 0
+    assert red._block_level(68, 2) == 4  # 5 tasks of 16 services (the last of 4)
+    assert red._block_level(3, 2) == 0
+    for n, slots in [(12, 2), (68, 8), (200, 3)]:
+        level = red._block_level(n, slots)
+        assert -(-n // (1 << level)) >= 2 * slots > -(-n // (2 << level))
+
+
+def test_week_sums_read_in_blocks_equal_the_whole_array_sums(tiny, tmp_path):
+    ct = red.reduce_city(tiny / "traffic", "Paris", cache_dir=tmp_path, progress=False)
+    whole = np.asarray(ct.week, dtype=np.float64)
+    for axis in (1, 2, (1, 2)):
+        expected = np.nansum(whole, axis=axis)
+        for block in (1, 5000, 1 << 30):  # one tile per block, a few tiles, everything at once
+            np.testing.assert_array_equal(ct.week_sum(axis, block_bytes=block), expected)
+    with pytest.raises(ValueError, match="keeps the tiles"):
+        ct.week_sum(axis=0)

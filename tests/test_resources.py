@@ -76,3 +76,55 @@ def test_cli_prints_a_resource_error_as_one_line(big_machine, monkeypatch, capsy
         "dstc: error: a dense 500,000 x 500,000 graph needs 1000.0 TB, this machine has 1.0 GB "
         "available; use graph='queen'\n"
     )
+
+
+def test_a_huge_model_is_refused_before_torch_allocates(big_machine, monkeypatch):
+    import torch
+
+    from dstc_lib.resources import check_model_size, model_nbytes
+
+    def wide(width):
+        return lambda: torch.nn.Sequential(
+            torch.nn.Conv1d(8, width, 4, stride=4), torch.nn.Conv1d(width, width, 5)
+        )
+
+    assert model_nbytes(wide(32), training=False) == 4 * (8 * 32 * 4 + 32 + 32 * 32 * 5 + 32)
+    assert check_model_size(wide(32), "DSTC", "lower width") == 4 * model_nbytes(
+        wide(32), training=False
+    )
+    with pytest.raises(ResourceError) as err:
+        check_model_size(wide(2_000_000), "DSTC with width=2000000", "lower width (default 32)")
+    message = str(err.value)
+    assert message.startswith("DSTC with width=2000000 needs 320.0 TB, this machine has 64.0 GB")
+    assert message.endswith("; lower width (default 32)") and "\n" not in message
+    monkeypatch.setenv(resources.ENV_LIMIT, "100kB")  # the limit variable is honoured
+    with pytest.raises(ResourceError, match="needs 3.3 MB, this machine has 100.0 kB"):
+        check_model_size(wide(200), "DSTC with width=200", "lower width")
+    assert check_model_size(1000, "a count", "-", training=False) == 4000
+
+
+def test_an_unreadable_limit_variable_names_itself(monkeypatch):
+    monkeypatch.setenv(resources.ENV_LIMIT, "lots")
+    with pytest.raises(ValueError, match=r"^DSTC_MEMORY_LIMIT: cannot read 'lots'"):
+        available_memory()
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (0, "n_clusters=0: must be an integer >= 1"),
+        (-3, "n_clusters=-3: must be an integer >= 1"),
+        (2.0, "n_clusters=2.0: must be an integer >= 1, got a float"),
+        (True, "n_clusters=True: must be an integer >= 1, got a bool"),
+        ("8", "n_clusters='8': must be an integer >= 1, got a str"),
+        (None, "n_clusters=None: must be an integer >= 1, got a NoneType"),
+        (31, "n_clusters=31: more clusters than the 30 samples"),
+    ],
+)
+def test_n_clusters_is_checked_in_one_line(value, message):
+    from dstc_lib.models._validation import check_n_clusters
+
+    with pytest.raises(ValueError) as err:
+        check_n_clusters(value, n_samples=30)
+    assert str(err.value) == message
+    assert check_n_clusters(np.int64(30), n_samples=30) == 30 and check_n_clusters(5) == 5

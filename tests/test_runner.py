@@ -268,3 +268,89 @@ def test_every_command_has_help(capsys):
             main(argv)
         assert exit_.value.code == 0
     assert "--force" in capsys.readouterr().out
+
+
+def _dry_run(capsys, *argv) -> tuple[dict, str, str]:
+    """``dstc chapter run ... --dry-run``: the parameters of the printed papermill command, the
+    command itself and what went to stderr."""
+    import shlex
+
+    import yaml
+
+    assert main(["chapter", "run", *argv, "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    words = shlex.split(captured.out.splitlines()[-1])
+    assert words[words.index("papermill") + 1].startswith("book/")
+    return yaml.safe_load(words[words.index("-y") + 1]), captured.out, captured.err
+
+
+def test_chapter_run_without_profile_takes_the_last_built_one_and_says_so(
+    tmp_path, monkeypatch, capsys
+):
+    root = _toy_project(tmp_path, "print(k)")
+    (root / "book/profiles").mkdir()
+    (root / "book/profiles/ci.yaml").write_text("parameters: {k: 5}\n")
+    (root / "book/profiles/mini.yaml").write_text("parameters: {k: 7}\n")
+    monkeypatch.chdir(root)
+    params, out, err = _dry_run(capsys, "book/toy.ipynb")  # never built: ci
+    assert params == {"k": 5} and "DSTC_PROFILE=ci " in out
+    assert "using profile 'ci' (the book was not built here yet" in err
+    assert not (root / "_build/executed/book/toy.ipynb").exists()  # a dry run runs nothing
+    _fake_jupyter_book(monkeypatch, root)
+    monkeypatch.setattr(papermill, "execute_notebook", lambda src, dst, **kw: shutil.copy(src, dst))
+    runner.build_book("mini", root, progress=False, log=lambda *a: None)
+    assert json.loads((root / runner.PROFILE_RECORD).read_text())["profile"] == "mini"
+    params, out, err = _dry_run(capsys, "book/toy.ipynb", "-p", "name", "")
+    assert params == {"k": 7, "name": ""} and "DSTC_PROFILE=mini " in out
+    assert "using profile 'mini' (the profile the book was last built with" in err
+    params, _, err = _dry_run(capsys, "book/toy.ipynb", "--profile", "none")
+    assert params == {} and err == ""  # named: nothing to announce
+    params, _, _ = _dry_run(capsys, "book/toy.ipynb", "--profile", "ci", "-p", "k", "9")
+    assert params == {"k": 9}
+    (root / runner.PROFILE_RECORD).unlink()  # no record: the chapter's stamp says mini
+    assert runner.default_profile(root, "book/toy.ipynb")[0] == "mini"
+    assert main(["chapter", "run", "book/toy.ipynb", "--dry-run", "-p", "k", "x"]) == 1
+    assert "parameter k expects int, got 'x'" in capsys.readouterr().err
+
+
+def test_chapter_run_without_profile_runs_with_the_profile(tmp_path, monkeypatch, capsys):
+    root = _toy_project(tmp_path, "print(k)")
+    (root / "book/profiles").mkdir()
+    (root / "book/profiles/ci.yaml").write_text("parameters: {k: 5}\n")
+    monkeypatch.chdir(root)
+    assert main(["chapter", "run", "book/toy.ipynb"]) == 0
+    assert "using profile 'ci'" in capsys.readouterr().err
+    executed = nbformat.read(root / "_build/executed/book/toy.ipynb", 4)
+    assert executed.cells[2].outputs[0]["text"].strip() == "5"
+
+
+def test_the_printed_papermill_command_keeps_types():
+    import shlex
+
+    import yaml
+
+    params = {"s": "", "n": 3, "x": [1, "a b"], "d": {"e": 0.5}, "t": "it's"}
+    cmd = runner.papermill_command("book/a b.ipynb", "out.ipynb", params, {"DSTC_PROFILE": "x y"})
+    words = shlex.split(cmd)
+    assert words[:3] == ["DSTC_PROFILE=x y", "papermill", "book/a b.ipynb"]
+    assert yaml.safe_load(words[words.index("-y") + 1]) == params
+
+
+def test_the_dry_run_papermill_command_runs_as_printed(tmp_path, monkeypatch, capsys):
+    import os
+    import subprocess
+    import sys
+
+    root = _toy_project(
+        tmp_path, "import json, os\nprint(json.dumps([k, name, os.environ['DSTC_PROFILE']]))"
+    )
+    monkeypatch.chdir(root)
+    params, out, _ = _dry_run(capsys, "book/toy.ipynb", "-p", "name", "", "-p", "k", "4")
+    assert params == {"name": "", "k": 4}
+    command = " && ".join(out.splitlines()[-2:])  # mkdir -p ... && papermill ...
+    bindir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}
+    run = subprocess.run(["bash", "-c", command], cwd=root, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    executed = nbformat.read(root / "_build/executed/book/toy.ipynb", 4)
+    assert json.loads(executed.cells[2].outputs[0]["text"]) == [4, "", "none (run by hand)"]

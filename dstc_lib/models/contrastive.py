@@ -1,20 +1,27 @@
-"""Contrastive clustering (Li et al., "Contrastive Clustering", AAAI 2021) of traffic weeks.
+"""Contrastive clustering (Li et al., "Contrastive Clustering", AAAI 2021) of time series.
 
-Two augmented views of each tile of a mini-batch go through one 1-D convolutional backbone
-(the latent ``h``), then two heads:
+Two augmented views of each sample of a mini-batch (a *weak* and a *strong* one, as in TS-TCC)
+go through one backbone, the fully convolutional network of Wang et al. (2017: convolutions of
+``width``, ``2 width`` and ``width`` filters with kernels 8, 5 and 3, batch normalisation,
+ReLU, global average pooling over the steps) whose pooled output is the latent ``h``; then two
+heads, as in the official code:
 
-- the **instance head** projects ``h`` to a unit vector ``z``; the NT-Xent loss over the rows
-  pulls the two views of a tile together and pushes the other tiles of the batch away;
-- the **cluster head** maps ``h`` to a soft assignment over ``n_clusters`` (softmax). Each
-  *column* of the batch's assignment matrix describes one cluster; the same NT-Xent loss over
-  the columns makes a cluster's two views agree and the clusters differ, and an entropy term
-  on the clusters' sizes, ``log K - H(sizes)`` per view, keeps every cluster in use.
+- the **instance head** (``Linear, ReLU, Linear``) projects ``h`` to ``projection_dim``; the
+  NT-Xent loss over the rows pulls the two views of a sample together and pushes the other
+  samples of the batch away (temperature 0.5);
+- the **cluster head** (``Linear, ReLU, Linear, softmax``) maps ``h`` to a soft assignment over
+  ``n_clusters``. Each *column* of the batch's assignment matrix describes one cluster; the
+  same NT-Xent loss over the columns (temperature 1.0) makes a cluster's two views agree and
+  the clusters differ, and an entropy term on the clusters' sizes, ``log K - H(sizes)`` per
+  view, keeps every cluster in use.
 
-The loss per step is ``instance + cluster + entropy_weight * entropy``. A tile's cluster is
-the argmax of its assignment (``assign="head"``) or, as a check, k-means on the latent scaled
-to unit length (``assign="kmeans"``; the losses compare latents by cosine). Inputs are plain
-arrays ``(n_samples, n_channels, n_steps)``, best standardised per (channel, step) first
-(``features.FeatureScaler``).
+The loss per step is ``instance + cluster + entropy_weight * entropy``, minimised by Adam
+(learning rate 3e-4) on batches of 256 for a fixed number of optimisation ``steps`` (not
+epochs: a small data set gets as many updates as a large one). A sample's cluster is the argmax
+of its assignment (``assign="head"``) or k-means on the latent scaled to unit length
+(``assign="kmeans"``; the losses compare latents by cosine). Inputs are plain arrays
+``(n_samples, n_channels, n_steps)``; each channel is standardised with statistics stored at
+``fit`` (``standardize``).
 """
 
 from __future__ import annotations
@@ -30,21 +37,35 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from tqdm import tqdm
 
-from ..augment import DEFAULT_AUGMENTATIONS, HOURS_PER_DAY, WEEK_DAY_KINDS, Context, augment
+from ..augment import HOURS_PER_DAY, WEEK_DAY_KINDS, Context, augment
 from ..augment import check_names as check_augmentations
+from ..checks import check_graph, check_n_clusters, check_samples
 from ..seeding import torch_threads
 from .checkpoint import load_checkpoint, save_checkpoint
 
 ASSIGNMENTS = ("head", "kmeans")
+# the views of ``augmentations="auto"``: TS-TCC's weak (small noise and scaling) and strong
+# (segments permuted, noise) pairs, with crop-and-resize and time warping on the strong side
+WEAK = ("noise", "scale")
+STRONG = ("crop_resize", "time_warp", "permutation", "noise")
 
 
 def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
     """Normalised-temperature cross entropy of paired rows: row ``i`` of ``a`` and of ``b`` are
     positives, every other row of either is a negative. Rows are L2-normalised first; the mean
-    over the ``2n`` rows of ``-log softmax`` of the positive's cosine similarity / temperature."""
+    over the ``2n`` rows of ``-log softmax`` of the positive's cosine similarity / temperature.
+
+    Examples
+    --------
+    >>> e = torch.eye(2)
+    >>> round(float(nt_xent(e, e, 1.0)), 4)  # -log(e / (e + 2))
+    0.5514
+    """
     n = len(a)
     rows = F.normalize(torch.cat([a, b]), dim=1)
     logits = rows @ rows.T / temperature
@@ -54,42 +75,67 @@ def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tenso
 
 
 def instance_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
-    """Instance-level contrastive loss: NT-Xent over the rows (tiles) of the two views."""
+    """Instance-level contrastive loss: NT-Xent over the rows (samples) of the two views."""
     return nt_xent(z_a, z_b, temperature)
 
 
 def cluster_loss(
-    p_a: torch.Tensor, p_b: torch.Tensor, temperature: float = 1.0
+    p_a: torch.Tensor,
+    p_b: torch.Tensor,
+    temperature: float = 1.0,
+    prior: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cluster-level loss of two views' soft assignments ``(n, K)``: NT-Xent over the *columns*
-    (clusters), and the entropy penalty ``2 log K - H(p_a) - H(p_b)``, where ``H`` is the
-    entropy of the clusters' shares of the batch (0 when every cluster gets the same share)."""
+    (clusters), and the size penalty of both views.
+
+    Without ``prior`` the penalty is Li et al.'s ``2 log K - H(p_a) - H(p_b)``, where ``H`` is
+    the entropy of the clusters' shares of the batch (0 when every cluster gets the same
+    share). With a ``prior`` (``K`` shares summing to one) it is the Kullback-Leibler
+    divergence of each view's shares from the prior, both sorted from the largest down (the
+    clusters have no fixed order); a uniform prior gives Li et al.'s term exactly.
+
+    Examples
+    --------
+    >>> p = torch.tensor([[1.0, 0], [1, 0], [1, 0], [0, 1]])
+    >>> round(float(cluster_loss(p, p)[1]), 4)  # sizes 3/4 and 1/4 against equal sizes
+    0.2616
+    >>> round(float(cluster_loss(p, p, prior=torch.tensor([0.25, 0.75]))[1]), 4)
+    0.0
+    """
     contrast = nt_xent(p_a.T, p_b.T, temperature)
     k = p_a.shape[1]
-    penalty = 2 * math.log(k)
+    penalty = torch.zeros(())
     for p in (p_a, p_b):
         share = p.sum(dim=0) / p.sum()
-        penalty = penalty + (share * torch.log(share.clamp(min=1e-12))).sum()
+        if prior is None:
+            penalty = penalty + math.log(k) + (share * torch.log(share.clamp(min=1e-12))).sum()
+        else:
+            share = share.sort(descending=True).values
+            target = prior.sort(descending=True).values
+            penalty = penalty + (share * torch.log(share.clamp(min=1e-12) / target)).sum()
     return contrast, penalty
 
 
 class _Network(nn.Module):
-    """1-D convolutional backbone (three strided convolutions over the hours, channels as
-    input planes, then a linear layer) and the two heads."""
+    """The FCN backbone of Wang et al. (2017) and the two heads of Li et al. (2021)."""
 
-    def __init__(self, channels: int, steps: int, latent: int, width: int, k: int, proj: int):
+    def __init__(self, channels: int, width: int, k: int, proj: int, pool: int = 1):
         super().__init__()
-        layers, size, c_in = [], steps, channels
-        for c_out, kernel in ((width, 5), (2 * width, 5), (2 * width, 3)):
-            layers += [nn.Conv1d(c_in, c_out, kernel, stride=2, padding=kernel // 2), nn.ReLU()]
-            size, c_in = (size + 2 * (kernel // 2) - kernel) // 2 + 1, c_out
-        self.backbone = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c_in * size, latent))
+        layers, c_in = [], channels
+        if pool > 1:  # average of ``pool`` consecutive steps (long series, see max_length)
+            layers.append(nn.AvgPool1d(pool, ceil_mode=True))
+        for c_out, kernel in ((width, 8), (2 * width, 5), (width, 3)):
+            layers += [
+                nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2),
+                nn.BatchNorm1d(c_out),
+                nn.ReLU(),
+            ]
+            c_in = c_out
+        self.backbone = nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten())
         self.instance_head = nn.Sequential(
-            nn.ReLU(), nn.Linear(latent, latent), nn.ReLU(), nn.Linear(latent, proj)
+            nn.Linear(width, width), nn.ReLU(), nn.Linear(width, proj)
         )
-        self.cluster_head = nn.Sequential(
-            nn.ReLU(), nn.Linear(latent, latent), nn.ReLU(), nn.Linear(latent, k)
-        )
+        self.cluster_head = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, k))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h = self.backbone(x)
@@ -101,60 +147,117 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_clusters: number of clusters (columns of the cluster head).
-    augmentations: names from :data:`dstc_lib.augment.AUGMENTATIONS`, or ``"auto"``: all of
-        them, less ``day_resample`` when the steps are not a 168-hour week and
-        ``neighbour_mix`` when ``fit`` gets no adjacency.
-    strengths: strength per augmentation name (others keep their defaults).
-    augment_probability: share of a batch's tiles each augmentation is applied to.
-    epochs, batch_size, lr, weight_decay: Adam on shuffled mini-batches (the last, smaller
-        batch of an epoch is merged into the previous one).
-    tol, n_iter_no_change: stop before ``epochs`` once the epoch's mean loss has not fallen
-        below the best so far by more than ``tol`` for ``n_iter_no_change`` epochs in a row
-        (``converged_`` then says so); ``tol=None`` trains all ``epochs``.
-    temperature_instance, temperature_cluster: NT-Xent temperatures (Li et al.: 0.5 and 1.0).
-    entropy_weight: weight of the cluster-size entropy penalty.
-    latent_dim, width, projection_dim: sizes of the latent, of the first convolution and of
-        the instance projection.
-    assign: ``"head"`` (argmax of the cluster head) or ``"kmeans"`` (k-means on the latent).
-    random_state: seeds the weights, the batches and the augmentations: two fits with the same
-        value give the same model.
-    snapshot_steps: training steps (0 = before training) at which the latent of every sample
-        and its cluster are kept in ``history_["snapshots"]`` (for the t-SNE figure).
-    checkpoint: a file to save the training state to after each epoch; a fit that finds one
-        written for the same settings and data shape resumes from it (more ``epochs`` than
-        the checkpoint holds continue its training).
-    n_threads: torch threads while fitting and predicting (restored afterwards). These small
-        convolutions gain little from more threads and lose much on a busy machine; ``None``
-        keeps torch's setting.
-    progress: show a tqdm bar over the epochs.
+    n_clusters : int
+        Number of clusters (columns of the cluster head).
+    augmentations : "auto", list of str or dict
+        How the two views are made, with names from :data:`dstc_lib.augment.AUGMENTATIONS`.
+        ``"auto"``: a weak view (``noise``, ``scale``) and a strong one (``crop_resize``,
+        ``time_warp``, ``permutation``, ``noise``), plus ``neighbour_mix`` on both when
+        ``fit`` gets a ``graph``. A list: both views made alike. A dict ``{"weak": [...],
+        "strong": [...]}``: one list per view.
+    strengths : dict or None
+        Strength per augmentation name (others keep their defaults).
+    augment_probability : float
+        Share of a batch's samples each augmentation is applied to.
+    steps : int
+        Optimisation steps (batches) of the training, whatever the size of the data.
+    batch_size, lr, weight_decay
+        Adam on batches drawn by passes over the shuffled samples (a pass of ``n`` samples has
+        ``max(1, n // batch_size)`` batches; Li et al.: 256, 3e-4, 0).
+    tol, n_iter_no_change : float or None, int
+        Stop before ``steps`` once a pass's mean loss has not fallen below the best so far by
+        more than ``tol`` for ``n_iter_no_change`` passes in a row (``converged_`` then says
+        so); ``tol=None`` trains all ``steps``.
+    temperature_instance, temperature_cluster : float
+        NT-Xent temperatures (Li et al.: 0.5 and 1.0).
+    entropy_weight : float
+        Weight of the cluster-size penalty (Li et al.: 1).
+    size_prior : "uniform", "kmeans" or sequence of float
+        The cluster sizes the penalty pulls towards: ``"uniform"`` (Li et al.'s entropy term,
+        equal sizes), ``"kmeans"`` (the sizes of a k-means on the standardised input, for
+        data whose groups are unequal) or ``n_clusters`` shares (see :func:`cluster_loss`).
+    width : int
+        Filters of the FCN's first and last convolution (the middle one has twice as many);
+        also the size of the latent. Wang et al. use 128.
+    projection_dim : int
+        Size of the instance projection (Li et al.: 128).
+    max_length : int or None
+        Series longer than this are averaged over ``ceil(n_steps / max_length)`` consecutive
+        steps before the backbone (a 168-hour week becomes 84 two-hour steps): the cost of a
+        step grows with the length, and the FCN's kernels see more of a long series. None
+        keeps every step.
+    assign : {"head", "kmeans"}
+        Argmax of the cluster head, or k-means on the latent.
+    standardize : bool
+        Standardise each channel (mean and standard deviation over the samples and steps of
+        the training data, applied again in ``predict`` and ``transform``).
+    random_state : int, numpy.random.RandomState or None
+        Seeds the weights, the batches and the augmentations: two fits with the same int give
+        the same model; None draws fresh randomness.
+    snapshot_steps : sequence of int
+        Training steps (0 = before training) at which the latent of every sample and its
+        cluster are kept in ``history_["snapshots"]`` (for the t-SNE figure).
+    checkpoint : str, Path or None
+        A file the training state is saved to after each pass; a fit that finds one written
+        for the same settings and data shape resumes from it.
+    n_threads : int or None
+        torch threads while fitting and predicting (restored afterwards); None keeps torch's.
+    progress : bool
+        Show a tqdm bar over the steps.
 
-    Attributes: ``labels_``, ``history_`` (``"loss"``, ``"instance"``, ``"cluster"``,
-    ``"entropy"``: one value per step; ``"snapshots"``: {step: {"latent", "labels"}}),
-    ``augmentations_`` (the names used), ``n_steps_``, ``n_epochs_`` (epochs trained) and
-    ``converged_`` (the ``tol`` rule stopped the training).
+    Attributes
+    ----------
+    labels_ : numpy.ndarray
+        Cluster of each training sample.
+    history_ : dict
+        ``"loss"``, ``"instance"``, ``"cluster"``, ``"entropy"``: one value per step;
+        ``"snapshots"``: {step: {"latent", "labels"}}.
+    augmentations_ : dict
+        The names used for the ``"weak"`` and the ``"strong"`` view.
+    size_prior_ : numpy.ndarray or None
+        The cluster shares the size penalty pulls towards (None: uniform).
+    mean_, scale_ : numpy.ndarray
+        ``(n_channels, 1)`` standardisation of the inputs.
+    network_ : torch.nn.Module
+        The trained backbone and heads.
+    n_steps_, n_epochs_ : int
+        Steps trained, and passes over the data begun.
+    converged_ : bool
+        The ``tol`` rule stopped the training.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.linspace(0, 2 * np.pi, 32)
+    >>> X = np.concatenate([np.sin(t) + rng.normal(0, 0.2, (20, 1, 32)),
+    ...                     np.sign(np.sin(3 * t)) + rng.normal(0, 0.2, (20, 1, 32))])
+    >>> model = ContrastiveClustering(2, steps=60, width=8, random_state=0).fit(X)
+    >>> model.labels_.shape, model.transform(X).shape, model.n_steps_
+    ((40,), (40, 8), 60)
     """
 
     def __init__(
         self,
         n_clusters: int = 9,
-        augmentations: Sequence[str] | str = "auto",
+        augmentations: Sequence[str] | dict | str = "auto",
         strengths: dict[str, float] | None = None,
         augment_probability: float = 0.5,
-        epochs: int = 50,
+        steps: int = 1000,
         batch_size: int = 256,
-        lr: float = 1e-3,
+        lr: float = 3e-4,
         weight_decay: float = 0.0,
         tol: float | None = None,
         n_iter_no_change: int = 10,
         temperature_instance: float = 0.5,
         temperature_cluster: float = 1.0,
         entropy_weight: float = 1.0,
-        latent_dim: int = 64,
+        size_prior: str | Sequence[float] = "uniform",
         width: int = 16,
-        projection_dim: int = 32,
+        projection_dim: int = 128,
+        max_length: int | None = 128,
         assign: str = "head",
-        random_state: int | None = 0,
+        standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
         snapshot_steps: Sequence[int] = (),
         checkpoint: str | Path | None = None,
         n_threads: int | None = 1,
@@ -164,7 +267,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.augmentations = augmentations
         self.strengths = strengths
         self.augment_probability = augment_probability
-        self.epochs = epochs
+        self.steps = steps
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -173,10 +276,12 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.temperature_instance = temperature_instance
         self.temperature_cluster = temperature_cluster
         self.entropy_weight = entropy_weight
-        self.latent_dim = latent_dim
+        self.size_prior = size_prior
         self.width = width
         self.projection_dim = projection_dim
+        self.max_length = max_length
         self.assign = assign
+        self.standardize = standardize
         self.random_state = random_state
         self.snapshot_steps = snapshot_steps
         self.checkpoint = checkpoint
@@ -185,40 +290,57 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
 
     # --- fitting ------------------------------------------------------------------------------
 
-    def fit(self, X: np.ndarray, y=None, adjacency: sp.sparray | None = None):
-        """Train on ``X``; ``adjacency`` (sparse ``(n, n)``, e.g. ``geo.tile_graph``) gives each
+    def fit(
+        self, X: np.ndarray, y: object = None, *, graph: sp.sparray | None = None
+    ) -> ContrastiveClustering:
+        """Train on ``X``; ``graph`` (sparse ``(n, n)``, e.g. ``graph.tile_graph``) gives each
         sample's grid neighbours for ``neighbour_mix``."""
         with torch_threads(self.n_threads):
-            return self._fit(X, adjacency)
+            return self._fit(X, graph)
 
-    def _fit(self, X: np.ndarray, adjacency: sp.sparray | None):
-        X = self._check_X(X, fitted=False)
+    def _fit(self, X: np.ndarray, graph: sp.sparray | None):
+        X = check_samples(X)
         n = len(X)
-        if n < max(self.n_clusters, 2):
-            raise ValueError(f"{n} samples for {self.n_clusters} clusters")
+        check_n_clusters(self.n_clusters, n)
+        if n < 2:
+            raise ValueError(f"X: {n} sample; contrastive clustering needs at least 2")
+        graph = check_graph(graph, n, who=type(self).__name__)
         if self.assign not in ASSIGNMENTS:
             raise ValueError(f"assign={self.assign!r}; choose one of {ASSIGNMENTS}")
         if self.tol is not None and self.n_iter_no_change < 1:
-            raise ValueError(f"n_iter_no_change={self.n_iter_no_change}: at least 1 epoch")
-        names = self._augmentation_names(X, adjacency)
-        context = Context(data=torch.from_numpy(X))
-        if adjacency is not None:
-            adjacency = sp.csr_array(adjacency)
-            if adjacency.shape != (n, n):
-                raise ValueError(f"adjacency of shape {adjacency.shape} for {n} samples")
-            context = Context(data=torch.from_numpy(X), neighbours=adjacency)
+            raise ValueError(f"n_iter_no_change={self.n_iter_no_change}: at least 1 pass")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
+            raise ValueError(f"steps={self.steps!r}: must be an integer >= 0")
+        if self.max_length is not None and not (
+            isinstance(self.max_length, int) and self.max_length >= 1
+        ):
+            raise ValueError(f"max_length={self.max_length!r}: None or an integer >= 1")
+        names = self._augmentation_names(X, graph)
+        prior = self._check_size_prior()
+        mean, scale = _standard_stats(X, self.standardize)
+        X = ((X - mean) / scale).astype(np.float32)
+        context = Context(data=torch.from_numpy(X), neighbours=graph)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if isinstance(prior, str):  # "kmeans": the shares of a k-means on the input
+            found = KMeans(self.n_clusters, n_init=3, random_state=seed).fit_predict(
+                X.reshape(n, -1)
+            )
+            prior = np.maximum(np.bincount(found, minlength=self.n_clusters), 1) / n
+            prior = prior / prior.sum()
+        self.size_prior_ = prior
+        prior_t = None if prior is None else torch.as_tensor(prior, dtype=torch.float32)
+        self.input_shape_ = X.shape[1:]
+        self.mean_, self.scale_ = mean, scale
         self.augmentations_ = names
-        seed = 0 if self.random_state is None else int(self.random_state)
         generator = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = _Network(
                 X.shape[1],
-                X.shape[2],
-                self.latent_dim,
                 self.width,
                 self.n_clusters,
                 self.projection_dim,
+                pool=_pool_factor(X.shape[2], self.max_length),
             )
         optimiser = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         history = {"loss": [], "instance": [], "cluster": [], "entropy": [], "snapshots": {}}
@@ -227,7 +349,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         tag = self._checkpoint_tag(X.shape, names)
         if self.checkpoint is not None and Path(self.checkpoint).is_file():
             state = load_checkpoint(self.checkpoint)
-            if state.get("tag") == tag and state["epoch"] <= self.epochs:
+            if state.get("tag") == tag and state["step"] <= self.steps:
                 net.load_state_dict(state["model"])
                 optimiser.load_state_dict(state["optimiser"])
                 generator.set_state(state["generator"])
@@ -240,31 +362,33 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             history["snapshots"][0] = self._snapshot(X)
         n_batches = max(1, n // self.batch_size)
         bar = tqdm(
-            range(epoch, epoch if stop["converged"] else self.epochs),
+            total=self.steps,
+            initial=step,
             desc="contrastive clustering",
             disable=not self.progress,
-            initial=epoch,
-            total=self.epochs,
         )
         data = context.data
-        for epoch in bar:
+        while step < self.steps and not stop["converged"]:
             first = step
             order = torch.randperm(n, generator=generator)
             net.train()
             for index in torch.tensor_split(order, n_batches):
+                if step >= self.steps:
+                    break
                 context.index = index
                 batch = data[index]
-                view_a = augment(batch, names, **self._augment_kw(generator, context))
-                view_b = augment(batch, names, **self._augment_kw(generator, context))
+                view_a = augment(batch, names["weak"], **self._augment_kw(generator, context))
+                view_b = augment(batch, names["strong"], **self._augment_kw(generator, context))
                 _, z_a, p_a = net(view_a)
                 _, z_b, p_b = net(view_b)
                 inst = instance_loss(z_a, z_b, self.temperature_instance)
-                clus, ent = cluster_loss(p_a, p_b, self.temperature_cluster)
+                clus, ent = cluster_loss(p_a, p_b, self.temperature_cluster, prior_t)
                 loss = inst + clus + self.entropy_weight * ent
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
                 step += 1
+                bar.update(1)
                 for key, value in (
                     ("loss", loss),
                     ("instance", inst),
@@ -275,7 +399,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 if step in wanted:
                     history["snapshots"][step] = self._snapshot(X)
                     net.train()
-            bar.set_postfix(loss=f"{history['loss'][-1]:.3f}")
+            epoch += 1
             if self.tol is not None:
                 self._update_stop(stop, float(np.mean(history["loss"][first:])))
             if self.checkpoint is not None:
@@ -283,7 +407,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                     self.checkpoint,
                     {
                         "tag": tag,
-                        "epoch": epoch + 1,
+                        "epoch": epoch,
                         "step": step,
                         "model": net.state_dict(),
                         "optimiser": optimiser.state_dict(),
@@ -292,22 +416,22 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                         "stop": stop,
                     },
                 )
-            if stop["converged"]:
-                bar.close()
-                break
+        bar.close()
         net.eval()
         self.history_ = history
         self.n_steps_ = step
-        self.n_epochs_ = step // n_batches
+        self.n_epochs_ = epoch
         self.converged_ = bool(stop["converged"])
+        latent, prob = self._forward_standardised(X)
         if self.assign == "kmeans":
             self.kmeans_ = KMeans(self.n_clusters, n_init=10, random_state=seed)
-            self.kmeans_.fit(unit_rows(self.transform(X)))
-        self.labels_ = self.predict(X)
+            self.labels_ = self.kmeans_.fit_predict(unit_rows(latent)).astype(np.int64)
+        else:
+            self.labels_ = prob.argmax(axis=1).astype(np.int64)
         return self
 
     def _update_stop(self, stop: dict, epoch_loss: float) -> None:
-        """The ``tol`` rule: count epochs without an improvement of more than ``tol``."""
+        """The ``tol`` rule: count passes without an improvement of more than ``tol``."""
         if epoch_loss < stop["best"] - self.tol:
             stop["stale"] = 0
         else:
@@ -315,71 +439,96 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         stop["best"] = min(stop["best"], epoch_loss)
         stop["converged"] = stop["stale"] >= self.n_iter_no_change
 
-    def fit_predict(self, X: np.ndarray, y=None, adjacency: sp.sparray | None = None):
-        return self.fit(X, adjacency=adjacency).labels_
+    def fit_predict(
+        self, X: np.ndarray, y: object = None, *, graph: sp.sparray | None = None
+    ) -> np.ndarray:
+        """Fit on ``X`` (and ``graph``) and return the cluster of each sample."""
+        return self.fit(X, y, graph=graph).labels_
+
+    def fit_transform(
+        self, X: np.ndarray, y: object = None, *, graph: sp.sparray | None = None
+    ) -> np.ndarray:
+        """Fit on ``X`` (and ``graph``) and return the latent of each sample."""
+        return self.fit(X, y, graph=graph).transform(X)
 
     # --- using a fitted model -----------------------------------------------------------------
 
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """The latent ``h`` of each sample, ``float32 (n_samples, latent_dim)``."""
+    def transform(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
+        """The latent ``h`` of each sample, ``float32 (n_samples, width)`` (``graph`` is
+        accepted and not used)."""
         return self._forward(X)[0]
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
         """The cluster head's soft assignment, ``(n_samples, n_clusters)``."""
         return self._forward(X)[1]
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
         """Cluster of each sample (argmax of the head, or k-means on the latent)."""
+        latent, prob = self._forward(X)
         if self.assign == "kmeans":
-            return self.kmeans_.predict(unit_rows(self.transform(X))).astype(np.int64)
-        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+            return self.kmeans_.predict(unit_rows(latent)).astype(np.int64)
+        return prob.argmax(axis=1).astype(np.int64)
 
     def _forward(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not hasattr(self, "network_"):
-            raise RuntimeError("ContrastiveClustering is not fitted yet: call fit first")
-        X = self._check_X(X, fitted=True)
+        check_is_fitted(self, "network_")
+        X = check_samples(X)
+        if X.shape[1:] != self.input_shape_:
+            raise ValueError(
+                f"X: fitted on (channels, steps) {self.input_shape_}, got {X.shape[1:]}"
+            )
+        return self._forward_standardised(((X - self.mean_) / self.scale_).astype(np.float32))
+
+    def _forward_standardised(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.network_.eval()
         latents, probs = [], []
         with torch.no_grad(), torch_threads(self.n_threads):
-            for chunk in torch.split(torch.from_numpy(X), 4096):
+            for chunk in torch.split(torch.from_numpy(X), 1024):
                 h, _, p = self.network_(chunk)
                 latents.append(h)
                 probs.append(p)
         return torch.cat(latents).numpy(), torch.cat(probs).numpy()
 
     def _snapshot(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        latent, prob = self._forward(X)
+        latent, prob = self._forward_standardised(X)
         return {"latent": latent, "labels": prob.argmax(axis=1)}
 
     # --- checks -------------------------------------------------------------------------------
 
-    def _check_X(self, X: np.ndarray, fitted: bool) -> np.ndarray:
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        if X.ndim != 3:
-            raise ValueError(f"expected an array (n_samples, n_channels, n_steps), got {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError("X holds NaN or infinite values: fill or drop them first")
-        if fitted and X.shape[1:] != self.input_shape_:
-            raise ValueError(f"fitted on (channels, steps) {self.input_shape_}, got {X.shape[1:]}")
-        if not fitted:
-            self.input_shape_ = X.shape[1:]
-        return X
-
-    def _augmentation_names(self, X: np.ndarray, adjacency) -> list[str]:
+    def _augmentation_names(
+        self, X: np.ndarray, graph: sp.csr_array | None
+    ) -> dict[str, list[str]]:
+        spec = self.augmentations
+        if isinstance(spec, str):
+            if spec != "auto":
+                raise ValueError(f"augmentations={spec!r}: 'auto', a list or a dict")
+            extra = ["neighbour_mix"] if graph is not None else []
+            return {"weak": [*WEAK, *extra], "strong": [*STRONG, *extra]}
+        if isinstance(spec, dict):
+            if set(spec) != {"weak", "strong"}:
+                raise ValueError("augmentations: a dict needs the keys 'weak' and 'strong'")
+            views = {key: check_augmentations(spec[key]) for key in ("weak", "strong")}
+        else:
+            names = check_augmentations(spec)
+            views = {"weak": names, "strong": list(names)}
+        used = views["weak"] + views["strong"]
+        if "neighbour_mix" in used and graph is None:
+            raise ValueError("augmentations: neighbour_mix needs the tiles' graph (fit graph=)")
         week = len(WEEK_DAY_KINDS) * HOURS_PER_DAY
-        if isinstance(self.augmentations, str):
-            if self.augmentations != "auto":
-                raise ValueError(f"augmentations={self.augmentations!r}: 'auto' or a list")
-            return [
-                name
-                for name in DEFAULT_AUGMENTATIONS
-                if not (name == "day_resample" and X.shape[2] != week)
-                and not (name == "neighbour_mix" and adjacency is None)
-            ]
-        names = check_augmentations(self.augmentations)
-        if "neighbour_mix" in names and adjacency is None:
-            raise ValueError("neighbour_mix needs the tiles' neighbours: fit(X, adjacency=...)")
-        return names
+        if "day_resample" in used and X.shape[2] != week:
+            raise ValueError(f"augmentations: day_resample needs {week}-step weeks")
+        return views
+
+    def _check_size_prior(self) -> np.ndarray | str | None:
+        """None (uniform), "kmeans", or the given shares normalised to sum to one."""
+        prior = self.size_prior
+        if isinstance(prior, str):
+            if prior not in ("uniform", "kmeans"):
+                raise ValueError(f"size_prior={prior!r}: 'uniform', 'kmeans' or shares")
+            return None if prior == "uniform" else prior
+        shares = np.asarray(prior, dtype=np.float64)
+        if shares.shape != (self.n_clusters,) or not (shares > 0).all():
+            raise ValueError(f"size_prior: {self.n_clusters} positive shares expected")
+        return shares / shares.sum()
 
     def _augment_kw(self, generator: torch.Generator, context: Context) -> dict:
         return {
@@ -389,10 +538,28 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             "context": context,
         }
 
-    def _checkpoint_tag(self, shape: tuple, names: list[str]) -> str:
-        skip = ("epochs", "progress", "checkpoint", "snapshot_steps", "n_threads")
+    def _checkpoint_tag(self, shape: tuple, names: dict) -> str:
+        skip = ("steps", "progress", "checkpoint", "snapshot_steps", "n_threads")
         params = {k: v for k, v in self.get_params().items() if k not in skip}
         return repr((tuple(shape), names, sorted(params.items(), key=lambda kv: kv[0])))
+
+
+def _pool_factor(steps: int, max_length: int | None) -> int:
+    """How many consecutive steps the backbone averages: ``ceil(steps / max_length)``."""
+    if max_length is None:
+        return 1
+    return max(1, -(-steps // int(max_length)))
+
+
+def _standard_stats(X: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation over the samples and steps (1 where a channel
+    is constant), or ``(0, 1)`` when ``standardize`` is off."""
+    if not standardize:
+        return np.zeros((X.shape[1], 1), np.float32), np.ones((X.shape[1], 1), np.float32)
+    mean = X.mean(axis=(0, 2), dtype=np.float64)[:, None]
+    scale = X.std(axis=(0, 2), dtype=np.float64)[:, None]
+    scale[scale < 1e-12] = 1.0
+    return mean.astype(np.float32), scale.astype(np.float32)
 
 
 def unit_rows(latent: np.ndarray) -> np.ndarray:
@@ -428,6 +595,24 @@ def _history_from_state(state: dict) -> dict:
 
 
 # --- runs over seeds and augmentation variants (the chapter's score and ablation tables) --------
+
+
+def uses_graph(augmentations: Sequence[str] | dict | str) -> bool:
+    """Whether a fit with these ``augmentations`` needs (``neighbour_mix``) or uses (``"auto"``)
+    the tile graph.
+
+    Examples
+    --------
+    >>> uses_graph("auto"), uses_graph(["jitter"])
+    (True, False)
+    >>> uses_graph({"weak": ["noise"], "strong": ["neighbour_mix"]})
+    True
+    """
+    if isinstance(augmentations, str):
+        return augmentations == "auto"
+    if isinstance(augmentations, dict):
+        return any("neighbour_mix" in names for names in augmentations.values())
+    return "neighbour_mix" in augmentations
 
 
 def ablation_variants(
@@ -473,7 +658,7 @@ def score_variants(
     variants: dict[str, list[str]],
     seeds: Sequence[int],
     *,
-    adjacency: sp.sparray | None = None,
+    graph: sp.sparray | None = None,
     progress: bool = False,
     snapshot_variants: Sequence[str] = ("all",),
     **params,
@@ -482,8 +667,12 @@ def score_variants(
     seed; score the cluster head's labels and k-means on the latent against ``truth``. Only
     the fits of ``snapshot_variants`` keep the latent snapshots of ``params["snapshot_steps"]``.
 
+    A variant is the augmentations (anything ``ContrastiveClustering`` takes) or a dict of
+    other parameters (``{"size_prior": "kmeans"}``); ``graph`` goes to the fits whose
+    augmentations use it (:func:`uses_graph`).
+
     Returns the fitted models ``{(variant, seed): model}`` and one row per fit (variant, seed,
-    ARI/NMI of the head, ARI/NMI of k-means on the latent, epochs trained, seconds)."""
+    ARI/NMI of the head, ARI/NMI of k-means on the latent, steps trained, seconds)."""
     import time
 
     from ..metrics import external_scores
@@ -494,9 +683,13 @@ def score_variants(
         t0 = time.perf_counter()
         keep = params.get("snapshot_steps", ()) if variant in snapshot_variants else ()
         options = {**params, "snapshot_steps": keep}
-        model = ContrastiveClustering(
-            augmentations=variants[variant], random_state=seed, **options
-        ).fit(X, adjacency=adjacency if "neighbour_mix" in variants[variant] else None)
+        spec = variants[variant]
+        if isinstance(spec, dict) and not set(spec) <= {"weak", "strong"}:
+            options = {**options, **spec}  # a variant of other parameters
+        else:
+            options = {**options, "augmentations": spec}
+        model = ContrastiveClustering(random_state=seed, **options)
+        model.fit(X, graph=graph if uses_graph(model.augmentations) else None)
         seconds = time.perf_counter() - t0
         latent = latent_kmeans(model.transform(X), model.n_clusters, seed)
         head = external_scores(model.labels_, truth)
@@ -510,7 +703,7 @@ def score_variants(
                 "NMI head": head["NMI"],
                 "ARI latent k-means": on_latent["ARI"],
                 "NMI latent k-means": on_latent["NMI"],
-                "epochs": model.n_epochs_,
+                "steps": model.n_steps_,
                 "seconds": seconds,
             }
         )

@@ -11,7 +11,12 @@ The model, on ``X (n_samples, n_channels, n_steps)`` and an optional tile graph 
   (Du et al. 2017; Frasca et al. 2020). ``P^h`` is precomputed once, sparse, on the whole city
   and a mini-batch's rows of ``P^h X`` are computed on the fly (``P^h[batch] @ X``): mini-batches
   of tiles then carry their neighbourhoods exactly, with no neighbour sampling, no dense matrix,
-  and memory for ``X`` only. Cost per batch: one sparse row-slice product per hop.
+  and memory for ``X`` only. Cost per batch: one sparse row-slice product per hop. With
+  ``graph_weights="similarity"`` the edges of ``P`` are weighted by how alike the two tiles'
+  features are (a bilateral filter, :func:`dstc_lib.graph.similarity_weights`): a tile borrows
+  from neighbours that look like it and little across a zone border; still precomputed, still
+  exact on mini-batches, no parameters. The per-hop filters of the first convolution are the
+  learnt part: a hop whose filter goes to zero is closed.
 - **Temporal autoencoder.** Three strided 1-D convolutions with circular padding (the week wraps
   around) down to a small latent vector; the decoder mirrors them (upsampling + convolutions)
   and reconstructs the tile's own week ``X``.
@@ -19,6 +24,11 @@ The model, on ``X (n_samples, n_channels, n_steps)`` and an optional tile graph 
   latent space, then joint optimisation of ``lambda_rec * MSE + lambda_clu * KL(P_t || Q)`` with
   the DEC target distribution ``P_t`` recomputed on all samples every ``update_interval`` steps
   (DEC with ``lambda_rec=0``, IDEC with ``lambda_rec>0``; ``graph=None`` removes the graph).
+  The joint phase stops, as DEC's, when fewer than ``tol`` of the samples change cluster between
+  two target updates. Mini-batches are ``n_samples / 32`` (16 to 256) by default, so that a
+  small city gets as many optimisation steps per epoch as a large one.
+- **Inputs.** Each (channel, step) feature is standardised inside the estimator
+  (``standardize``), with the training statistics reused by ``predict``/``transform``.
 
 Deterministic for a fixed ``random_state``: weights are drawn under a forked torch RNG, batches
 from a private ``torch.Generator``, deterministic algorithms are enforced while fitting. With a
@@ -28,6 +38,7 @@ from a private ``torch.Generator``, deterministic algorithms are enforced while 
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,12 +48,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from ..graph import normalise_graph
+from ..checks import check_graph, check_n_clusters, check_samples
+from ..graph import normalise_graph, similarity_weights
 from ..seeding import local_torch
 from .checkpoint import load_checkpoint, save_checkpoint
 
@@ -131,21 +147,112 @@ class SpatioTemporalAE(nn.Module):
 # --- the estimator -----------------------------------------------------------------------------
 
 
-class DSTC:
-    """Deep spatial temporal clustering (module docstring), scikit-learn style.
+def _fresh_seed(random_state: int | np.random.RandomState | None) -> int:
+    """The integer seed of one ``fit``: ``random_state`` itself if it is an int, else a number
+    drawn from ``check_random_state(random_state)`` (None: fresh randomness)."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
-    ``fit(X, graph=A)`` with ``X (n_samples, n_channels, n_steps)`` (standardise each feature
-    first: :class:`dstc_lib.features.FeatureScaler`) and ``A`` a scipy sparse adjacency whose rows
-    follow ``X``'s (e.g. :func:`dstc_lib.geo.tile_graph`), or ``None`` for no graph.
 
-    - ``hops``: neighbourhood depth of the graph convolution (ignored without a graph).
-    - ``lambda_rec`` / ``lambda_clu``: weights of reconstruction and clustering terms in the
-      joint phase (``lambda_rec=0``: DEC; ``epochs=0``: autoencoder + k-means).
-    - ``update_interval``: steps between updates of the target distribution (None: each epoch).
-    - ``checkpoint_dir`` / ``resume``: save every epoch; continue from the last save.
+def auto_batch_size(n_samples: int) -> int:
+    """``batch_size="auto"``: ``ceil(n_samples / 32)`` clipped to [16, 256].
 
-    After ``fit``: ``labels_``, ``history_`` (one row per step: phase, epoch, step, loss, rec,
-    clu), ``n_parameters_``, ``fit_seconds_``, ``cluster_centers_`` (latent space).
+    Examples
+    --------
+    >>> auto_batch_size(720), auto_batch_size(4_864), auto_batch_size(141_514)
+    (23, 152, 256)
+    """
+    return int(min(256, max(16, -(-n_samples // 32))))
+
+
+class DSTC(ClusterMixin, BaseEstimator):
+    """Deep spatial temporal clustering (module docstring), a scikit-learn estimator.
+
+    Parameters
+    ----------
+    n_clusters : int
+        Number of clusters.
+    hops : int
+        Neighbourhood depth of the graph convolution (ignored without a graph; 0: no graph).
+    lambda_rec, lambda_clu : float
+        Weights of the reconstruction and clustering terms in the joint phase
+        (``lambda_rec=0``: DEC; ``epochs=0``: autoencoder + k-means).
+    pretrain_epochs, epochs : int
+        Epochs of autoencoder pretraining and of the joint phase.
+    batch_size : int or "auto"
+        Mini-batch size; ``"auto"``: ``n_samples / 32`` clipped to [16, 256], so that an epoch
+        is at least 32 optimisation steps on a small city (a fixed 256 gives a 720-tile city
+        3 steps an epoch, too few to train the autoencoder) and batches of 256 on a large one.
+    latent_dim, width, lr : int, int, float
+        Latent dimension, convolution width, Adam's learning rate.
+    update_interval : int or None
+        Steps between updates of the target distribution (None: once per epoch).
+    tol : float
+        Stopping rule of the joint phase, DEC's: stop when, at an update of the target, fewer
+        than this share of the samples changed cluster since the previous update (0: always
+        run ``epochs``). It looks at the assignments only, never at a truth.
+    alpha : float
+        Degrees of freedom of the Student-t kernel.
+    smooth_target : bool
+        Average the soft assignments over the graph before sharpening them into the target.
+    graph_weights : {"uniform", "similarity"}
+        ``"uniform"``: every neighbour counts the same in ``P``; ``"similarity"``: each edge is
+        weighted by the similarity of its two tiles' (standardised) features
+        (:func:`dstc_lib.graph.similarity_weights`, a bilateral filter): a tile borrows from
+        the neighbours that look like it, little across a zone border.
+    bandwidth : float
+        Kernel width of the ``"similarity"`` weights, in units of the median edge distance.
+    standardize : bool
+        Standardise every (channel, step) feature with the training samples' mean and standard
+        deviation (stored, and applied again in ``predict``/``transform``): raw and
+        pre-standardised inputs then give the same clustering.
+    random_state : int, numpy.random.RandomState or None
+        Seeds the weights, the batches and the k-means initialisation; None: fresh randomness.
+    progress : bool
+        Show a progress bar while fitting.
+    checkpoint_dir : path or None
+        Save the training state there after every epoch.
+    resume : bool
+        Continue from the checkpoint in ``checkpoint_dir`` if there is one.
+    n_threads : int or None
+        Torch and BLAS threads while fitting and predicting (None: unchanged).
+
+    Attributes
+    ----------
+    labels_ : numpy.ndarray
+        Cluster of each training sample.
+    history_ : list of dict
+        One row per optimisation step: ``phase``, ``epoch``, ``step``, ``loss``, ``rec``,
+        ``clu`` and ``changed`` (the share of samples that changed cluster at this step's
+        update of the target; NaN where the target was not updated) —
+        ``pd.DataFrame(model.history_)`` is the loss table.
+    stopped_epoch_ : int or None
+        The joint-phase epoch at which the stopping rule ended training (None: it ran all
+        ``epochs``).
+    cluster_centers_ : numpy.ndarray
+        ``(n_clusters, latent_dim)`` Student-t centroids in the latent space.
+    n_parameters_ : int
+        Trainable parameters of the network.
+    fit_seconds_ : float
+        Wall time of ``fit`` (with the time before a resume).
+    mean_, scale_ : numpy.ndarray or None
+        ``(n_channels, n_steps)`` standardisation statistics (None without ``standardize``).
+    n_features_in_ : int
+        ``n_channels * n_steps`` of the training samples.
+
+    Examples
+    --------
+    >>> from dstc_lib.graph import grid_graph
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(0, 1, (8, 2, 16)), rng.normal(4, 1, (8, 2, 16))])
+    >>> model = DSTC(2, pretrain_epochs=5, epochs=2, batch_size=8, latent_dim=2, width=4,
+    ...              random_state=0)
+    >>> labels = model.fit_predict(X, graph=grid_graph(4, 4))
+    >>> len(set(labels[:8])), len(set(labels[8:])), bool(labels[0] != labels[-1])
+    (1, 1, True)
+    >>> model.transform(X, graph=grid_graph(4, 4)).shape
+    (16, 2)
     """
 
     def __init__(
@@ -157,14 +264,18 @@ class DSTC:
         lambda_clu: float = 1.0,
         pretrain_epochs: int = 30,
         epochs: int = 30,
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         latent_dim: int = 10,
         width: int = 32,
         lr: float = 3e-3,
         update_interval: int | None = None,
+        tol: float = 0.001,
         alpha: float = 1.0,
         smooth_target: bool = False,
-        random_state: int = 0,
+        graph_weights: str = "uniform",
+        bandwidth: float = 1.0,
+        standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
         progress: bool = False,
         checkpoint_dir: Path | str | None = None,
         resume: bool = False,
@@ -181,8 +292,12 @@ class DSTC:
         self.width = width
         self.lr = lr
         self.update_interval = update_interval
+        self.tol = tol
         self.alpha = alpha
         self.smooth_target = smooth_target
+        self.graph_weights = graph_weights
+        self.bandwidth = bandwidth
+        self.standardize = standardize
         self.random_state = random_state
         self.progress = progress
         self.checkpoint_dir = checkpoint_dir
@@ -191,15 +306,59 @@ class DSTC:
 
     # -- inputs --
 
-    def _propagators(self, graph: sp.sparray | None, n: int) -> list[sp.csr_array]:
-        """``[P, P^2, ..., P^H]`` of the row-normalised graph with self loops (empty: no graph)."""
-        if graph is None or self.hops == 0:
+    def _check_fit_input(self, X: Any, graph: Any) -> tuple[np.ndarray, sp.csr_array | None]:
+        """Every check of ``fit``, before any fitted attribute is set."""
+        X = check_samples(X)
+        check_n_clusters(self.n_clusters, len(X))
+        if X.shape[2] % 8:
+            raise ValueError(f"X: {X.shape[2]} steps; the autoencoder needs a multiple of 8")
+        if isinstance(self.tol, bool) or not (isinstance(self.tol, numbers.Real) and self.tol >= 0):
+            raise ValueError(f"tol={self.tol!r}: must be a number >= 0")
+        for name in ("hops", "pretrain_epochs", "epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"{name}={value!r}: must be an integer >= 0")
+        if self.batch_size != "auto" and (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, numbers.Integral)
+            or self.batch_size < 1
+        ):
+            raise ValueError(f"batch_size={self.batch_size!r}: must be 'auto' or an integer >= 1")
+        for name in ("latent_dim", "width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name}={value!r}: must be an integer >= 1")
+        if self.graph_weights not in ("uniform", "similarity"):
+            raise ValueError(
+                f"graph_weights={self.graph_weights!r}: choose 'uniform' or 'similarity'"
+            )
+        if isinstance(self.bandwidth, bool) or not (
+            isinstance(self.bandwidth, numbers.Real) and self.bandwidth > 0
+        ):
+            raise ValueError(f"bandwidth={self.bandwidth!r}: must be a number > 0")
+        graph = check_graph(graph, len(X), who="DSTC")
+        return X, graph
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        if self.mean_ is None:
+            return X
+        return ((X - self.mean_) / self.scale_).astype(np.float32)
+
+    def _propagators(
+        self, graph: sp.csr_array | None, hops: int, flat: np.ndarray
+    ) -> list[sp.csr_array]:
+        """``[P, P^2, ..., P^H]`` of the row-normalised graph with self loops (empty: no graph),
+        its edges weighted by feature similarity with ``graph_weights="similarity"`` (the scale
+        learnt at ``fit``, ``edge_scale_``, is reused for other samples)."""
+        if graph is None or hops == 0:
             return []
-        if graph.shape != (n, n):
-            raise ValueError(f"graph of shape {graph.shape} for {n} samples; align its rows")
+        if self.graph_weights == "similarity":
+            scale = getattr(self, "edge_scale_", None)
+            graph, scale = similarity_weights(graph, flat, bandwidth=self.bandwidth, scale=scale)
+            self.edge_scale_ = scale
         p = normalise_graph(graph, self_loops=True, mode="row")
         powers = [p]
-        for _ in range(self.hops - 1):
+        for _ in range(hops - 1):
             powers.append(sp.csr_array(powers[-1] @ p))
         return powers
 
@@ -209,19 +368,6 @@ class DSTC:
         parts = [flat[idx]] + [p[idx] @ flat for p in powers]
         x = np.concatenate([part.reshape(len(idx), self.n_channels_, -1) for part in parts], 1)
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-
-    def _check(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 3:
-            raise ValueError(f"expected an array (n_samples, n_channels, n_steps), got {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError("X has NaN or infinite values; fill them first (features.py does)")
-        if hasattr(self, "n_channels_") and X.shape[1:] != (self.n_channels_, self.n_steps_):
-            raise ValueError(
-                f"fitted on (channels, steps) {(self.n_channels_, self.n_steps_)}, got "
-                f"{X.shape[1:]}"
-            )
-        return X
 
     # -- fitting --
 
@@ -234,23 +380,46 @@ class DSTC:
         callback: Callable[[int, DSTC], None] | None = None,
         pretrained: DSTC | None = None,
     ) -> DSTC:
-        """Train on ``X`` with the optional ``graph``. ``callback(epoch, self)`` runs after each
-        epoch (after its checkpoint); an exception there stops training, ``resume`` continues.
-        ``pretrained``: a DSTC fitted on the same data with the same architecture, pretraining
-        settings and seed; its pretrained autoencoder is reused (the result is the same as
-        pretraining again), so ablations that differ only in the joint phase share one."""
+        """Train on ``X (n_samples, n_channels, n_steps)`` with the optional tile ``graph``.
+
+        Parameters
+        ----------
+        X : array-like
+            The samples.
+        y : ignored
+        graph : scipy sparse array or None
+            Adjacency whose rows follow ``X``'s (e.g. :func:`dstc_lib.graph.tile_graph`);
+            None: no graph (IDEC).
+        callback : callable or None
+            ``callback(epoch, self)`` after each epoch (after its checkpoint); an exception
+            there stops training, ``resume`` continues.
+        pretrained : DSTC or None
+            A DSTC fitted on the same data with the same architecture, pretraining settings
+            and seed; its pretrained autoencoder is reused (the result is the same as
+            pretraining again), so ablations that differ only in the joint phase share one.
+
+        Returns
+        -------
+        DSTC
+            ``self``, fitted.
+        """
         t0 = time.perf_counter()
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim == 3:
-            self.n_channels_, self.n_steps_ = X.shape[1:]
-        X = self._check(X)
-        if len(X) < self.n_clusters:
-            raise ValueError(f"{len(X)} samples for {self.n_clusters} clusters")
-        n = len(X)
-        flat = X.reshape(n, -1)
-        powers = self._propagators(graph, n)
+        X, graph = self._check_fit_input(X, graph)
+        n, self.n_channels_, self.n_steps_ = X.shape
+        self.n_features_in_ = self.n_channels_ * self.n_steps_
+        if self.standardize:
+            scaler = StandardScaler().fit(X.reshape(n, -1))
+            self.mean_ = scaler.mean_.reshape(X.shape[1:]).astype(np.float32)
+            self.scale_ = scaler.scale_.reshape(X.shape[1:]).astype(np.float32)
+        else:
+            self.mean_ = self.scale_ = None
+        flat = self._scaled(X).reshape(n, -1)
+        self.edge_scale_ = None
+        powers = self._propagators(graph, self.hops, flat)
         self.graph_hops_ = len(powers)
-        with local_torch(self.random_state, self.n_threads):
+        self.seed_ = _fresh_seed(self.random_state)
+        self.batch_size_ = auto_batch_size(n) if self.batch_size == "auto" else self.batch_size
+        with local_torch(self.seed_, self.n_threads):
             self.module_ = SpatioTemporalAE(
                 self.n_channels_,
                 self.n_steps_,
@@ -268,17 +437,20 @@ class DSTC:
     def _train(self, flat, powers, callback, pretrained) -> None:
         n = len(flat)
         module = self.module_
-        generator = torch.Generator().manual_seed(self.random_state)
-        steps_per_epoch = -(-n // self.batch_size)
+        generator = torch.Generator().manual_seed(self.seed_)
+        batch = self.batch_size_
+        steps_per_epoch = -(-n // batch)
         interval = self.update_interval or steps_per_epoch
         total = self.pretrain_epochs + self.epochs
         self.history_: list[dict] = []
         self._resumed_seconds = 0.0
-        target, optimiser_state = None, None
+        target, optimiser_state, previous = None, None, None
         start, step = 0, 0
+        self.stopped_epoch_ = None
         path = Path(self.checkpoint_dir) / CHECKPOINT_NAME if self.checkpoint_dir else None
         if path is not None and self.resume and path.is_file():
             state = load_checkpoint(path)
+            self.seed_ = int(state["seed"])
             if state["config"] != self._config(n):
                 raise ValueError(f"{path} was written by a different configuration or data")
             module.load_state_dict(state["model"])
@@ -287,6 +459,10 @@ class DSTC:
             self.history_ = state["history"]
             target = state["target"]
             start, step = state["epoch"], state["step"]
+            previous = state["assignments"]
+            self.stopped_epoch_ = state["stopped_epoch"]
+            if self.stopped_epoch_ is not None:
+                start = total  # the stopping rule had ended this run
             self._resumed_seconds = state["seconds"]
         elif pretrained is not None:
             self._check_pretrained(pretrained, n)
@@ -312,9 +488,16 @@ class DSTC:
             order = torch.randperm(n, generator=generator).numpy()
             module.train()
             for b in range(steps_per_epoch):
-                idx = np.sort(order[b * self.batch_size : (b + 1) * self.batch_size])
+                idx = np.sort(order[b * batch : (b + 1) * batch])
+                changed = float("nan")
                 if joint and (target is None or step % interval == 0):
-                    target = self._target(flat, powers)
+                    target, assignments = self._target(flat, powers)
+                    if previous is not None:
+                        changed = float((assignments != previous).float().mean())
+                    previous = assignments
+                    if changed < self.tol:  # NaN (first update) never stops
+                        self.stopped_epoch_ = epoch
+                        break
                 x = self._batch(flat, powers, idx)
                 z, recon = module(x)
                 rec = F.mse_loss(recon, x[:, : self.n_channels_])
@@ -336,6 +519,7 @@ class DSTC:
                         "loss": loss.item(),
                         "rec": rec.item(),
                         "clu": clu.item(),
+                        "changed": changed,
                     }
                 )
                 step += 1
@@ -345,11 +529,14 @@ class DSTC:
                     path,
                     {
                         "config": self._config(n),
+                        "seed": self.seed_,
                         "model": module.state_dict(),
                         "optimiser": optimiser.state_dict(),
                         "generator": generator.get_state(),
                         "history": self.history_,
                         "target": target,
+                        "assignments": previous,
+                        "stopped_epoch": self.stopped_epoch_,
                         "epoch": epoch + 1,
                         "step": step,
                         "seconds": self._resumed_seconds + time.perf_counter() - t_start,
@@ -357,6 +544,8 @@ class DSTC:
                 )
             if callback is not None:
                 callback(epoch, self)
+            if self.stopped_epoch_ is not None:
+                break
         bar.close()
         if total == self.pretrain_epochs:
             self._keep_pretrained(generator, step)
@@ -373,9 +562,11 @@ class DSTC:
 
     def _check_pretrained(self, pretrained: DSTC, n: int) -> None:
         keys = ("hops", "latent_dim", "width", "pretrain_epochs", "batch_size", "lr")
-        mine, theirs = self._config(n), pretrained._config(n)
+        keys += ("standardize", "graph_weights", "bandwidth")
+        mine = self._config(n)
+        theirs = pretrained._config(n) if hasattr(pretrained, "graph_hops_") else {}
         if not hasattr(pretrained, "pretrain_state_") or any(
-            mine[k] != theirs[k] for k in keys + ("random_state", "n", "graph_hops")
+            mine[k] != theirs.get(k) for k in keys + ("seed", "n", "graph_hops")
         ):
             raise ValueError(
                 "pretrained must be a DSTC fitted on the same samples with the same "
@@ -384,14 +575,19 @@ class DSTC:
 
     def _config(self, n: int) -> dict:
         keys = ("n_clusters", "hops", "lambda_rec", "lambda_clu", "pretrain_epochs", "epochs")
-        more = ("batch_size", "latent_dim", "width", "lr", "update_interval", "alpha")
-        more += ("smooth_target",)
+        more = ("batch_size", "latent_dim", "width", "lr", "update_interval", "tol", "alpha")
+        more += ("smooth_target", "graph_weights", "bandwidth", "standardize")
         config = {k: getattr(self, k) for k in keys + more}
-        return config | {"random_state": self.random_state, "n": n, "graph_hops": self.graph_hops_}
+        return config | {
+            "seed": self.seed_,
+            "n": n,
+            "graph_hops": self.graph_hops_,
+            "batch": self.batch_size_,
+        }
 
     def _init_centroids(self, flat, powers) -> None:
         z = self._latent(flat, powers).numpy()
-        km = KMeans(self.n_clusters, n_init=10, random_state=self.random_state).fit(z)
+        km = KMeans(self.n_clusters, n_init=10, random_state=self.seed_).fit(z)
         with torch.no_grad():
             self.module_.centroids.copy_(torch.from_numpy(km.cluster_centers_.astype(np.float32)))
 
@@ -405,12 +601,14 @@ class DSTC:
         return torch.cat(chunks)
 
     @torch.no_grad()
-    def _target(self, flat, powers) -> torch.Tensor:
+    def _target(self, flat, powers) -> tuple[torch.Tensor, torch.Tensor]:
+        """DEC's target distribution for every sample, and the current assignments."""
         z = self._latent(flat, powers)
         q = soft_assignment(z, self.module_.centroids, self.alpha)
+        assignments = q.argmax(1)
         if self.smooth_target and powers:  # neighbours' assignments vote: P q
             q = torch.from_numpy(np.asarray(powers[0] @ q.numpy(), dtype=np.float32))
-        return target_distribution(q)
+        return target_distribution(q), assignments
 
     def _predict(self, flat, powers) -> np.ndarray:
         z = self._latent(flat, powers)
@@ -418,42 +616,52 @@ class DSTC:
 
     # -- using a fitted model --
 
-    def _prepare(self, X, graph) -> tuple[np.ndarray, list]:
-        if not hasattr(self, "module_"):
-            raise RuntimeError("DSTC is not fitted yet: call fit first")
-        X = self._check(X)
+    def _prepare(self, X: Any, graph: Any) -> tuple[np.ndarray, list]:
+        check_is_fitted(self, "module_")
+        X = check_samples(X, n_features=self.n_features_in_)
+        if X.shape[1:] != (self.n_channels_, self.n_steps_):
+            raise ValueError(
+                f"X: fitted on (channels, steps) {(self.n_channels_, self.n_steps_)}, got "
+                f"{X.shape[1:]}"
+            )
         if self.graph_hops_ and graph is None:
-            raise ValueError("this model was fitted with a graph: pass graph= for these samples")
-        powers = self._propagators(graph, len(X)) if self.graph_hops_ else []
-        return X.reshape(len(X), -1), powers
+            raise ValueError("graph=None: this model was fitted with a graph; pass graph=")
+        graph = check_graph(graph, len(X), who="DSTC") if self.graph_hops_ else None
+        flat = self._scaled(X).reshape(len(X), -1)
+        return flat, self._propagators(graph, self.graph_hops_, flat)
 
-    def predict(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
-        """Cluster of each sample: the most likely under the Student-t soft assignment."""
+    def predict(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
+        """Cluster of each sample: the most likely under the Student-t soft assignment.
+
+        ``graph`` is the adjacency of these samples (required if the model was fitted with
+        one)."""
         flat, powers = self._prepare(X, graph)
-        with local_torch(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.seed_, self.n_threads, deterministic=False):
             return self._predict(flat, powers)
 
-    def predict_proba(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
-        """Soft assignment ``Q`` of each sample to each cluster."""
+    def predict_proba(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
+        """Soft assignment ``Q`` ``(n_samples, n_clusters)`` of each sample to each cluster."""
         flat, powers = self._prepare(X, graph)
-        with local_torch(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.seed_, self.n_threads, deterministic=False):
             z = self._latent(flat, powers)
             return soft_assignment(z, self.module_.centroids.detach(), self.alpha).numpy()
 
-    def transform(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
+    def transform(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
         """Latent vectors ``(n_samples, latent_dim)``."""
         flat, powers = self._prepare(X, graph)
-        with local_torch(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.seed_, self.n_threads, deterministic=False):
             return self._latent(flat, powers).numpy()
 
-    def fit_predict(self, X: np.ndarray, y: Any = None, *, graph=None, **kwargs) -> np.ndarray:
-        return self.fit(X, graph=graph, **kwargs).labels_
+    def fit_predict(
+        self, X: np.ndarray, y: Any = None, *, graph: sp.sparray | None = None, **fit_params
+    ) -> np.ndarray:
+        """Fit on ``X`` (and ``graph``) and return the labels of ``X``."""
+        return self.fit(X, y, graph=graph, **fit_params).labels_
 
     def layer_table(self) -> pd.DataFrame:
         """The fitted network layer by layer: part, layer, output shape (for one sample) and
         parameter count."""
-        if not hasattr(self, "module_"):
-            raise RuntimeError("DSTC is not fitted yet: call fit first")
+        check_is_fitted(self, "module_")
         module = self.module_
         rows: list[dict] = []
 
@@ -492,14 +700,41 @@ class DSTC:
 
     @property
     def cluster_centers_(self) -> np.ndarray:
+        check_is_fitted(self, "module_")
         return self.module_.centroids.detach().numpy().copy()
 
-    def reconstruct(self, X: np.ndarray, graph: sp.sparray | None = None) -> np.ndarray:
-        """The autoencoder's reconstruction of ``X``."""
+    def reconstruct(self, X: np.ndarray, *, graph: sp.sparray | None = None) -> np.ndarray:
+        """The autoencoder's reconstruction of ``X`` (in the standardised feature space)."""
         flat, powers = self._prepare(X, graph)
-        with local_torch(self.random_state, self.n_threads, deterministic=False):
+        with local_torch(self.seed_, self.n_threads, deterministic=False):
             with torch.no_grad():
                 return self.module_.decode(self._latent(flat, powers)).numpy()
+
+    # -- persistence (dstc_lib.persist): tensors, arrays and plain values only --
+
+    _STATE = ("n_channels_", "n_steps_", "n_features_in_", "graph_hops_", "seed_")
+    _STATE += ("n_parameters_", "fit_seconds_", "labels_", "history_", "mean_", "scale_")
+    _STATE += ("edge_scale_", "stopped_epoch_", "batch_size_")
+
+    def _get_fitted_state(self) -> dict:
+        check_is_fitted(self, "module_")
+        state = {name: getattr(self, name) for name in self._STATE}
+        return state | {"weights": self.module_.state_dict()}
+
+    def _set_fitted_state(self, state: dict) -> DSTC:
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        self.module_ = SpatioTemporalAE(
+            self.n_channels_,
+            self.n_steps_,
+            self.graph_hops_,
+            self.latent_dim,
+            self.width,
+            self.n_clusters,
+        )
+        self.module_.load_state_dict(state["weights"])
+        self.module_.eval()
+        return self
 
 
 def _layer_args(layer: nn.Module) -> str:

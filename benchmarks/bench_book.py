@@ -1,0 +1,156 @@
+"""Each chapter of the book at real size: time and peak memory, chapter by chapter, with the
+``scale`` profile (synthetic Paris and Lyon at the real grid sizes with the 68 services).
+
+First the profile's data are generated (timed, with its peak memory), then each chapter runs in
+a fresh ``dstc chapter run`` process while the memory of that process and its children (the
+notebook's kernel) is sampled. Results go to ``benchmarks/results.json`` under
+``book_<profile>`` after every chapter, so that a run stopped midway keeps what it measured;
+the performance chapter reads them (:func:`dstc_lib.performance.chapter_table`).
+
+    .venv/bin/python benchmarks/bench_book.py [--profile scale] [--timeout S] [chapter ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, ROOT, PeakRSS, environment  # noqa: E402
+
+LIMIT_GB = 8.0
+
+
+def tree_rss(proc: psutil.Process) -> tuple[int, int]:
+    """Resident memory of a process and its descendants: (total, largest single process)."""
+    total = largest = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            rss = p.memory_info().rss
+        except psutil.Error:
+            continue
+        total += rss
+        largest = max(largest, rss)
+    return total, largest
+
+
+def run_chapter(
+    chapter: str, profile: str, timeout: float, out_dir: Path, memory_limit_gb: float
+) -> dict:
+    """Run one chapter in a fresh process; seconds, peak memory (whole tree and the largest
+    process, the kernel), and the error if it failed. Each process of the run may allocate at
+    most ``memory_limit_gb`` of private memory (RLIMIT_DATA, inherited by the kernel): a chapter
+    that would need more fails with a MemoryError instead of pushing a shared machine into
+    swapping or the out-of-memory killer."""
+    limit = int(memory_limit_gb * 2**30)
+
+    def capped():
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+    cmd = [sys.executable, "-m", "dstc_lib.cli", "chapter", "run", f"book/{chapter}.ipynb"]
+    cmd += ["--profile", profile, "--output", str(out_dir / f"{chapter}.ipynb")]
+    t0 = time.perf_counter()
+    log = out_dir / f"{chapter}.log"
+    with open(log, "w") as sink:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, preexec_fn=capped
+        )
+        watched = psutil.Process(proc.pid)
+        peak_total = peak_one = 0
+        while proc.poll() is None:
+            try:
+                total, one = tree_rss(watched)
+            except psutil.Error:
+                total = one = 0
+            peak_total, peak_one = max(peak_total, total), max(peak_one, one)
+            if time.perf_counter() - t0 > timeout:
+                for p in [*watched.children(recursive=True), watched]:
+                    try:
+                        p.kill()
+                    except psutil.Error:
+                        pass
+                proc.wait()
+                break
+            time.sleep(0.25)
+    seconds = time.perf_counter() - t0
+    text = log.read_text(errors="replace")
+    timed_out = seconds > timeout
+    ok = proc.returncode == 0 and not timed_out
+    return {
+        "chapter": chapter,
+        "seconds": round(seconds, 1),
+        "peak_rss_mb": round(peak_total / 2**20),
+        "peak_rss_largest_process_mb": round(peak_one / 2**20),
+        "ok": ok,
+        "memory_limit_gb": memory_limit_gb,
+        "error": "" if ok else ("timed out" if timed_out else " | ".join(text.splitlines()[-3:])),
+    }
+
+
+def generate(profile_name: str) -> dict | None:
+    """Generate the profile's data, timed with its peak memory; None if it was already there."""
+    from dstc_lib.runner import ensure_data, load_profile
+
+    profile = load_profile(profile_name, ROOT)
+    synthetic = (profile.get("data") or {}).get("synthetic")
+    if not synthetic or (ROOT / synthetic["out"] / "manifest.json").exists():
+        ensure_data(profile, ROOT, False)  # checks the manifest; regenerates if it differs
+        return None
+    t0 = time.perf_counter()
+    with PeakRSS() as peak:
+        ensure_data(profile, ROOT, False)
+    return {
+        "seconds": round(time.perf_counter() - t0, 1),
+        "peak_rss_mb": round(peak.total_mb),
+        "peak_rss_driver_mb": round(PeakRSS.driver_mb()),
+    }
+
+
+def save(name: str, section: dict) -> None:
+    from common import save_section
+
+    save_section(name, section)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="scale")
+    ap.add_argument("--timeout", type=float, default=3 * 3600, help="seconds per chapter")
+    ap.add_argument(
+        "--memory-limit-gb", type=float, default=12.0, help="private memory per process"
+    )
+    ap.add_argument("chapters", nargs="*")
+    args = ap.parse_args(argv)
+    from dstc_lib.runner import toc_files
+
+    chapters = args.chapters or [Path(p).stem for p in toc_files(ROOT) if p.endswith(".ipynb")]
+    name = f"book_{args.profile}"
+    section = json.loads(RESULTS.read_text()).get(name, {}) if RESULTS.exists() else {}
+    section |= {"profile": args.profile, "limit_gb": LIMIT_GB, "environment": environment()}
+    generated = generate(args.profile)
+    if generated is not None:  # else keep the time measured when it was generated
+        section["generate"] = generated
+    save(name, section)
+    out_dir = ROOT / "_build" / f"bench-{args.profile}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs = {r["chapter"]: r for r in section.get("chapters", [])}
+    for chapter in chapters:
+        print(f"{chapter} ...", flush=True)
+        runs[chapter] = run_chapter(
+            chapter, args.profile, args.timeout, out_dir, args.memory_limit_gb
+        )
+        print(json.dumps(runs[chapter]), flush=True)
+        section["chapters"] = list(runs.values())
+        save(name, section)
+    return section
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Clustering benchmark on public time series that ship inside a package (no download): six
+UCR/UEA sets bundled in ``aeon``'s wheel, scored by NMI and ARI against their classes.
+
+Methods, each over the same seeds: k-means on the z-normalised series, k-means on their FFT
+magnitudes, tslearn's k-Shape, :class:`dstc_lib.models.contrastive.ContrastiveClustering`
+with its defaults (the cluster head, and k-means on its latent), and DSTC without a graph.
+
+The data: train and test parts together, as clustering studies do (Lafabregue et al. 2022);
+each univariate series z-normalised; JapaneseVowels' unequal lengths padded with each series'
+last value to the longest, then each channel standardised over the data set. DSTC needs a
+length that is a multiple of 8: its input is padded with zeros (the mean) at the end.
+
+Run alone with ``python benchmarks/bench_cluster.py`` (``--help`` for a quick subset); needs
+the optional ``bench`` extra (``pip install -e '.[bench]'``: aeon). Writes the section
+``cluster`` of ``benchmarks/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, environment, save_section  # noqa: E402
+
+DATASETS = ("ArrowHead", "GunPoint", "ItalyPowerDemand", "OSULeaf", "ACSF1", "JapaneseVowels")
+METHODS = (
+    "k-means (z-normalised)",
+    "k-means (FFT magnitudes)",
+    "k-Shape",
+    "contrastive (head)",
+    "contrastive (latent k-means)",
+    "DSTC (no graph)",
+)
+SEEDS = (0, 1, 2)
+# Published NMI of the best of the end-to-end deep methods Lafabregue et al. (2022, DMKD,
+# "End-to-end deep representation learning for time series clustering: a comparative study")
+# report per set would go here; we could not check their tables from this machine, so none is
+# shown rather than a number we cannot source.
+LITERATURE: dict[str, dict[str, float]] = {}
+
+
+def load(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A data set as ``(n_samples, n_channels, n_steps)`` float32 and integer classes."""
+    from aeon.datasets import load_classification
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        X, y = load_classification(name)
+    y = np.unique(y, return_inverse=True)[1]
+    if isinstance(X, list):  # unequal lengths: pad with the last value
+        longest = max(x.shape[1] for x in X)
+        X = np.stack([np.pad(x, ((0, 0), (0, longest - x.shape[1])), mode="edge") for x in X])
+        X = (X - X.mean(axis=(0, 2), keepdims=True)) / X.std(axis=(0, 2), keepdims=True)
+    else:
+        X = (X - X.mean(axis=2, keepdims=True)) / np.maximum(X.std(axis=2, keepdims=True), 1e-8)
+    return X.astype(np.float32), y
+
+
+def cluster(method: str, X: np.ndarray, k: int, seed: int, options: dict) -> np.ndarray:
+    """Labels of one method on one data set for one seed."""
+    from sklearn.cluster import KMeans
+
+    if method == "k-means (z-normalised)":
+        return KMeans(k, n_init=10, random_state=seed).fit_predict(X.reshape(len(X), -1))
+    if method == "k-means (FFT magnitudes)":
+        spectrum = np.abs(np.fft.rfft(X, axis=2)).reshape(len(X), -1)
+        return KMeans(k, n_init=10, random_state=seed).fit_predict(spectrum)
+    if method == "k-Shape":
+        from tslearn.clustering import KShape
+
+        return KShape(n_clusters=k, random_state=seed).fit_predict(X.transpose(0, 2, 1))
+    if method == "DSTC (no graph)":
+        from dstc_lib.models.dstc import DSTC
+
+        pad = -X.shape[2] % 8
+        Xp = np.pad(X, ((0, 0), (0, 0), (0, pad)))
+        return DSTC(k, hops=0, random_state=seed, **options.get("dstc", {})).fit_predict(Xp)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def contrastive(X: np.ndarray, k: int, seed: int, options: dict) -> tuple[np.ndarray, ...]:
+    """The head's labels and k-means on the latent of one contrastive fit."""
+    from dstc_lib.models.contrastive import ContrastiveClustering, latent_kmeans
+
+    model = ContrastiveClustering(k, random_state=seed, **options.get("contrastive", {}))
+    head = model.fit_predict(X)
+    return head, latent_kmeans(model.transform(X), k, seed)
+
+
+def run(datasets=DATASETS, methods=METHODS, seeds=SEEDS, options: dict | None = None) -> dict:
+    """Scores ``{dataset: {method: {"NMI": [...], "ARI": [...], "seconds": [...]}}}``."""
+    import torch
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+    from threadpoolctl import threadpool_limits
+
+    options = options or {}
+    torch.set_num_threads(1)
+    scores: dict = {}
+    with threadpool_limits(1):
+        for name in datasets:
+            start = time.perf_counter()
+            X, y = load(name)
+            k = len(np.unique(y))
+            table = scores.setdefault(name, {"shape": list(X.shape), "classes": k})
+            for seed in seeds:
+                found = {}
+                for method in methods:
+                    if method.startswith("contrastive"):
+                        if "contrastive (head)" not in found:
+                            t0 = time.perf_counter()
+                            head, latent = contrastive(X, k, seed, options)
+                            seconds = time.perf_counter() - t0
+                            found["contrastive (head)"] = (head, seconds)
+                            found["contrastive (latent k-means)"] = (latent, seconds)
+                        continue
+                    t0 = time.perf_counter()
+                    found[method] = (cluster(method, X, k, seed, options), 0.0)
+                    found[method] = (found[method][0], time.perf_counter() - t0)
+                for method in methods:
+                    labels, seconds = found[method]
+                    cell = table.setdefault(method, {"NMI": [], "ARI": [], "seconds": []})
+                    cell["NMI"].append(float(normalized_mutual_info_score(y, labels)))
+                    cell["ARI"].append(float(adjusted_rand_score(y, labels)))
+                    cell["seconds"].append(float(seconds))
+                print(name, seed, {m: round(table[m]["NMI"][-1], 3) for m in methods}, flush=True)
+            table["seconds"] = time.perf_counter() - start
+    return scores
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    parser.add_argument("--methods", nargs="*", default=list(METHODS))
+    parser.add_argument("--seeds", nargs="*", type=int, default=list(SEEDS))
+    parser.add_argument(
+        "--steps", type=int, default=None, help="contrastive steps (default: its own)"
+    )
+    parser.add_argument("--no-save", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    options: dict = {"contrastive": {}, "dstc": {}}
+    if args.steps is not None:
+        options["contrastive"]["steps"] = args.steps
+    scores = run(args.datasets, args.methods, args.seeds, options)
+    section = {
+        "datasets": scores,
+        "seeds": args.seeds,
+        "options": options,
+        "literature": LITERATURE,
+        "seconds": 0.0,
+        "environment": environment(),
+    }
+    if not args.no_save:
+        # a run over some of the sets replaces their rows and keeps the others'
+        old = json.loads(RESULTS.read_text()).get("cluster", {}) if RESULTS.exists() else {}
+        if old.get("options") == options and old.get("seeds") == args.seeds:
+            section["datasets"] = {**old.get("datasets", {}), **scores}
+        section["seconds"] = sum(d["seconds"] for d in section["datasets"].values())
+        save_section("cluster", section)
+    return section
+
+
+if __name__ == "__main__":
+    out = main()
+    print(json.dumps({k: v for k, v in out.items() if k != "environment"}, indent=1)[:4000])

@@ -1,0 +1,71 @@
+"""The public-data benchmark's loader (aeon's bundled UCR/UEA sets) and the tables and readings
+chapter 3 builds from its results."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dstc_lib import harness
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+
+def test_loader_z_normalises_univariate_sets_and_pads_unequal_lengths():
+    pytest.importorskip("aeon", reason="the optional bench extra")
+    from bench_cluster import load
+
+    X, y = load("ItalyPowerDemand")
+    assert X.shape == (1096, 1, 24) and X.dtype == np.float32
+    np.testing.assert_allclose(X.mean(axis=2), 0, atol=1e-5)
+    np.testing.assert_allclose(X.std(axis=2), 1, atol=1e-4)
+    assert sorted(np.unique(y)) == [0, 1]
+    X, y = load("JapaneseVowels")
+    assert X.shape == (640, 12, 29) and len(np.unique(y)) == 9
+    assert np.isfinite(X).all()
+    np.testing.assert_allclose(X.mean(axis=(0, 2)), 0, atol=1e-4)
+
+
+def _section(head, latent, km=(0.3, 0.5), fft=(0.2, 0.6)):
+    methods = {
+        "k-means (z-normalised)": km,
+        "k-means (FFT magnitudes)": fft,
+        "contrastive (head)": head,
+        "contrastive (latent k-means)": latent,
+    }
+    return {
+        "datasets": {
+            name: {
+                "shape": [10, 1, 8],
+                "classes": 2,
+                **{m: {"NMI": [v[i], v[i]], "ARI": [v[i] / 2] * 2} for m, v in methods.items()},
+            }
+            for i, name in enumerate(["A", "B"])
+        }
+    }
+
+
+def test_harness_table_averages_the_seeds_and_the_reading_follows_the_numbers():
+    table = harness.harness_table(_section(head=(0.4, 0.7), latent=(0.35, 0.55)))
+    assert list(table.index) == ["A", "B", "mean"]
+    assert table.loc["B", "contrastive (head)"] == pytest.approx(0.7)
+    assert table.loc["mean", "k-means (z-normalised)"] == pytest.approx(0.4)
+    text = harness.harness_markdown(table)
+    assert "on 2 of 2 sets (A, B)" in text and "above both" in text
+    assert "never below" in text and "does not meet" in text  # 2 sets < the 4 asked
+    table = harness.harness_table(_section(head=(0.1, 0.4), latent=(0.2, 0.55)), "ARI")
+    text = harness.harness_markdown(table, "ARI")
+    assert "on 0 of 2 sets." in text and "not above both" in text
+    assert "on 1 set(s) (A)" in text
+    with pytest.raises(ValueError, match="metric"):
+        harness.harness_table(_section((0, 0), (0, 0)), "F1")
+
+
+def test_versus_markdown_counts_the_seeds_ahead():
+    v = pd.DataFrame({"ref": [0.5, 0.5, 0.5], "a": [0.6, 0.4, 0.7]}, index=[0, 1, 2])
+    v.loc["mean"] = v.mean()
+    assert harness.versus_markdown(v, "ref", ["a"]) == (
+        "- a: mean 0.567 against 0.500 for ref (+0.067), ahead on 2 of 3 seeds."
+    )
