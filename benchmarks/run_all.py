@@ -1,7 +1,7 @@
 """Run every benchmark and write ``benchmarks/results.json``: one section per benchmark, plus the
 environment the numbers come from and the total time. ``make bench`` runs this.
 
-    .venv/bin/python benchmarks/run_all.py [name ...]     (names: read, reduce, train, dstc)
+    .venv/bin/python benchmarks/run_all.py [name ...]     (names: read, reduce, train, dstc, atlas)
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ BENCHMARKS = {
     "reduce": "bench_reduce",
     "train": "bench_train",
     "dstc": "bench_dstc",
+    "atlas": "bench_atlas",
 }
 
 
