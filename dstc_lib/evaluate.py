@@ -218,6 +218,15 @@ def say_regimes(table: pd.DataFrame) -> str:
             for _, r in short.head(3).iterrows()
         )
         out.append(f"It falls short where {cases}.")
+    below = table[table["met"] & (table["margin"] < 0)].sort_values("margin")
+    if len(below):
+        r = below.iloc[0]
+        out.append(
+            f"Its mean is below the best baseline's in {len(below)} of these, within noise; the "
+            f"largest gap is where {where(r)}: {r['DSTC']:.3f} against {r['best baseline']}'s "
+            f"{r['best']:.3f}, a gap of {-r['margin']:.3f} inside a seed sd of "
+            f"{r['tolerance']:.3f}."
+        )
     gain = table.sort_values("graph gain")
     top, bottom = gain.iloc[-1], gain.iloc[0]
     sentence = f"The graph helps most where {where(top)} (DSTC {top['graph gain']:.3f} above IDEC)"
@@ -244,4 +253,11 @@ def say_regimes(table: pd.DataFrame) -> str:
     if parts:
         text = "; ".join(parts)
         out.append(text[0].upper() + text[1:] + ".")
+    above = table[table["DSTC"] > table["ceiling"]]
+    if len(above):
+        out.append(
+            f"In {len(above)} regimes DSTC even scores above the centroid ceiling (at most "
+            f"{(above['DSTC'] - above['ceiling']).max():.3f} above): there a tile's own week "
+            "is ambiguous and its neighbours tell its zone."
+        )
     return " ".join(out)
