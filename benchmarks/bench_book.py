@@ -42,7 +42,12 @@ def tree_rss(proc: psutil.Process) -> tuple[int, int]:
 
 
 def run_chapter(
-    chapter: str, profile: str, timeout: float, out_dir: Path, memory_limit_gb: float
+    chapter: str,
+    profile: str,
+    timeout: float,
+    out_dir: Path,
+    memory_limit_gb: float,
+    params: list | None = None,
 ) -> dict:
     """Run one chapter in a fresh process; seconds, peak memory (whole tree and the largest
     process, the kernel), and the error if it failed. Each process of the run may allocate at
@@ -56,6 +61,8 @@ def run_chapter(
 
     cmd = [sys.executable, "-m", "dstc_lib.cli", "chapter", "run", f"book/{chapter}.ipynb"]
     cmd += ["--profile", profile, "--output", str(out_dir / f"{chapter}.ipynb")]
+    for name, value in params or []:
+        cmd += ["-p", name, value]
     t0 = time.perf_counter()
     log = out_dir / f"{chapter}.log"
     with open(log, "w") as sink:
@@ -90,6 +97,7 @@ def run_chapter(
         "peak_rss_largest_process_mb": round(peak_one / 2**20),
         "ok": ok,
         "memory_limit_gb": memory_limit_gb,
+        "parameters": {name: value for name, value in params or []},
         "error": "" if ok else ("timed out" if timed_out else " | ".join(text.splitlines()[-3:])),
     }
 
@@ -126,25 +134,28 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument(
         "--memory-limit-gb", type=float, default=12.0, help="private memory per process"
     )
+    ap.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    ap.add_argument("--no-generate", action="store_true", help="use the data as they are")
+    ap.add_argument("--name", default=None, help="results section book_<name> (default: profile)")
     ap.add_argument("chapters", nargs="*")
     args = ap.parse_args(argv)
     from dstc_lib.runner import toc_files
 
     chapters = args.chapters or [Path(p).stem for p in toc_files(ROOT) if p.endswith(".ipynb")]
-    name = f"book_{args.profile}"
+    name = f"book_{args.name or args.profile}"
     section = json.loads(RESULTS.read_text()).get(name, {}) if RESULTS.exists() else {}
     section |= {"profile": args.profile, "limit_gb": LIMIT_GB, "environment": environment()}
-    generated = generate(args.profile)
+    generated = None if args.no_generate else generate(args.profile)
     if generated is not None:  # else keep the time measured when it was generated
         section["generate"] = generated
     save(name, section)
-    out_dir = ROOT / "_build" / f"bench-{args.profile}"
+    out_dir = ROOT / "_build" / f"bench-{args.name or args.profile}"
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = {r["chapter"]: r for r in section.get("chapters", [])}
     for chapter in chapters:
         print(f"{chapter} ...", flush=True)
         runs[chapter] = run_chapter(
-            chapter, args.profile, args.timeout, out_dir, args.memory_limit_gb
+            chapter, args.profile, args.timeout, out_dir, args.memory_limit_gb, args.param
         )
         print(json.dumps(runs[chapter]), flush=True)
         section["chapters"] = list(runs.values())

@@ -1124,7 +1124,7 @@ def generate_scale_city(
     >>> ct.week.shape, ct.daily.shape
     ((120, 3, 168), (120, 77))
     """
-    from .reduce import HOURS_PER_WEEK, _write_service
+    from .reduce import HOURS_PER_WEEK, _write_service, open_week
     from .study_calendar import holidays, hour_of_week_offset
 
     out = Path(out)
@@ -1155,9 +1155,7 @@ def generate_scale_city(
     for d in in_week:
         by_dow.setdefault(d.weekday(), []).append(days.index(d))
     kinds = sorted({day_kind(d, city) for d in days})
-    week = np.lib.format.open_memmap(
-        entry / "week.npy", mode="w+", dtype=np.float32, shape=(n, len(services), HOURS_PER_WEEK)
-    )
+    week = open_week(entry / "week.npy", (n, len(services), HOURS_PER_WEEK))
     daily_mean = np.zeros((n, n_days))
     daily_var = np.zeros((n, n_days))
     city_hours = np.zeros((n_days, 24))
@@ -1169,21 +1167,22 @@ def generate_scale_city(
         for k in kinds:  # [T, 96] DL + UL, no event, per day kind
             day = next(d for d in days if day_kind(d, city) == k)
             expected[k] = expected_traffic(layout, tables, s, day, [], flags[:, :0]) * both
+        by_hour = {k: e.reshape(n, 24, 4).sum(axis=2) for k, e in expected.items()}  # [T, 24]
         values = np.full((n, HOURS_PER_WEEK), np.nan)
         for idx in (by_dow[w] for w in sorted(by_dow)):
             k = day_kind(days[idx[0]], city)
-            mean = expected[k] * float(np.mean(day_factor[idx]))
+            hourly = by_hour[k] * float(np.mean(day_factor[idx]))
             for j, ev in enumerate(events):  # an event day adds its effect once among n days
                 if days.index(ev.date) in idx:
-                    extra = _event_extra(layout, ev, flags[:, j], expected[k])
-                    mean += extra * day_factor[days.index(ev.date)] / len(idx)
-            hourly = mean.reshape(n, 24, 4).sum(axis=2)
+                    rows, extra = _event_extra(layout, ev, flags[:, j], expected[k])
+                    share = day_factor[days.index(ev.date)] / len(idx)
+                    hourly[rows] += extra.reshape(len(rows), 24, 4).sum(axis=2) * share
             noise = rng.standard_normal(hourly.shape) * np.sqrt(quantum * hourly / len(idx))
             start = hour_of_week_offset(days[idx[0]])
             values[:, start : start + 24] = np.maximum(hourly + noise, 0.0)
         _write_service(week, s, values.astype(np.float32))
-        totals = {k: e.sum(axis=1) for k, e in expected.items()}
-        hours = {k: e.reshape(n, 24, 4).sum(axis=(0, 2)) for k, e in expected.items()}
+        totals = {k: h.sum(axis=1) for k, h in by_hour.items()}
+        hours = {k: h.sum(axis=0) for k, h in by_hour.items()}
         for d, day in enumerate(days):
             k, f = day_kind(day, city), day_factor[d]
             total, ch = totals[k] * f, hours[k] * f
@@ -1192,9 +1191,9 @@ def generate_scale_city(
                 total = total - expected[k][:, gone].sum(axis=1) * f
             for j, ev in enumerate(events):
                 if ev.date == day:
-                    extra = _event_extra(layout, ev, flags[:, j], expected[k] * f)
-                    total = total + extra.sum(axis=1)
-                    ch = ch + extra.reshape(n, 24, 4).sum(axis=(0, 2))
+                    rows, extra = _event_extra(layout, ev, flags[:, j], expected[k])
+                    total[rows] += extra.sum(axis=1) * f
+                    ch = ch + extra.reshape(len(rows), 24, 4).sum(axis=(0, 2)) * f
             daily_mean[:, d] += total
             daily_var[:, d] += quantum * total
             city_hours[d] += ch
@@ -1209,18 +1208,20 @@ def generate_scale_city(
     return out
 
 
-def _event_extra(layout: CityLayout, ev, flag: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """What a planted event adds to ``mean [T, 96]`` on its day (as in expected_traffic)."""
-    extra = np.zeros_like(mean)
-    hit = flag.astype(bool)
-    factor = np.full(hit.sum(), ev.factor)
+def _event_extra(
+    layout: CityLayout, ev, flag: np.ndarray, mean: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """What a planted event adds to ``mean [T, 96]`` on its day (as in expected_traffic): the
+    rows of the tiles it touches and their ``[rows, 96]`` addition (zero outside its slots)."""
+    rows = np.flatnonzero(flag)
+    factor = np.full(len(rows), ev.factor)
     if ev.kind == "match":
-        stadium = layout.archetype[hit] == ARCHETYPES.index("stadium")
+        stadium = layout.archetype[rows] == ARCHETYPES.index("stadium")
         factor[~stadium] = 1 + (ev.factor - 1) / 4
-    extra[hit, ev.start_slot : ev.end_slot] = mean[hit, ev.start_slot : ev.end_slot] * (
-        factor[:, None] - 1
-    )
-    return extra
+    extra = np.zeros((len(rows), mean.shape[1]))
+    window = slice(ev.start_slot, ev.end_slot)
+    extra[:, window] = mean[rows, window] * (factor[:, None] - 1)
+    return rows, extra
 
 
 def _write_truth_and_geo(out: Path, city: str, layout: CityLayout, events, flags) -> None:

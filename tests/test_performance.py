@@ -77,3 +77,13 @@ def test_chapter_table_reads_each_chapters_time_and_memory_and_says_what_went_ov
     assert "Did not complete: 06_lyon" in text
     with pytest.raises(KeyError, match="bench_book.py --profile paper"):
         chapter_table({"book_scale": {"chapters": rows}}, profile="paper")
+
+
+def test_per_file_reading_follows_the_numbers():
+    from dstc_lib.performance import say_per_file
+
+    p = {"files": 8, "read_seconds_per_file": 0.2, "reduce_seconds_per_file": 0.4}
+    p |= {"reduce_over_read": 2.0, "goal_reduce_over_read": 1.5}
+    assert "2.00 x the read, above the 1.5 x goal." in say_per_file({"reduce": {"per_file": p}})
+    p |= {"reduce_seconds_per_file": 0.24, "reduce_over_read": 1.2}
+    assert "1.20 x the read, within the 1.5 x goal." in say_per_file({"reduce": {"per_file": p}})
