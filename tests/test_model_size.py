@@ -7,14 +7,8 @@ import scipy.sparse as sp
 
 from dstc_lib.resources import ResourceError
 
-PENDING = pytest.mark.xfail(
-    strict=True,
-    raises=(RuntimeError, MemoryError, AssertionError),
-    reason="the model calls resources.check_model_size in fit (then drop this mark)",
-)
 
-
-@pytest.mark.parametrize("method", ["dstc", pytest.param("contrastive", marks=PENDING)])
+@pytest.mark.parametrize("method", ["dstc", "contrastive"])
 def test_a_width_of_two_million_is_refused_in_one_line(method):
     if method == "dstc":
         from dstc_lib.models.dstc import DSTC as Model

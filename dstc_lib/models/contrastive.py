@@ -45,6 +45,7 @@ from tqdm import tqdm
 from ..augment import HOURS_PER_DAY, WEEK_DAY_KINDS, Context, augment
 from ..augment import check_names as check_augmentations
 from ..checks import check_graph, check_n_clusters, check_samples
+from ..resources import check_model_size
 from ..seeding import torch_threads
 from .checkpoint import load_checkpoint, save_checkpoint
 
@@ -341,6 +342,18 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"max_length={self.max_length!r}: None or an integer >= 1")
         names = self._augmentation_names(X, graph)
         prior = self._check_size_prior()
+        check_model_size(  # on torch's meta device: a huge width is refused, not allocated
+            lambda: _Network(
+                X.shape[1],
+                self.width,
+                self.n_clusters,
+                self.projection_dim,
+                pool=_pool_factor(X.shape[2], self.max_length),
+                segments=self.segments,
+            ),
+            f"contrastive clustering with width={self.width}, projection_dim={self.projection_dim}",
+            "lower width (default 16) or projection_dim (default 128)",
+        )
         mean, scale = _standard_stats(X, self.standardize)
         X = ((X - mean) / scale).astype(np.float32)
         context = Context(data=torch.from_numpy(X), neighbours=graph)
