@@ -342,15 +342,19 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"max_length={self.max_length!r}: None or an integer >= 1")
         names = self._augmentation_names(X, graph)
         prior = self._check_size_prior()
-        check_model_size(  # on torch's meta device: a huge width is refused, not allocated
-            lambda: _Network(
+
+        def build() -> _Network:
+            return _Network(
                 X.shape[1],
                 self.width,
                 self.n_clusters,
                 self.projection_dim,
                 pool=_pool_factor(X.shape[2], self.max_length),
                 segments=self.segments,
-            ),
+            )
+
+        check_model_size(  # on torch's meta device: a huge width is refused, not allocated
+            build,
             f"contrastive clustering with width={self.width}, projection_dim={self.projection_dim}",
             "lower width (default 16) or projection_dim (default 128)",
         )
@@ -372,14 +376,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         generator = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            net = _Network(
-                X.shape[1],
-                self.width,
-                self.n_clusters,
-                self.projection_dim,
-                pool=_pool_factor(X.shape[2], self.max_length),
-                segments=self.segments,
-            )
+            net = build()
         optimiser = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         history = {"loss": [], "instance": [], "cluster": [], "entropy": [], "snapshots": {}}
         epoch, step = 0, 0
