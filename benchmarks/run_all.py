@@ -1,7 +1,7 @@
 """Run every benchmark and write ``benchmarks/results.json``: one section per benchmark, plus the
 environment the numbers come from and the total time. ``make bench`` runs this.
 
-    .venv/bin/python benchmarks/run_all.py [name ...]   (read, reduce, train, dstc, regimes)
+    .venv/bin/python benchmarks/run_all.py [name ...]   (read, reduce, train, dstc, regimes, atlas)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ BENCHMARKS = {
     "train": "bench_train",
     "dstc": "bench_dstc",
     "regimes": "bench_regimes",
+    "atlas": "bench_atlas",
 }
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "mix_linkage",
     "presence_table",
     "sample_patches",
+    "training_count",
     "city_table",
     "say_cities",
     "say_fate",
@@ -719,6 +720,29 @@ def unique_fate(
     return out
 
 
+def training_count(
+    cities: Sequence[AtlasCity], per_city: int, random_state: int, archetype: str
+) -> tuple[int, int]:
+    """How many tiles of ``archetype`` the shared model's training sample holds (the patches
+    :func:`fit_shared` draws with these ``per_city`` and ``random_state``), and its size.
+
+    Examples
+    --------
+    >>> rows, cols = np.divmod(np.arange(16), 4)
+    >>> c = AtlasCity("A", np.zeros((16, 1, 8), "f4"), ["a"], grid_graph(4, 4), rows, cols,
+    ...               np.arange(16), np.where(rows == 0, "port", "x"))
+    >>> training_count([c], 100, 0, "port")
+    (4, 16)
+    """
+    index, _ = pooled_sample(cities, per_city, random_state)
+    hits = sum(
+        int((np.asarray(c.truth)[i] == archetype).sum())
+        for c, i in zip(cities, index, strict=True)
+        if c.truth is not None
+    )
+    return hits, sum(len(i) for i in index)
+
+
 def _n(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
@@ -816,6 +840,12 @@ def say_fate(fate: dict, names: dict[int, str]) -> str:
     'The port tiles planted in M only (4 tiles) are **found**'
     """
     text = f"The {fate['archetype']} tiles planted in {fate['city']} only ({fate['tiles']} tiles) "
+    if "in training sample" in fate:
+        text = (
+            f"The shared model's training sample held {fate['in training sample']} "
+            f"{fate['archetype']} tiles among {fate['training tiles']:,} "
+            f"({fate['in training sample'] / fate['training tiles']:.1%}). " + text
+        )
     if fate["verdict"] == "found":
         return text + (
             f"are **found**: cluster {names[fate['cluster']]} takes {fate['recall']:.0%} of "

@@ -27,6 +27,7 @@ __all__ = [
     "say_comparison",
     "say_importance",
     "say_names_vs_planted",
+    "say_signatures",
     "say_summary",
     "write_pages",
 ]
@@ -132,6 +133,32 @@ def say_summary(summary: pd.Series) -> str:
     if "join_share" in summary:
         text += f" {summary['join_share']:.0%} of neighbouring tile pairs share a cluster."
     return text
+
+
+def say_signatures(sig: pd.DataFrame) -> str:
+    """What the signature table says: the largest cluster, and the clusters at the two ends of
+    the weekend/weekday ratio (the sharpest contrast between places).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"proposed name": ["business", "leisure", "homes"],
+    ...                   "tiles": [60, 30, 300], "weekend/weekday": [0.2, 2.9, 1.3]})
+    >>> import textwrap
+    >>> print(textwrap.fill(say_signatures(t), 90))
+    The largest cluster, 2 (homes), holds 300 of 390 tiles. Cluster 0 (business) has the
+    quietest weekends (0.20 x its weekday traffic per hour), cluster 1 (leisure) the busiest
+    (2.90 x).
+    """
+    largest = sig["tiles"].idxmax()
+    ratio = sig["weekend/weekday"].astype(float)
+    low, high = ratio.idxmin(), ratio.idxmax()
+    name = sig["proposed name"]
+    return (
+        f"The largest cluster, {largest} ({name[largest]}), holds {fmt(int(sig['tiles'].max()))}"
+        f" of {fmt(int(sig['tiles'].sum()))} tiles. Cluster {low} ({name[low]}) has the quietest"
+        f" weekends ({fmt(ratio[low], 2)} x its weekday traffic per hour), cluster {high}"
+        f" ({name[high]}) the busiest ({fmt(ratio[high], 2)} x)."
+    )
 
 
 def archetype_table(labels: np.ndarray, archetype: np.ndarray, names: pd.Series) -> pd.DataFrame:

@@ -176,6 +176,10 @@ def regime_table(section: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["blur", "zone_tiles", "intensity"], ignore_index=True)
 
 
+def _n(count: int, noun: str = "regime") -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def say_regimes(table: pd.DataFrame) -> str:
     """What the regime map says, in sentences computed from :func:`regime_table`'s rows:
     how many cells DSTC holds against the best baseline (within one seed sd), where it falls
@@ -196,8 +200,8 @@ def say_regimes(table: pd.DataFrame) -> str:
     5.5, blur 0.35, zones of 12 tiles (0.800 against k-means's 0.850). The graph helps most
     where intensity 0.2, blur 0.35, zones of 12 tiles (DSTC 0.300 above IDEC); it costs most
     where intensity 5.5, blur 0.35, zones of 12 tiles (0.020 below IDEC). Where smoothing pays
-    (graph-smoothed above k-means, 1 regimes), DSTC beats IDEC in 1; where smoothing costs (1
-    regimes), DSTC is on average 0.020 below IDEC.
+    (graph-smoothed above k-means, 1 regime), DSTC beats IDEC in 1; where smoothing costs (1
+    regime), DSTC is on average 0.020 below IDEC.
     """
 
     def where(row) -> str:
@@ -218,6 +222,15 @@ def say_regimes(table: pd.DataFrame) -> str:
             for _, r in short.head(3).iterrows()
         )
         out.append(f"It falls short where {cases}.")
+    below = table[table["met"] & (table["margin"] < 0)].sort_values("margin")
+    if len(below):
+        r = below.iloc[0]
+        out.append(
+            f"Its mean is below the best baseline's in {len(below)} of these, within noise; the "
+            f"largest gap is where {where(r)}: {r['DSTC']:.3f} against {r['best baseline']}'s "
+            f"{r['best']:.3f}, a gap of {-r['margin']:.3f} inside a seed sd of "
+            f"{r['tolerance']:.3f}."
+        )
     gain = table.sort_values("graph gain")
     top, bottom = gain.iloc[-1], gain.iloc[0]
     sentence = f"The graph helps most where {where(top)} (DSTC {top['graph gain']:.3f} above IDEC)"
@@ -231,17 +244,24 @@ def say_regimes(table: pd.DataFrame) -> str:
     parts = []
     if len(pays):
         parts.append(
-            f"Where smoothing pays (graph-smoothed above k-means, {len(pays)} regimes), DSTC "
+            f"Where smoothing pays (graph-smoothed above k-means, {_n(len(pays))}), DSTC "
             f"beats IDEC in {int((pays['graph gain'] > 0).sum())}"
         )
     if len(costs):
         mean = costs["graph gain"].mean()
         side = "above" if mean >= 0 else "below"
         parts.append(
-            f"where smoothing costs ({len(costs)} regimes), DSTC is on average "
+            f"where smoothing costs ({_n(len(costs))}), DSTC is on average "
             f"{abs(mean):.3f} {side} IDEC"
         )
     if parts:
         text = "; ".join(parts)
         out.append(text[0].upper() + text[1:] + ".")
+    above = table[table["DSTC"] > table["ceiling"]]
+    if len(above):
+        out.append(
+            f"In {_n(len(above))} DSTC even scores above the centroid ceiling (at most "
+            f"{(above['DSTC'] - above['ceiling']).max():.3f} above): there a tile's own week "
+            "is ambiguous and its neighbours tell its zone."
+        )
     return " ".join(out)

@@ -713,6 +713,16 @@ def interactive_map(
     return fmap
 
 
+def _grid_position(value: float, ticks: list) -> float:
+    """Where ``value`` falls on an axis whose cells are at ``ticks`` (index units), linear between
+    neighbouring ticks and extrapolated past the ends."""
+    ticks = np.asarray(ticks, dtype=float)
+    if len(ticks) == 1:
+        return 0.0
+    i = int(np.clip(np.searchsorted(ticks, value) - 1, 0, len(ticks) - 2))
+    return i + (value - ticks[i]) / (ticks[i + 1] - ticks[i])
+
+
 def regime_heatmap(
     table: pd.DataFrame,
     cities: dict[str, dict] | None = None,
@@ -723,7 +733,8 @@ def regime_heatmap(
     traffic intensity across, zone size down, each cell coloured and annotated by ``value``
     (red below zero, blue above; a cross where DSTC is more than one seed sd below the best
     baseline). ``cities`` (name -> regime knobs) are marked where their knobs fall, between
-    cells when they do not match a cell (on the panel of the nearest blur)."""
+    cells when they do not match a cell (on the panel of the nearest blur), with a triangle at
+    the edge when they fall outside the swept range."""
     blurs = sorted(table["blur"].unique())
     intensities = sorted(table["intensity"].unique())
     zones = sorted(table["zone_tiles"].unique())
@@ -743,22 +754,29 @@ def regime_heatmap(
             if len(row):
                 r = row.iloc[0]
                 mark = "" if r.get("met", True) else "\n✗"
-                ax.text(j, i, f"{r[value]:+.3f}{mark}", ha="center", va="center", fontsize=9)
+                colour = "w" if abs(r[value]) > 0.6 * limit else "k"
+                ax.text(
+                    j, i, f"{r[value]:+.3f}{mark}", ha="center", va="center", fontsize=9, c=colour
+                )
         ax.set_xticks(range(len(intensities)), [f"{v:g}" for v in intensities])
         ax.set_yticks(range(len(zones)), [f"{v:g}" for v in zones])
         ax.set_xlabel("traffic intensity (x the ci city's counts)")
         ax.set_title(f"border blur {blur:g} tiles", fontsize=10)
+        shown = 0
         for name, knobs in (cities or {}).items():
             if min(blurs, key=lambda b: abs(b - knobs["blur"])) != blur:
                 continue
-            x = np.interp(np.log(knobs["intensity"]), np.log(intensities), range(len(intensities)))
-            y = np.interp(knobs["zone_tiles"], zones, range(len(zones)))
-            outside = not (
-                zones[0] <= knobs["zone_tiles"] <= zones[-1]
-                and intensities[0] <= knobs["intensity"] <= intensities[-1]
+            x = _grid_position(np.log(knobs["intensity"]), np.log(intensities))
+            y = _grid_position(knobs["zone_tiles"], zones)
+            inside = -0.5 < x < len(intensities) - 0.5 and -0.5 < y < len(zones) - 0.5
+            x = float(np.clip(x, -0.42, len(intensities) - 0.58))
+            y = float(np.clip(y, -0.42, len(zones) - 0.58))
+            ax.plot(x, y, marker="o" if inside else "^", color="k", ms=8, mfc="none", mew=1.5)
+            offset = (-4, 8 - 18 * (shown % 2))
+            ax.annotate(
+                name, (x, y), xytext=offset, textcoords="offset points", fontsize=8, ha="right"
             )
-            ax.plot(x, y, marker="^" if outside else "o", color="k", ms=8, mfc="none", mew=1.5)
-            ax.annotate(name, (x, y), xytext=(6, 6), textcoords="offset points", fontsize=8)
+            shown += 1
     axes[0][0].set_ylabel("mean tiles per zone")
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.85)
     fig.suptitle(title, fontsize=11)

@@ -462,6 +462,22 @@ def write_geojson(path: Path, layout: CityLayout) -> None:
     path.write_text(json.dumps(doc, separators=(",", ":")))
 
 
+def _city_model(city: str, p, seed: int) -> tuple:
+    """What a city of preset ``p`` is made of: its grid, zone layout, days, planted events and
+    their flags per tile, services and service tables (shared by the raw-file and the reduced
+    generators, so both draw the same city)."""
+    if city not in p.grids:
+        raise ValueError(f"preset has no grid for {city!r}; it has {sorted(p.grids)}")
+    rows, cols = p.grids[city]
+    layout = make_layout(city, rows, cols, seed, p.zone_tiles)
+    days = study_days(p.start, p.n_days)
+    events, flags = (
+        plant_events(layout, days, seed) if p.events else ([], np.zeros((rows * cols, 0)))
+    )
+    services = list(p.services)
+    return rows, cols, layout, days, events, flags, services, service_tables(services, seed)
+
+
 def generate_city(
     out: Path | str,
     city: str,
@@ -476,16 +492,7 @@ def generate_city(
     number of workers."""
     out = Path(out)
     p = PRESETS[preset] if isinstance(preset, str) else preset
-    if city not in p.grids:
-        raise ValueError(f"preset has no grid for {city!r}; it has {sorted(p.grids)}")
-    rows, cols = p.grids[city]
-    layout = make_layout(city, rows, cols, seed, p.zone_tiles)
-    days = study_days(p.start, p.n_days)
-    events, flags = (
-        plant_events(layout, days, seed) if p.events else ([], np.zeros((rows * cols, 0)))
-    )
-    services = list(p.services)
-    tables = service_tables(services, seed)
+    rows, cols, layout, days, events, flags, services, tables = _city_model(city, p, seed)
 
     truth = pd.DataFrame(
         {
@@ -1129,16 +1136,7 @@ def generate_scale_city(
 
     out = Path(out)
     p = SCALE_PRESETS[preset] if isinstance(preset, str) else preset
-    if city not in p.grids:
-        raise ValueError(f"preset has no grid for {city!r}; it has {sorted(p.grids)}")
-    rows, cols = p.grids[city]
-    layout = make_layout(city, rows, cols, seed, p.zone_tiles)
-    days = study_days(p.start, p.n_days)
-    events, flags = (
-        plant_events(layout, days, seed) if p.events else ([], np.zeros((rows * cols, 0)))
-    )
-    services = list(p.services)
-    tables = service_tables(services, seed)
+    rows, cols, layout, days, events, flags, services, tables = _city_model(city, p, seed)
     _write_truth_and_geo(out, city, layout, events, flags)
     day_factor = _rng(seed, city, 3).lognormal(0.0, 0.04, size=len(days))
     job = _FilePairJob(out, layout, tables, services, days, events, flags, day_factor, seed, False)

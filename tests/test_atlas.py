@@ -276,3 +276,25 @@ def test_own_models_get_the_shared_model_s_steps():
     assert atlas.matched_budget(options, 600, 600) == options
     with pytest.raises(ValueError, match="own_budget='tiles'"):
         atlas.leave_one_city_out([], own_budget="tiles")
+
+
+def test_training_count_counts_the_sampled_archetype(cities):
+    hits, total = atlas.training_count(cities, 15, 0, "port")
+    index, graph = atlas.pooled_sample(cities, 15, 0)
+    assert total == graph.shape[0] == sum(len(i) for i in index)
+    marseille = [c.name for c in cities].index(synth.UNIQUE_CITY)
+    assert hits == int((cities[marseille].truth[index[marseille]] == "port").sum())
+    fate = {
+        "city": "M",
+        "archetype": "port",
+        "tiles": 4,
+        "cluster": 1,
+        "recall": 1.0,
+        "purity": 0.9,
+        "largest share elsewhere": 0.0,
+        "in city": "P",
+        "verdict": "found",
+        "in training sample": 3,
+        "training tiles": 300,
+    }
+    assert atlas.say_fate(fate, {1: "1"}).startswith("The shared model's training sample held 3 ")

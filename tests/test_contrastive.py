@@ -317,3 +317,35 @@ def test_size_prior_uniform_is_li_et_al_and_kmeans_uses_the_inputs_group_sizes()
         _small(steps=1, size_prior="zipf").fit(X)
     with pytest.raises(ValueError, match="size_prior"):
         _small(steps=1, size_prior=[1.0, 0.0]).fit(X)
+
+
+def test_segments_let_the_latent_see_where_a_pattern_is():
+    from dstc_lib.models.contrastive import _Network
+
+    torch.manual_seed(0)
+    early, late = torch.zeros(1, 1, 64), torch.zeros(1, 1, 64)
+    early[0, 0, 10:14], late[0, 0, 40:44] = 1.0, 1.0  # the same bump, moved in time
+    for segments, same in ((1, True), (4, False)):
+        net = _Network(1, 8, 2, 4, segments=segments).eval()
+        with torch.no_grad():
+            h_early, h_late = net(early)[0], net(late)[0]
+        assert torch.allclose(h_early, h_late, atol=1e-5) == same
+    with pytest.raises(ValueError, match="segments=0"):
+        _small(segments=0).fit(_two_kinds(n=8)[0])
+
+
+def test_score_variants_takes_augmentation_views_and_parameter_variants():
+    X, kind = _two_kinds(n=24)
+    ring = sp.csr_array(sp.diags_array([np.ones(23), np.ones(23)], offsets=[1, -1]))
+    variants = {
+        "all": "auto",
+        "views": {"weak": ["noise"], "strong": ["crop_resize"]},
+        "prior": {"augmentations": "auto", "size_prior": "kmeans"},
+    }
+    params = dict(n_clusters=2, steps=2, batch_size=12, width=4)
+    models, rows = score_variants(X, kind, variants, [0], graph=ring, **params)
+    assert models["all", 0].augmentations_["strong"][-1] == "neighbour_mix"  # auto + graph
+    assert models["views", 0].augmentations_ == {"weak": ["noise"], "strong": ["crop_resize"]}
+    assert models["prior", 0].size_prior_ is not None
+    assert models["prior", 0].augmentations_["weak"][-1] == "neighbour_mix"
+    assert [r["variant"] for r in rows] == ["all", "views", "prior"]

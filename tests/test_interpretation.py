@@ -102,3 +102,25 @@ def test_the_transfer_finding_reads_the_spread():
     apart = report.findings(kept | {"transfer-best-sd": 0.01, "transfer-main-ari": 0.6})[0]
     assert close.startswith("**Transfer.** Over 3 seeds") and "within the seeds' spread" in close
     assert "ahead of dstc (0.600 ± 0.004)" in apart
+
+
+def test_signature_sentence_follows_the_values():
+    from dstc_lib import case_study
+
+    sig = pd.DataFrame(
+        {"proposed name": ["office", "park"], "tiles": [10, 30], "weekend/weekday": [0.3, 2.0]}
+    )
+    flipped = sig.assign(tiles=[50, 30], **{"weekend/weekday": [2.5, 0.5]})
+    one, two = case_study.say_signatures(sig), case_study.say_signatures(flipped)
+    assert one.startswith("The largest cluster, 1 (park), holds 30 of 40")
+    assert two.startswith("The largest cluster, 0 (office), holds 50 of 80")
+    assert (
+        "Cluster 0 (office) has the quietest" in one and "Cluster 1 (park) has the quietest" in two
+    )
+
+
+def test_the_anomaly_finding_says_whether_the_clusters_matter():
+    kept = {"anomalies-paris-f1": 1.0, "anomalies-paris-baseline-f1": 0.8}
+    flat = report.findings(kept | {"anomalies-paris-peer-spread": 0.0})[0]
+    steep = report.findings(kept | {"anomalies-paris-peer-spread": 0.4})[0]
+    assert "does as well" in flat and "up to 0.400" in steep

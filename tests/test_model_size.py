@@ -7,12 +7,6 @@ import scipy.sparse as sp
 
 from dstc_lib.resources import ResourceError
 
-pytestmark = pytest.mark.xfail(
-    strict=True,
-    raises=(RuntimeError, MemoryError, AssertionError),
-    reason="the model owners call resources.check_model_size in fit (then drop this mark)",
-)
-
 
 @pytest.mark.parametrize("method", ["dstc", "contrastive"])
 def test_a_width_of_two_million_is_refused_in_one_line(method):

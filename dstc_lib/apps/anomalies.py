@@ -548,3 +548,26 @@ def say_city_days(recall: pd.DataFrame) -> str:
             f" nights found, {other} other day{'s' if other != 1 else ''} flagged."
         )
     return " ".join(parts)
+
+
+def say_events(events: pd.DataFrame) -> str:
+    """The planted events in a sentence (``kind``, ``date``, ``factor``, ``n_tiles`` per event,
+    indexed by city).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"kind": ["match", "closure"], "date": ["2019-03-28", "2019-04-02"],
+    ...                   "factor": [12.0, 0.15], "n_tiles": [35, 17]}, index=["Paris", "Paris"])
+    >>> import textwrap
+    >>> print(textwrap.fill(say_events(t), 90))
+    2 planted events: Paris match on 2019-03-28 (factor 12, 35 tiles) and Paris closure on
+    2019-04-02 (factor 0.15, 17 tiles).
+    """
+    from ..report import _join, fmt
+
+    items = [
+        f"{city} {row['kind']} on {fmt(pd.Timestamp(row['date']))} (factor"
+        f" {float(row['factor']):g}, {fmt(int(row['n_tiles']))} tiles)"
+        for city, row in events.iterrows()
+    ]
+    return f"{len(items)} planted events: {_join(items)}."

@@ -45,6 +45,7 @@ from tqdm import tqdm
 from ..augment import HOURS_PER_DAY, WEEK_DAY_KINDS, Context, augment
 from ..augment import check_names as check_augmentations
 from ..checks import check_graph, check_n_clusters, check_samples
+from ..resources import check_model_size
 from ..seeding import torch_threads
 from .checkpoint import load_checkpoint, save_checkpoint
 
@@ -119,7 +120,9 @@ def cluster_loss(
 class _Network(nn.Module):
     """The FCN backbone of Wang et al. (2017) and the two heads of Li et al. (2021)."""
 
-    def __init__(self, channels: int, width: int, k: int, proj: int, pool: int = 1):
+    def __init__(
+        self, channels: int, width: int, k: int, proj: int, pool: int = 1, segments: int = 1
+    ):
         super().__init__()
         layers, c_in = [], channels
         if pool > 1:  # average of ``pool`` consecutive steps (long series, see max_length)
@@ -131,7 +134,16 @@ class _Network(nn.Module):
                 nn.ReLU(),
             ]
             c_in = c_out
-        self.backbone = nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten())
+        if segments == 1:  # global average pooling: the latent ignores where a pattern is
+            head = [nn.AdaptiveAvgPool1d(1), nn.Flatten()]
+        else:  # average over ``segments`` parts of the series, kept in order: where matters
+            head = [
+                nn.AdaptiveAvgPool1d(segments),
+                nn.Flatten(),
+                nn.Linear(width * segments, width),
+                nn.ReLU(),
+            ]
+        self.backbone = nn.Sequential(*layers, *head)
         self.instance_head = nn.Sequential(
             nn.Linear(width, width), nn.ReLU(), nn.Linear(width, proj)
         )
@@ -186,6 +198,11 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         steps before the backbone (a 168-hour week becomes 84 two-hour steps): the cost of a
         step grows with the length, and the FCN's kernels see more of a long series. None
         keeps every step.
+    segments : int
+        1: global average pooling (Wang et al.), the latent does not know *when* a pattern
+        occurs; more: the last convolution's output averaged over that many consecutive parts
+        of the series, in order, then a linear layer to ``width`` (the hour of the week
+        matters for traffic).
     assign : {"head", "kmeans"}
         Argmax of the cluster head, or k-means on the latent.
     standardize : bool
@@ -255,6 +272,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         width: int = 16,
         projection_dim: int = 128,
         max_length: int | None = 128,
+        segments: int = 1,
         assign: str = "head",
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
@@ -280,6 +298,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.width = width
         self.projection_dim = projection_dim
         self.max_length = max_length
+        self.segments = segments
         self.assign = assign
         self.standardize = standardize
         self.random_state = random_state
@@ -311,12 +330,34 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"n_iter_no_change={self.n_iter_no_change}: at least 1 pass")
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
             raise ValueError(f"steps={self.steps!r}: must be an integer >= 0")
+        if (
+            isinstance(self.segments, bool)
+            or not isinstance(self.segments, int)
+            or self.segments < 1
+        ):
+            raise ValueError(f"segments={self.segments!r}: must be an integer >= 1")
         if self.max_length is not None and not (
             isinstance(self.max_length, int) and self.max_length >= 1
         ):
             raise ValueError(f"max_length={self.max_length!r}: None or an integer >= 1")
         names = self._augmentation_names(X, graph)
         prior = self._check_size_prior()
+
+        def build() -> _Network:
+            return _Network(
+                X.shape[1],
+                self.width,
+                self.n_clusters,
+                self.projection_dim,
+                pool=_pool_factor(X.shape[2], self.max_length),
+                segments=self.segments,
+            )
+
+        check_model_size(  # on torch's meta device: a huge width is refused, not allocated
+            build,
+            f"contrastive clustering with width={self.width}, projection_dim={self.projection_dim}",
+            "lower width (default 16) or projection_dim (default 128)",
+        )
         mean, scale = _standard_stats(X, self.standardize)
         X = ((X - mean) / scale).astype(np.float32)
         context = Context(data=torch.from_numpy(X), neighbours=graph)
@@ -335,13 +376,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         generator = torch.Generator().manual_seed(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            net = _Network(
-                X.shape[1],
-                self.width,
-                self.n_clusters,
-                self.projection_dim,
-                pool=_pool_factor(X.shape[2], self.max_length),
-            )
+            net = build()
         optimiser = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         history = {"loss": [], "instance": [], "cluster": [], "entropy": [], "snapshots": {}}
         epoch, step = 0, 0

@@ -59,6 +59,7 @@ from tqdm import tqdm
 
 from ..checks import check_graph, check_n_clusters, check_samples
 from ..graph import normalise_graph, similarity_weights
+from ..resources import check_model_size
 from ..seeding import local_torch
 from .checkpoint import load_checkpoint, save_checkpoint
 
@@ -405,6 +406,14 @@ class DSTC(ClusterMixin, BaseEstimator):
         """
         t0 = time.perf_counter()
         X, graph = self._check_fit_input(X, graph)
+        hops = 0 if graph is None else self.hops
+        check_model_size(  # on torch's meta device: a huge width is refused, not allocated
+            lambda: SpatioTemporalAE(
+                X.shape[1], X.shape[2], hops, self.latent_dim, self.width, self.n_clusters
+            ),
+            f"DSTC with width={self.width}, latent_dim={self.latent_dim}",
+            "lower width (default 32) or latent_dim (default 10)",
+        )
         n, self.n_channels_, self.n_steps_ = X.shape
         self.n_features_in_ = self.n_channels_ * self.n_steps_
         if self.standardize:
