@@ -47,7 +47,7 @@ $(PUBLISH_STAMP): $(STAMP)
 
 # -n: a .nojekyll file (GitHub Pages serves _static/ as it is), -p: push, -f: replace gh-pages
 publish: book $(PUBLISH_STAMP)
-	$(BIN)/python ci/check_html.py --root . --html _build/html --log _build/jupyter-book.log
+	$(BIN)/python ci/check_html.py --root . --html _build/html --log _build/jupyter-book.log --figure-pages all
 ifeq ($(DRY_RUN),1)
 	@echo "dry run: would push $$(find _build/html -type f | wc -l) files of _build/html to the gh-pages branch of $$(git remote get-url origin 2>/dev/null || echo 'origin (not set here)') with:"
 	@echo '$(GHP_IMPORT)'
