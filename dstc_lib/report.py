@@ -109,7 +109,10 @@ def table(frame: pd.DataFrame | pd.Series, digits: int = 3, *, caption: str | No
     # than widening the table beyond the page
     styler = styler.set_table_styles(
         [
-            {"selector": "td", "props": "white-space: normal; max-width: 16em"},
+            {
+                "selector": "td",
+                "props": "white-space: normal; max-width: 16em; overflow-wrap: anywhere",
+            },
             {"selector": "th", "props": "white-space: normal; overflow-wrap: anywhere"},
         ]
     )
