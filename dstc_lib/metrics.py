@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -161,35 +161,6 @@ def stability(labelings: Iterable[np.ndarray]) -> float:
     if not pairs:
         raise ValueError("stability needs at least two labelings")
     return float(np.mean([adjusted_rand_score(a, b) for a, b in pairs]))
-
-
-def choose_k(
-    X: np.ndarray,
-    fit_predict: Callable[[int, int], np.ndarray],
-    ks: Iterable[int],
-    seeds: Iterable[int] = (0, 1, 2),
-    *,
-    sample_size: int | None = 5000,
-) -> pd.DataFrame:
-    """Scores for each candidate number of clusters: mean silhouette and Davies-Bouldin on ``X``
-    and stability across seeds. ``fit_predict(k, seed)`` returns the labels of one run.
-
-    A good k has a high silhouette *and* a stability near 1: a k that splits a real group in
-    two at random places is unstable across seeds."""
-    seeds = list(seeds)
-    rows = []
-    for k in ks:
-        runs = [np.asarray(fit_predict(k, seed)) for seed in seeds]
-        inner = [internal_scores(X, r, sample_size=sample_size) for r in runs]
-        rows.append(
-            {
-                "k": k,
-                "silhouette": float(np.mean([s["silhouette"] for s in inner])),
-                "davies_bouldin": float(np.mean([s["davies_bouldin"] for s in inner])),
-                "stability": stability(runs) if len(runs) > 1 else np.nan,
-            }
-        )
-    return pd.DataFrame(rows).set_index("k")
 
 
 def summarise(scores: pd.DataFrame, by: str | list[str] = "method") -> pd.DataFrame:

@@ -9,15 +9,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
+from dstc_lib.evaluate import ablation_variants, score_variants, snapshot_scores
 from dstc_lib.models.checkpoint import load_checkpoint
 from dstc_lib.models.contrastive import (
     ContrastiveClustering,
-    ablation_variants,
     cluster_loss,
     instance_loss,
     latent_kmeans,
-    score_variants,
-    snapshot_scores,
 )
 
 
@@ -206,7 +204,8 @@ def test_score_variants_fits_each_variant_and_seed_and_scores_it():
     X, kind = _two_kinds()
     variants = {"all": ["jitter", "mask"], "- mask": ["jitter"]}
     params = dict(n_clusters=2, steps=9, batch_size=16, width=4)
-    models, rows = score_variants(X, kind, variants, [0, 1], snapshot_steps=(0, 9), **params)
+    models, table = score_variants(X, kind, variants, [0, 1], snapshot_steps=(0, 9), **params)
+    rows = table.to_dict("records")
     assert sorted(models) == [("- mask", 0), ("- mask", 1), ("all", 0), ("all", 1)]
     assert [(r["variant"], r["seed"]) for r in rows] == [
         ("all", 0),
@@ -343,7 +342,8 @@ def test_score_variants_takes_augmentation_views_and_parameter_variants():
         "prior": {"augmentations": "auto", "size_prior": "kmeans"},
     }
     params = dict(n_clusters=2, steps=2, batch_size=12, width=4)
-    models, rows = score_variants(X, kind, variants, [0], graph=ring, **params)
+    models, table = score_variants(X, kind, variants, [0], graph=ring, **params)
+    rows = table.to_dict("records")
     assert models["all", 0].augmentations_["strong"][-1] == "neighbour_mix"  # auto + graph
     assert models["views", 0].augmentations_ == {"weak": ["noise"], "strong": ["crop_resize"]}
     assert models["prior", 0].size_prior_ is not None

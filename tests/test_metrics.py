@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from dstc_lib import metrics
+from dstc_lib import evaluate, metrics
 
 
 def path_graph(n):
@@ -66,6 +66,6 @@ def test_choose_k_finds_the_planted_number_of_groups():
     def fit_predict(k, seed):
         return KMeans(k, n_init=1, random_state=seed).fit_predict(X[:, 0])
 
-    table = metrics.choose_k(X, fit_predict, ks=[2, 3, 4, 5])
+    table = evaluate.choose_k(X, fit_predict, ks=[2, 3, 4, 5])
     assert table["silhouette"].idxmax() == 3
     assert table.loc[3, "stability"] > 0.95

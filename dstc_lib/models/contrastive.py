@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
@@ -648,98 +647,3 @@ def uses_graph(augmentations: Sequence[str] | dict | str) -> bool:
     if isinstance(augmentations, dict):
         return any("neighbour_mix" in names for names in augmentations.values())
     return "neighbour_mix" in augmentations
-
-
-def ablation_variants(
-    augmentations: Sequence[str], optional: Sequence[str] = ("neighbour_mix",)
-) -> dict[str, list[str]]:
-    """Augmentation lists for an ablation: ``"all"`` (the given list), each one removed in turn
-    (``"- name"``), and each ``optional`` one not in the list added (``"+ name"``)."""
-    names = check_augmentations(augmentations)
-    variants = {"all": names}
-    variants.update({f"- {name}": [n for n in names if n != name] for name in names})
-    variants.update({f"+ {name}": [*names, name] for name in optional if name not in names})
-    return variants
-
-
-def snapshot_scores(
-    model: ContrastiveClustering, truth: np.ndarray, random_state: int = 0
-) -> pd.DataFrame:
-    """ARI and NMI against ``truth`` at each training step kept in ``history_["snapshots"]``:
-    of the head's clusters and of k-means on the latent (unit rows), one row per step."""
-    from ..metrics import external_scores
-
-    rows = []
-    for step, snap in sorted(model.history_["snapshots"].items()):
-        head = external_scores(snap["labels"], truth)
-        latent = external_scores(
-            latent_kmeans(snap["latent"], model.n_clusters, random_state), truth
-        )
-        rows.append(
-            {
-                "step": step,
-                "ARI head": head["ARI"],
-                "ARI latent k-means": latent["ARI"],
-                "NMI head": head["NMI"],
-                "NMI latent k-means": latent["NMI"],
-            }
-        )
-    return pd.DataFrame(rows).set_index("step")
-
-
-def score_variants(
-    X: np.ndarray,
-    truth: np.ndarray,
-    variants: dict[str, list[str]],
-    seeds: Sequence[int],
-    *,
-    graph: sp.sparray | None = None,
-    progress: bool = False,
-    snapshot_variants: Sequence[str] = ("all",),
-    **params,
-) -> tuple[dict, list[dict]]:
-    """Fit :class:`ContrastiveClustering` (``params``) for each variant's augmentations and
-    seed; score the cluster head's labels and k-means on the latent against ``truth``. Only
-    the fits of ``snapshot_variants`` keep the latent snapshots of ``params["snapshot_steps"]``.
-
-    A variant is the augmentations (anything ``ContrastiveClustering`` takes) or a dict of
-    other parameters (``{"size_prior": "kmeans"}``); ``graph`` goes to the fits whose
-    augmentations use it (:func:`uses_graph`).
-
-    Returns the fitted models ``{(variant, seed): model}`` and one row per fit (variant, seed,
-    ARI/NMI of the head, ARI/NMI of k-means on the latent, steps trained, seconds)."""
-    import time
-
-    from ..metrics import external_scores
-
-    models, rows = {}, []
-    jobs = [(variant, seed) for variant in variants for seed in seeds]
-    for variant, seed in tqdm(jobs, desc="fits", disable=not progress):
-        t0 = time.perf_counter()
-        keep = params.get("snapshot_steps", ()) if variant in snapshot_variants else ()
-        options = {**params, "snapshot_steps": keep}
-        spec = variants[variant]
-        if isinstance(spec, dict) and not set(spec) <= {"weak", "strong"}:
-            options = {**options, **spec}  # a variant of other parameters
-        else:
-            options = {**options, "augmentations": spec}
-        model = ContrastiveClustering(random_state=seed, **options)
-        model.fit(X, graph=graph if uses_graph(model.augmentations) else None)
-        seconds = time.perf_counter() - t0
-        latent = latent_kmeans(model.transform(X), model.n_clusters, seed)
-        head = external_scores(model.labels_, truth)
-        on_latent = external_scores(latent, truth)
-        models[variant, seed] = model
-        rows.append(
-            {
-                "variant": variant,
-                "seed": seed,
-                "ARI head": head["ARI"],
-                "NMI head": head["NMI"],
-                "ARI latent k-means": on_latent["ARI"],
-                "NMI latent k-means": on_latent["NMI"],
-                "steps": model.n_steps_,
-                "seconds": seconds,
-            }
-        )
-    return models, rows
