@@ -236,9 +236,13 @@ def chapter_summary(table: pd.DataFrame, limit_gb: float = 8.0, target_hours: fl
     """
     hours = table["seconds"].sum() / 3600
     worst = table.loc[table["peak_rss_gb"].idxmax()]
-    text = (
+    head = (
         f"The {len(table)} chapters measured took {hours:.2f} h in all, "
-        f"{'within' if hours <= target_hours else 'over'} the {target_hours:g} h target. "
+        if len(table) > 1
+        else f"The one chapter measured ({table['chapter'].iloc[0]}) took {hours:.2f} h, "
+    )
+    text = (
+        head + f"{'within' if hours <= target_hours else 'over'} the {target_hours:g} h target. "
         f"The largest peak memory was {worst['peak_rss_gb']:.1f} GB ({worst['chapter']}), "
         f"{'within' if worst['peak_rss_gb'] <= limit_gb else 'over'} the {limit_gb:g} GB limit"
     )
