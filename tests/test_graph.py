@@ -142,3 +142,22 @@ def test_similarity_weights_cut_borders_when_clean_and_stay_flat_when_noisy():
     assert (half.data >= weighted.data - 1e-7).all()
     with pytest.raises(ValueError, match="bandwidth"):
         graph.similarity_weights(adjacency, x, bandwidth=0)
+
+
+@pytest.mark.parametrize("rows, cols", [(2, 2), (5, 1), (1, 5), (2, 7), (4, 6), (9, 9)])
+@pytest.mark.parametrize("kind", ["queen", "rook"])
+def test_grid_graph_matches_libpysal_and_also_builds_narrow_grids(rows, cols, kind):
+    from libpysal.weights import lat2SW
+
+    from dstc_lib.graph import grid_graph
+
+    graph = grid_graph(rows, cols, kind)
+    assert graph.shape == (rows * cols, rows * cols) and (graph != graph.T).nnz == 0
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    dr, dc = np.abs(r[:, None] - r[None]), np.abs(c[:, None] - c[None])
+    touching = np.maximum(dr, dc) == 1 if kind == "queen" else dr + dc == 1
+    np.testing.assert_array_equal(graph.toarray() != 0, touching)
+    if min(rows, cols) > 2:  # libpysal's lat2SW fails on grids one or two tiles wide
+        np.testing.assert_array_equal(
+            graph.toarray() != 0, lat2SW(rows, cols, criterion=kind).toarray() != 0
+        )
