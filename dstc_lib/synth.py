@@ -494,23 +494,7 @@ def generate_city(
     p = PRESETS[preset] if isinstance(preset, str) else preset
     rows, cols, layout, days, events, flags, services, tables = _city_model(city, p, seed)
 
-    truth = pd.DataFrame(
-        {
-            "tile_id": layout.tile_ids,
-            "row": layout.tile_ids // cols,
-            "col": layout.tile_ids % cols,
-            "zone": layout.zone,
-            "archetype": np.array(ARCHETYPES)[layout.archetype],
-        }
-    )
-    for j, ev in enumerate(events):
-        truth[f"event_{ev.name}"] = flags[:, j]
-    (out / "truth").mkdir(parents=True, exist_ok=True)
-    truth.to_csv(out / "truth" / f"{city}_truth.csv", index=False)
-    ev_table = pd.DataFrame([asdict(e) for e in events], columns=list(Event.__annotations__))
-    ev_table["n_tiles"] = flags.sum(axis=0).astype(int) if events else []
-    ev_table.to_csv(out / "truth" / f"{city}_events.csv", index=False)
-    write_geojson(out / "geo" / f"{city}.geojson", layout)
+    _write_truth_and_geo(out, city, layout, events, flags)
 
     day_factor = _rng(seed, city, 3).lognormal(0.0, 0.04, size=len(days))  # city-wide mood
     job = _FilePairJob(out, layout, tables, services, days, events, flags, day_factor, seed, p.gz)
