@@ -38,7 +38,7 @@ test: lint
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'aeon==1.6.0'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'aeon==1.6.0' 'deprecated>=1.2' 'wrapt>=1.10'
 	$(BIN)/python benchmarks/bench_cluster.py
 
 $(PUBLISH_STAMP): $(STAMP)
