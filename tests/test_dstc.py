@@ -44,6 +44,43 @@ def test_soft_assignment_and_target_by_hand():
     assert float(clustering_loss(q, p)) > 0
 
 
+def test_target_balance_by_hand():
+    q = torch.tensor([[0.6, 0.4], [0.9, 0.1], [0.9, 0.1]])
+    # balance=0: each row sharpened alone, (0.36, 0.16) / 0.52
+    assert torch.allclose(target_distribution(q, balance=0.0)[0], torch.tensor([9 / 13, 4 / 13]))
+    # balance=1 (DEC): f = (2.4, 0.6) moves the first tile to the small cluster
+    assert torch.allclose(target_distribution(q, balance=1.0)[0], torch.tensor([0.36, 0.64]))
+    assert torch.equal(target_distribution(q), target_distribution(q, balance=1.0))
+
+
+def test_balance_keeps_an_unequal_partition_that_dec_evens_out():
+    """Two groups of 40 and 8 samples: DEC's size-balancing target (balance=1) moves samples
+    of the large group into the small cluster; balance=0 keeps the sizes of the data."""
+    rng = np.random.default_rng(0)
+    t = np.arange(16)
+    big = np.sin(t / 3)[None, None, :] + rng.normal(0, 0.6, (40, 1, 16))
+    small = np.cos(t / 3)[None, None, :] + rng.normal(0, 0.6, (8, 1, 16))
+    X = np.concatenate([big, small]).astype(np.float32)
+    truth = np.r_[np.zeros(40, int), np.ones(8, int)]
+    common = dict(SMALL, pretrain_epochs=30, epochs=40, tol=0.0, random_state=0)
+    ae = DSTC(2, **(common | {"epochs": 0})).fit(X)
+    sizes, ari = {}, {}
+    for balance in (0.0, 1.0):
+        model = DSTC(2, balance=balance, **common).fit(X, pretrained=ae)
+        sizes[balance] = np.bincount(model.labels_, minlength=2).min()
+        ari[balance] = adjusted_rand_score(truth, model.labels_)
+    assert sizes[1.0] > sizes[0.0]  # DEC's target enlarges the small cluster
+    assert abs(sizes[0.0] - 8) < abs(sizes[1.0] - 8)
+    assert ari[0.0] > ari[1.0]
+
+
+@pytest.mark.parametrize("balance", [-0.1, 1.5, True, "1"])
+def test_balance_is_checked(balance):
+    X, _, _ = two_shapes()
+    with pytest.raises(ValueError, match="balance="):
+        DSTC(2, balance=balance, **SMALL).fit(X)
+
+
 @pytest.mark.parametrize("channels", [12, 24])
 def test_parameter_count_is_lightweight(channels):
     X = np.random.default_rng(0).standard_normal((20, channels, 168)).astype(np.float32)

@@ -22,8 +22,12 @@ The model, on ``X (n_samples, n_channels, n_steps)`` and an optional tile graph 
   and reconstructs the tile's own week ``X``.
 - **Training.** Autoencoder pretraining (MSE), Student-t centroids initialised by k-means on the
   latent space, then joint optimisation of ``lambda_rec * MSE + lambda_clu * KL(P_t || Q)`` with
-  the DEC target distribution ``P_t`` recomputed on all samples every ``update_interval`` steps
-  (DEC with ``lambda_rec=0``, IDEC with ``lambda_rec>0``; ``graph=None`` removes the graph).
+  the target distribution ``P_t`` (the soft assignments, sharpened) recomputed on all samples
+  every ``update_interval`` steps (DEC with ``lambda_rec=0``, IDEC with ``lambda_rec>0``;
+  ``graph=None`` removes the graph). DEC's target also divides by each cluster's size, which
+  pulls the clusters towards equal sizes; city archetypes are far from equal (a stadium is a
+  few tiles, housing a quarter of a city), so by default the target sharpens each tile's
+  assignment alone (``balance=0``; ``balance=1`` is DEC's).
   The joint phase stops, as DEC's, when fewer than ``tol`` of the samples change cluster between
   two target updates. Mini-batches are ``n_samples / 32`` (16 to 256) by default, so that a
   small city gets as many optimisation steps per epoch as a large one.
@@ -77,10 +81,21 @@ def soft_assignment(z: torch.Tensor, centroids: torch.Tensor, alpha: float = 1.0
     return q / q.sum(dim=1, keepdim=True)
 
 
-def target_distribution(q: torch.Tensor) -> torch.Tensor:
-    """DEC's sharpened target: ``p_ij ∝ q_ij^2 / f_j`` with ``f_j = sum_i q_ij`` (the soft
-    cluster size), rows summing to 1. Confident assignments gain weight; big clusters lose it."""
-    weight = q.pow(2) / q.sum(dim=0, keepdim=True)
+def target_distribution(q: torch.Tensor, balance: float = 1.0) -> torch.Tensor:
+    """DEC's sharpened target: ``p_ij ∝ q_ij^2 / f_j^balance`` with ``f_j = sum_i q_ij`` (the
+    soft cluster size), rows summing to 1. Confident assignments gain weight; with
+    ``balance=1`` (DEC, Xie et al. 2016) big clusters lose it, which pulls the clusters towards
+    equal sizes; ``balance=0`` sharpens each row alone and keeps the sizes the data have.
+
+    Examples
+    --------
+    >>> q = torch.tensor([[0.6, 0.4], [0.9, 0.1], [0.9, 0.1]])
+    >>> [round(float(v), 3) for v in target_distribution(q, balance=0.0)[0]]  # 0.36 : 0.16
+    [0.692, 0.308]
+    >>> [round(float(v), 3) for v in target_distribution(q)[0]]  # the big cluster loses it
+    [0.36, 0.64]
+    """
+    weight = q.pow(2) / q.sum(dim=0, keepdim=True).pow(balance)
     return weight / weight.sum(dim=1, keepdim=True)
 
 
@@ -195,6 +210,12 @@ class DSTC(ClusterMixin, BaseEstimator):
         run ``epochs``). It looks at the assignments only, never at a truth.
     alpha : float
         Degrees of freedom of the Student-t kernel.
+    balance : float
+        Exponent of the cluster sizes in the target, ``p_ij ∝ q_ij^2 / f_j^balance``
+        (:func:`target_distribution`), between 0 and 1. DEC's 1 pushes the clusters towards
+        equal sizes, moving tiles from large clusters to small ones; 0 (the default) sharpens
+        each tile's assignment alone, so the clusters keep the sizes the data give them (city
+        archetypes are far from equal in size).
     smooth_target : bool
         Average the soft assignments over the graph before sharpening them into the target.
     graph_weights : {"uniform", "similarity"}
@@ -272,6 +293,7 @@ class DSTC(ClusterMixin, BaseEstimator):
         update_interval: int | None = None,
         tol: float = 0.001,
         alpha: float = 1.0,
+        balance: float = 0.0,
         smooth_target: bool = False,
         graph_weights: str = "uniform",
         bandwidth: float = 1.0,
@@ -295,6 +317,7 @@ class DSTC(ClusterMixin, BaseEstimator):
         self.update_interval = update_interval
         self.tol = tol
         self.alpha = alpha
+        self.balance = balance
         self.smooth_target = smooth_target
         self.graph_weights = graph_weights
         self.bandwidth = bandwidth
@@ -315,6 +338,10 @@ class DSTC(ClusterMixin, BaseEstimator):
             raise ValueError(f"X: {X.shape[2]} steps; the autoencoder needs a multiple of 8")
         if isinstance(self.tol, bool) or not (isinstance(self.tol, numbers.Real) and self.tol >= 0):
             raise ValueError(f"tol={self.tol!r}: must be a number >= 0")
+        if isinstance(self.balance, bool) or not (
+            isinstance(self.balance, numbers.Real) and 0 <= self.balance <= 1
+        ):
+            raise ValueError(f"balance={self.balance!r}: must be a number from 0 to 1")
         for name in ("hops", "pretrain_epochs", "epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
@@ -585,6 +612,7 @@ class DSTC(ClusterMixin, BaseEstimator):
     def _config(self, n: int) -> dict:
         keys = ("n_clusters", "hops", "lambda_rec", "lambda_clu", "pretrain_epochs", "epochs")
         more = ("batch_size", "latent_dim", "width", "lr", "update_interval", "tol", "alpha")
+        more += ("balance",)
         more += ("smooth_target", "graph_weights", "bandwidth", "standardize")
         config = {k: getattr(self, k) for k in keys + more}
         return config | {
@@ -617,7 +645,7 @@ class DSTC(ClusterMixin, BaseEstimator):
         assignments = q.argmax(1)
         if self.smooth_target and powers:  # neighbours' assignments vote: P q
             q = torch.from_numpy(np.asarray(powers[0] @ q.numpy(), dtype=np.float32))
-        return target_distribution(q), assignments
+        return target_distribution(q, self.balance), assignments
 
     def _predict(self, flat, powers) -> np.ndarray:
         z = self._latent(flat, powers)
