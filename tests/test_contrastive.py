@@ -294,6 +294,16 @@ def test_the_backbone_is_the_fcn_of_wang_et_al():
     assert model.transform(X).shape == (12, 128)
 
 
+def test_head_width_sets_the_hidden_layer_of_both_heads_apart_from_the_latent():
+    X, _ = _two_kinds(n=12)
+    model = _small(steps=1, width=8, head_width=32, n_clusters=3).fit(X)
+    for head in (model.network_.instance_head, model.network_.cluster_head):
+        assert (head[0].in_features, head[0].out_features, head[2].in_features) == (8, 32, 32)
+    assert model.transform(X).shape == (12, 8)
+    narrow = _small(steps=1, width=8, head_width=None, n_clusters=3).fit(X)
+    assert narrow.network_.cluster_head[0].out_features == 8  # None: as wide as the latent
+
+
 def test_size_prior_uniform_is_li_et_al_and_kmeans_uses_the_inputs_group_sizes():
     g = torch.Generator().manual_seed(1)
     p_a = torch.softmax(torch.randn(20, 4, generator=g), dim=1)

@@ -120,9 +120,17 @@ class _Network(nn.Module):
     """The FCN backbone of Wang et al. (2017) and the two heads of Li et al. (2021)."""
 
     def __init__(
-        self, channels: int, width: int, k: int, proj: int, pool: int = 1, segments: int = 1
+        self,
+        channels: int,
+        width: int,
+        k: int,
+        proj: int,
+        pool: int = 1,
+        segments: int = 1,
+        hidden: int | None = None,
     ):
         super().__init__()
+        hidden = width if hidden is None else hidden
         layers, c_in = [], channels
         if pool > 1:  # average of ``pool`` consecutive steps (long series, see max_length)
             layers.append(nn.AvgPool1d(pool, ceil_mode=True))
@@ -144,9 +152,9 @@ class _Network(nn.Module):
             ]
         self.backbone = nn.Sequential(*layers, *head)
         self.instance_head = nn.Sequential(
-            nn.Linear(width, width), nn.ReLU(), nn.Linear(width, proj)
+            nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, proj)
         )
-        self.cluster_head = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, k))
+        self.cluster_head = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, k))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h = self.backbone(x)
@@ -192,6 +200,9 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         also the size of the latent. Wang et al. use 128.
     projection_dim : int
         Size of the instance projection (Li et al.: 128).
+    head_width : int or None
+        Hidden units of both heads (``Linear, ReLU, Linear``); None: ``width``, as in Li et
+        al.'s code, where the heads' hidden layer is as wide as the latent.
     max_length : int or None
         Series longer than this are averaged over ``ceil(n_steps / max_length)`` consecutive
         steps before the backbone (a 168-hour week becomes 84 two-hour steps): the cost of a
@@ -270,6 +281,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         size_prior: str | Sequence[float] = "uniform",
         width: int = 16,
         projection_dim: int = 128,
+        head_width: int | None = None,
         max_length: int | None = 128,
         segments: int = 1,
         assign: str = "head",
@@ -296,6 +308,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.size_prior = size_prior
         self.width = width
         self.projection_dim = projection_dim
+        self.head_width = head_width
         self.max_length = max_length
         self.segments = segments
         self.assign = assign
@@ -350,6 +363,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 self.projection_dim,
                 pool=_pool_factor(X.shape[2], self.max_length),
                 segments=self.segments,
+                hidden=self.head_width,
             )
 
         check_model_size(  # on torch's meta device: a huge width is refused, not allocated
