@@ -279,7 +279,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         temperature_cluster: float = 1.0,
         entropy_weight: float = 1.0,
         size_prior: str | Sequence[float] = "uniform",
-        width: int = 16,
+        width: int = 32,
         projection_dim: int = 128,
         head_width: int | None = None,
         max_length: int | None = 128,
@@ -369,7 +369,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         check_model_size(  # on torch's meta device: a huge width is refused, not allocated
             build,
             f"contrastive clustering with width={self.width}, projection_dim={self.projection_dim}",
-            "lower width (default 16) or projection_dim (default 128)",
+            "lower width (default 32) or projection_dim (default 128)",
         )
         mean, scale = _standard_stats(X, self.standardize)
         X = ((X - mean) / scale).astype(np.float32)
