@@ -8,8 +8,11 @@ per-series scaling applied to every sample. A variant is a dict of ``Contrastive
 parameters. Development sets (tuning): BasicMotions, PickupGestureWiimoteZ (aeon), Trace
 (tslearn); the six sets of ``bench_cluster.py`` are the held-out group.
 
-``python benchmarks/diag_contrastive.py --sets dev --seeds 0 1 --variants plain default``
-prints one line per (set, seed, variant) and a mean per variant; ``--json`` writes them.
+``python benchmarks/diag_contrastive.py --sets dev --seeds 0 1 --variants plain '{"width": 64}'``
+prints one line per (set, seed, variant) and a mean per variant; ``--save`` adds the rows to the
+section ``cluster_dev`` of ``benchmarks/results.json`` (a row of the same set, seed, variant and
+steps is replaced). A variant is named by the parameters it sets, on top of the estimator's
+defaults at the time of the run, which the row also records (``defaults``).
 """
 
 from __future__ import annotations
@@ -139,6 +142,7 @@ def main(argv=None):
     p.add_argument("--variants", nargs="*", default=["kmeans", "fft", "plain", "default"])
     p.add_argument("--steps", type=int, default=STEPS)
     p.add_argument("--json", type=Path)
+    p.add_argument("--save", action="store_true", help="merge into benchmarks/results.json")
     args = p.parse_args(argv)
     sets = []
     for s in args.sets:
@@ -168,7 +172,30 @@ def main(argv=None):
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
+    if args.save:
+        save(rows, args.steps)
     return rows
+
+
+def estimator_defaults() -> dict:
+    """The estimator's defaults that a variant is read against."""
+    from dstc_lib.models.contrastive import ContrastiveClustering
+
+    keys = ("width", "head_width", "augmentations", "augment_probability", "max_length")
+    params = ContrastiveClustering().get_params()
+    return {key: params[key] for key in keys}
+
+
+def save(rows: list[dict], steps: int) -> None:
+    """Merge rows into the ``cluster_dev`` section of the results file."""
+    from common import RESULTS, environment, save_section
+
+    defaults = estimator_defaults()
+    old = json.loads(RESULTS.read_text()).get("cluster_dev", {}) if RESULTS.exists() else {}
+    kept = {(r["set"], r["seed"], r["variant"], r["steps"]): r for r in old.get("rows", [])}
+    for r in rows:
+        kept[r["set"], r["seed"], r["variant"], steps] = {**r, "steps": steps, "defaults": defaults}
+    save_section("cluster_dev", {"rows": list(kept.values()), "environment": environment()})
 
 
 if __name__ == "__main__":
