@@ -177,18 +177,11 @@ def main(argv=None):
     return rows
 
 
-def estimator_defaults() -> dict:
-    """The estimator's defaults that a variant is read against."""
-    from dstc_lib.models.contrastive import ContrastiveClustering
-
-    keys = ("width", "head_width", "augmentations", "augment_probability", "max_length")
-    params = ContrastiveClustering().get_params()
-    return {key: params[key] for key in keys}
-
-
 def save(rows: list[dict], steps: int) -> None:
     """Merge rows into the ``cluster_dev`` section of the results file."""
     from common import RESULTS, environment, save_section
+
+    from dstc_lib.harness import estimator_defaults
 
     defaults = estimator_defaults()
     old = json.loads(RESULTS.read_text()).get("cluster_dev", {}) if RESULTS.exists() else {}

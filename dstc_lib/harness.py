@@ -14,6 +14,7 @@ import pandas as pd
 __all__ = [
     "dev_markdown",
     "dev_table",
+    "estimator_defaults",
     "harness_markdown",
     "harness_table",
     "variant_label",
@@ -155,6 +156,10 @@ def variant_label(row: dict, defaults: dict) -> str:
     'the defaults'
     >>> variant_label({"variant": "fft", "defaults": {}}, {})
     'k-means (FFT magnitudes)'
+    >>> views = {"weak": ["noise", "scale"], "strong": ["crop_resize", "time_warp",
+    ...          "permutation", "noise"]}
+    >>> variant_label({"variant": "default", "defaults": {"augmentations": views}}, {})
+    'augmentations=noise+scale / TS-TCC strong'
     """
     import json
 
@@ -174,8 +179,15 @@ def variant_label(row: dict, defaults: dict) -> str:
 
 
 def _short(value: object) -> str:
+    """A parameter's value in a row label; two views of augmentations as ``weak / strong``,
+    TS-TCC's strong view by its name."""
     if isinstance(value, dict):
-        return "{" + "; ".join(f"{k}: {'+'.join(v)}" for k, v in value.items()) + "}"
+        views = []
+        for names in (value.get("weak", []), value.get("strong", [])):
+            plain = [n for n in names if n != "neighbour_mix"]
+            ts_tcc = plain == ["crop_resize", "time_warp", "permutation", "noise"]
+            views.append("TS-TCC strong" if ts_tcc else "+".join(names))
+        return views[0] if views[0] == views[1] else " / ".join(views)
     return str(value)
 
 
@@ -244,3 +256,23 @@ def dev_markdown(head: pd.DataFrame, latent: pd.DataFrame) -> str:
             f"{head.loc[BASELINES['plain'], 'mean']:.3f}."
         )
     return "\n".join(lines)
+
+
+def estimator_defaults() -> dict:
+    """The contrastive estimator's current defaults that the development-set variants are
+    named against, with ``augmentations="auto"`` written out as its two views (what "auto"
+    means may change between versions; the views it made are what a row records).
+
+    Examples
+    --------
+    >>> estimator_defaults()["augmentations"]["weak"]
+    ['noise', 'scale']
+    """
+    from .models.contrastive import STRONG, WEAK, ContrastiveClustering
+
+    keys = ("width", "head_width", "augmentations", "augment_probability", "max_length")
+    params = ContrastiveClustering().get_params()
+    out = {key: params[key] for key in keys}
+    if out["augmentations"] == "auto":
+        out["augmentations"] = {"weak": list(WEAK), "strong": list(STRONG)}
+    return out
