@@ -191,10 +191,13 @@ def _short(value: object) -> str:
     return str(value)
 
 
-def dev_table(section: dict, defaults: dict, score: str = "head") -> pd.DataFrame:
+def dev_table(
+    section: dict, defaults: dict, score: str = "head", steps: int | None = None
+) -> pd.DataFrame:
     """Mean NMI over the seeds of each variant on each development set (``score``: the
     ``"head"`` or the ``"latent"`` k-means), with a column ``"mean"`` over the sets, for the
-    rows of the ``cluster_dev`` section run with the most common number of steps.
+    rows of the ``cluster_dev`` section run with ``steps`` training steps (None: the most
+    common number).
 
     Examples
     --------
@@ -206,7 +209,7 @@ def dev_table(section: dict, defaults: dict, score: str = "head") -> pd.DataFram
     {'A': 0.5, 'B': 0.7, 'mean': 0.6}
     """
     frame = pd.DataFrame(section["rows"])
-    steps = frame["steps"].mode().iloc[0]
+    steps = frame["steps"].mode().iloc[0] if steps is None else steps
     frame = frame[frame["steps"] == steps].copy()
     frame["label"] = [variant_label(r, defaults) for r in frame.to_dict("records")]
     table = frame.pivot_table(

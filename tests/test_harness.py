@@ -113,3 +113,6 @@ def test_dev_table_names_variants_against_the_current_defaults_and_reading_follo
     assert "on 2 of 2 sets (A, B)" in text and "mean NMI 0.600 against 0.400" in text
     assert "falls below k-means on the input on B." in text  # 0.55 < 0.6; A: 0.35 > 0.2
     assert "Highest mean head NMI among the variants: the defaults (0.600)" in text
+    assert harness.dev_table({"rows": _dev_rows()}, current, steps=5).to_dict("index") == {
+        "the defaults": {"B": 0.0, "mean": 0.0}
+    }
