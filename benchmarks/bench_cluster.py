@@ -11,7 +11,8 @@ last value to the longest, then each channel standardised over the data set. DST
 length that is a multiple of 8: its input is padded with zeros (the mean) at the end.
 
 The contrastive fits train 200 steps each (``--steps``; the estimator's default is 1000) to
-keep the run near 20 minutes on two cores. Run alone with ``python benchmarks/bench_cluster.py``
+keep the run short (about an hour summed over the sets on two busy cores; the results record
+the time). Run alone with ``python benchmarks/bench_cluster.py``
 (``--help``: a subset of sets, seeds or methods; partial runs merge into the results); needs
 the optional ``bench`` extra (``pip install -e '.[bench]'``: aeon). Writes the section
 ``cluster`` of ``benchmarks/results.json``.
@@ -42,7 +43,7 @@ METHODS = (
 )
 SEEDS = (0, 1, 2)
 # contrastive optimisation steps per fit: the estimator's default is 1000; 200 keeps the whole
-# benchmark near 20 minutes on two cores (the table says which was used)
+# benchmark short on two cores (the table says which was used)
 STEPS = 200
 # Published NMI of the best of the end-to-end deep methods Lafabregue et al. (2022, DMKD,
 # "End-to-end deep representation learning for time series clustering: a comparative study")
