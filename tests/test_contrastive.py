@@ -77,10 +77,7 @@ def _small(**kw):
 def test_fit_predict_on_a_plain_array_finds_the_two_kinds():
     X, kind = _two_kinds()
     model = _small(assign="kmeans").fit(X)
-    assert model.augmentations_ == {
-        "weak": ["noise", "scale"],
-        "strong": ["crop_resize", "time_warp", "permutation", "noise"],
-    }
+    assert model.augmentations_ == {"weak": ["noise", "scale"], "strong": ["noise", "scale"]}
     assert adjusted_rand_score(kind, model.labels_) == 1.0
     assert model.transform(X).shape == (48, 8)
     proba = model.predict_proba(X[:5])
@@ -292,6 +289,16 @@ def test_the_backbone_is_the_fcn_of_wang_et_al():
     assert model.network_.cluster_head[-1].out_features == 3
     # global average pooling: the latent does not depend on the length of the series
     assert model.transform(X).shape == (12, 128)
+
+
+def test_head_width_sets_the_hidden_layer_of_both_heads_apart_from_the_latent():
+    X, _ = _two_kinds(n=12)
+    model = _small(steps=1, width=8, head_width=32, n_clusters=3).fit(X)
+    for head in (model.network_.instance_head, model.network_.cluster_head):
+        assert (head[0].in_features, head[0].out_features, head[2].in_features) == (8, 32, 32)
+    assert model.transform(X).shape == (12, 8)
+    narrow = _small(steps=1, width=8, head_width=None, n_clusters=3).fit(X)
+    assert narrow.network_.cluster_head[0].out_features == 8  # None: as wide as the latent
 
 
 def test_size_prior_uniform_is_li_et_al_and_kmeans_uses_the_inputs_group_sizes():

@@ -69,3 +69,50 @@ def test_versus_markdown_counts_the_seeds_ahead():
     assert harness.versus_markdown(v, "ref", ["a"]) == (
         "- a: mean 0.567 against 0.500 for ref (+0.067), ahead on 2 of 3 seeds."
     )
+
+
+def _dev_rows():
+    rows = []
+    for s, (km, fft, old, new) in {"A": (0.2, 0.3, 0.25, 0.5), "B": (0.6, 0.3, 0.4, 0.7)}.items():
+        for seed in (0, 1):
+            for variant, value, width in (
+                ("kmeans", km, 16),
+                ("fft", fft, 16),
+                ('{"width": 16}', old, 16),  # run when 16 was the default
+                ("default", new, 32),  # run when 32 was
+            ):
+                latent = float("nan") if variant in ("kmeans", "fft") else value - 0.15
+                rows.append(
+                    {
+                        "set": s,
+                        "seed": seed,
+                        "variant": variant,
+                        "head": value,
+                        "latent": latent,
+                        "steps": 300,
+                        "defaults": {"width": width, "max_length": 128},
+                    }
+                )
+    rows.append({**rows[-1], "steps": 5, "head": 0.0})  # a run of other steps is left out
+    return rows
+
+
+def test_dev_table_names_variants_against_the_current_defaults_and_reading_follows():
+    current = {"width": 32, "max_length": 128}
+    head = harness.dev_table({"rows": _dev_rows()}, current)
+    assert set(head.index) == {
+        "k-means (z-normalised)",
+        "k-means (FFT magnitudes)",
+        "width=16",
+        "the defaults",
+    }
+    assert head.loc["the defaults", "A"] == pytest.approx(0.5)
+    assert head.loc["the defaults", "mean"] == pytest.approx(0.6)
+    latent = harness.dev_table({"rows": _dev_rows()}, current, "latent")
+    text = harness.dev_markdown(head, latent)
+    assert "on 2 of 2 sets (A, B)" in text and "mean NMI 0.600 against 0.400" in text
+    assert "falls below k-means on the input on B." in text  # 0.55 < 0.6; A: 0.35 > 0.2
+    assert "Highest mean head NMI among the variants: the defaults (0.600)" in text
+    assert harness.dev_table({"rows": _dev_rows()}, current, steps=5).to_dict("index") == {
+        "the defaults": {"B": 0.0, "mean": 0.0}
+    }
