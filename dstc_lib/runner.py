@@ -653,7 +653,7 @@ def build_book(
     stage.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, stage / name)
-    results, memo = [], {}
+    results, memo, unexecuted = [], {}, []
     for page in pages:
         src = root / page
         dst = stage / page
@@ -668,6 +668,8 @@ def build_book(
         if only and stem not in only and page not in only:
             if not dst.exists():
                 shutil.copy2(src, dst)  # never executed: the page shows its unexecuted cells
+            if not stamp_path(dst).exists():
+                unexecuted.append(page)
             continue
         inputs = input_fingerprints(params[page], root, memo)
         stamp = chapter_stamp(src, params[page], profile["name"], inputs)
@@ -699,10 +701,17 @@ def build_book(
         str(stage),
         "--path-output",
         str(root),
-        "-W",
         "-n",
         "--keep-going",
     ]
+    if unexecuted:  # their figures and glued values do not exist: warnings, not errors
+        log(
+            f"{len(unexecuted)} chapter(s) never executed ({', '.join(unexecuted)}): their pages "
+            "show unexecuted cells, and references to their figures and values are left "
+            "unresolved (warnings, not errors); build without --only for the whole book"
+        )
+    else:
+        jb.insert(-2, "-W")
     log("building HTML with jupyter-book ...")
     proc = subprocess.run(jb, cwd=root, text=True, capture_output=True)
     (root / BUILD).mkdir(exist_ok=True)

@@ -239,6 +239,35 @@ def test_a_failed_chapter_runs_again(tmp_path, monkeypatch):
     assert not result.skipped and not result.error
 
 
+def test_only_on_a_fresh_build_keeps_warnings_as_warnings(tmp_path, monkeypatch):
+    """``--only`` on a checkout where the other chapters never ran: their glued figures do
+    not exist, so the HTML is built without -W (before: jupyter-book failed on them)."""
+    root = _toy_project(tmp_path, "print(k)")
+    other = nbformat.read(root / "book/toy.ipynb", 4)
+    nbformat.write(other, root / "book/other.ipynb")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/toy\nchapters:\n- file: book/other\n"
+    )
+    shutil.copy(ROOT / "_config.yml", root / "_config.yml")
+    (root / "book/profiles").mkdir()
+    (root / "book/profiles/mini.yaml").write_text("parameters: {k: 7}\n")
+    calls = []
+
+    def fake_run(args, **kw):
+        calls.append(args)
+        return type("P", (), {"returncode": 0, "stdout": "", "stderr": ""})()
+
+    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    lines = []
+    runner.build_book("mini", root, only=["toy"], progress=False, log=lines.append)
+    assert "-W" not in calls[-1]
+    assert any("never executed (book/other.ipynb)" in line for line in lines)
+    runner.build_book("mini", root, progress=False, log=lines.append)  # the whole book
+    assert "-W" in calls[-1]
+    runner.build_book("mini", root, only=["toy"], progress=False, log=lines.append)
+    assert "-W" in calls[-1]  # every other chapter has run once: warnings are errors again
+
+
 def test_book_build_refuses_unknown_only_and_wrong_types(tmp_path):
     root = _toy_project(tmp_path, "print(k)")
     (root / "book/profiles").mkdir()
