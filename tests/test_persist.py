@@ -357,3 +357,23 @@ def test_the_neural_models_round_trip_through_their_hooks(data, tmp_path, method
     moved = X[::-1] * 1.1
     np.testing.assert_array_equal(back.predict(moved, graph=graph), est.predict(moved, graph=graph))
     np.testing.assert_array_equal(back.labels_, est.labels_)
+
+
+def test_the_contrastive_model_round_trips_with_latent_kmeans_and_snapshots(data, tmp_path):
+    """``assign="kmeans"`` keeps its fitted k-means and the t-SNE snapshots survive (before the
+    hooks, a contrastive fit could not be saved and the chapters refitted it every time)."""
+    from dstc_lib.models.contrastive import ContrastiveClustering
+
+    X, _, graph = data
+    X = np.concatenate([X] * 21, axis=2)
+    est = ContrastiveClustering(3, steps=3, assign="kmeans", snapshot_steps=(0, 3), random_state=0)
+    est.fit(X, graph=graph)
+    back = load_estimator(save_estimator(est, tmp_path / "cc"))
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    np.testing.assert_allclose(back.transform(X), est.transform(X))
+    np.testing.assert_array_equal(back.kmeans_.cluster_centers_, est.kmeans_.cluster_centers_)
+    assert sorted(back.history_["snapshots"]) == [0, 3]
+    np.testing.assert_array_equal(
+        back.history_["snapshots"][3]["latent"], est.history_["snapshots"][3]["latent"]
+    )
+    assert back.n_steps_ == 3 and back.augmentations_ == est.augmentations_

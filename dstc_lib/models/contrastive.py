@@ -545,6 +545,38 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         latent, prob = self._forward_standardised(X)
         return {"latent": latent, "labels": prob.argmax(axis=1)}
 
+    # --- persistence (dstc_lib.persist): tensors, arrays and plain values only ----------------
+
+    _STATE = ("size_prior_", "input_shape_", "mean_", "scale_", "augmentations_", "history_")
+    _STATE += ("n_steps_", "n_epochs_", "converged_", "labels_")
+
+    def _get_fitted_state(self) -> dict:
+        check_is_fitted(self, "network_")
+        state = {name: getattr(self, name) for name in self._STATE}
+        if self.assign == "kmeans":
+            state["kmeans_"] = self.kmeans_
+        return state | {"weights": self.network_.state_dict()}
+
+    def _set_fitted_state(self, state: dict) -> ContrastiveClustering:
+        for name in self._STATE:
+            setattr(self, name, state[name])
+        self.input_shape_ = tuple(int(v) for v in self.input_shape_)
+        if "kmeans_" in state:
+            self.kmeans_ = state["kmeans_"]
+        channels, steps = self.input_shape_
+        self.network_ = _Network(
+            channels,
+            self.width,
+            self.n_clusters,
+            self.projection_dim,
+            pool=_pool_factor(steps, self.max_length),
+            segments=self.segments,
+            hidden=self.head_width,
+        )
+        self.network_.load_state_dict(state["weights"])
+        self.network_.eval()
+        return self
+
     # --- checks -------------------------------------------------------------------------------
 
     def _augmentation_names(
