@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from .checks import check_samples
-from .reduce import CityTensors
+from .reduce import CityTensors, week_blocks
 from .resources import require_memory
 
 # Families of the NetMob23 services (netmob.SERVICES); a service not listed is its own family.
@@ -75,11 +75,13 @@ def group_services(week: np.ndarray, services: list[str]) -> tuple[np.ndarray, l
     index = np.asarray(index)
     out = np.zeros((week.shape[0], len(names), week.shape[2]), dtype=np.float64)
     seen = np.zeros_like(out, dtype=bool)
-    for s in range(week.shape[1]):
-        values = np.asarray(week[:, s, :], dtype=np.float64)
-        ok = ~np.isnan(values)
-        out[:, index[s], :] += np.where(ok, values, 0.0)
-        seen[:, index[s], :] |= ok
+    for lo, block in week_blocks(week, 64 << 20):  # a block of tiles at a time, pages released
+        hi = lo + len(block)
+        for s in range(week.shape[1]):
+            values = np.asarray(block[:, s, :], dtype=np.float64)
+            ok = ~np.isnan(values)
+            out[lo:hi, index[s], :] += np.where(ok, values, 0.0)
+            seen[lo:hi, index[s], :] |= ok
     out[~seen] = np.nan
     return out, names
 

@@ -31,6 +31,7 @@ bits.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import hashlib
 import json
@@ -328,21 +329,78 @@ class CityTensors:
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         if 0 in axes:
             raise ValueError("week_sum keeps the tiles (axis 0); sum the result over them")
-        week = self.week
-        step = max(1, block_bytes // max(1, week.strides[0] * 2))
         parts = [
-            np.nansum(np.asarray(week[lo : lo + step], dtype=np.float64), axis=axes)
-            for lo in range(0, week.shape[0], step)
+            np.nansum(np.asarray(block, dtype=np.float64), axis=axes)
+            for _, block in week_blocks(self.week, block_bytes // 2)
         ]
         return np.concatenate(parts) if parts else np.zeros((0,))
 
     def week_coverage(self) -> float:
         """Share of the 168 hours of the week observed at least once (any tile, any service)."""
         seen = np.zeros(self.week.shape[2], dtype=bool)
-        step = max(1, (256 << 20) // max(1, self.week.strides[0]))
-        for lo in range(0, self.week.shape[0], step):  # a block of tiles at a time
-            seen |= np.isfinite(self.week[lo : lo + step]).any(axis=(0, 1))
+        for _, block in week_blocks(self.week):  # a block of tiles at a time
+            seen |= np.isfinite(block).any(axis=(0, 1))
         return float(seen.mean())
+
+
+def week_blocks(week: np.ndarray, block_bytes: int = 256 << 20) -> Iterator[tuple[int, np.ndarray]]:
+    """``(lo, week[lo:hi])`` for blocks of about ``block_bytes`` of tiles; once the caller asks
+    for the next block, the pages of the one before are released when the week is a read-only
+    memory-mapped file (:func:`release_pages`), so that a pass over a 6.5 GB week keeps one
+    block resident, not the whole file.
+
+    Example
+    -------
+    >>> week = np.ones((5, 2, 168), np.float32)
+    >>> [(lo, len(block)) for lo, block in week_blocks(week, block_bytes=2 * 2 * 168 * 4)]
+    [(0, 2), (2, 2), (4, 1)]
+    """
+    step = max(1, block_bytes // max(1, week.strides[0]))
+    for lo in range(0, week.shape[0], step):
+        yield lo, week[lo : lo + step]
+        # from the first tile: reading a block maps pages around it too (the kernel's
+        # fault-around), some of them in blocks already released
+        release_pages(week[: lo + step])
+
+
+_LIBC = None
+
+
+def release_pages(block: np.ndarray) -> bool:
+    """Drop the resident pages under ``block`` when it lies in a read-only memory-mapped file
+    (``np.load(..., mmap_mode="r")``): the data stay in the file and the page cache, the next
+    read maps them again, and the process's resident memory no longer counts them. Does nothing
+    (returns False) for anything else: an array in memory, or a writable or copy-on-write map.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "week.npy"
+    >>> np.save(path, np.arange(4096, dtype=np.float32).reshape(4, 1, 1024))
+    >>> week = np.load(path, mmap_mode="r")
+    >>> float(week[3].sum()), release_pages(week[2:]), float(week[3].sum())
+    (3669504.0, True, 3669504.0)
+    >>> release_pages(np.ones(3))
+    False
+    """
+    global _LIBC
+    owner = block
+    while owner is not None and not isinstance(owner, mmap.mmap):
+        owner = getattr(owner, "base", None)
+    if owner is None or not hasattr(mmap, "MADV_DONTNEED") or block.nbytes == 0:
+        return False
+    with memoryview(owner) as view:
+        if not view.readonly:  # MAP_PRIVATE copies would lose their changes: leave them
+            return False
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+        _LIBC.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    lo = block.__array_interface__["data"][0]
+    strides = np.asarray(block.strides) * (np.asarray(block.shape) - 1)
+    first, last = lo + strides[strides < 0].sum(), lo + strides[strides > 0].sum()
+    first -= first % mmap.PAGESIZE
+    end = last + block.itemsize
+    return _LIBC.madvise(int(first), int(end - first), mmap.MADV_DONTNEED) == 0
 
 
 def reduce_city(

@@ -425,3 +425,36 @@ def test_the_mean_written_in_blocks_into_the_file_equals_the_mean_array(tmp_path
     assert np.array_equal(written[:, 1], expected, equal_nan=True)
     assert np.isnan(expected).any() and not written[:, [0, 2]].any()  # the others untouched
     assert not sums.any() and not counts.any()
+
+
+def _mapped_kb(path):
+    """Resident kB of the mappings of ``path`` in this process (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux /proc only")
+def test_a_pass_over_a_mapped_week_keeps_one_block_resident(tmp_path):
+    path = tmp_path / "week.npy"
+    np.save(path, np.ones((4096, 4, 168), np.float32))  # 11 MB
+    ct = red.CityTensors(
+        "X", tmp_path, np.arange(4096), list("abcd"), [], None, None, None, None, {}, ""
+    )
+    ct.week = np.load(path, mmap_mode="r")
+    block = 1 << 20
+    assert ct.week_sum(axis=(1, 2), block_bytes=2 * block).sum() == 4096 * 4 * 168
+    assert _mapped_kb(path) <= block // 1024 + 8  # released, up to the last block
+    np.asarray(ct.week).sum()  # a plain pass keeps every page it touched
+    assert _mapped_kb(path) > 10_000
+    from dstc_lib.features import group_services
+
+    grouped, _ = group_services(np.load(path, mmap_mode="r"), ["Netflix", "YouTube", "a", "b"])
+    assert grouped.shape == (4096, 3, 168) and _mapped_kb(path) > 10_000  # the earlier map
+    assert not red.release_pages(np.ones(10))  # memory that is not a read-only map: untouched
+    writable = np.load(path, mmap_mode="r+")
+    assert not red.release_pages(writable[:10])
