@@ -77,6 +77,9 @@ def say_per_file(results: dict) -> str:
     Per file (24 files, one CPU), the reduction takes 0.260 s against 0.200 s to read the file
     alone: 1.30 x the read, within the 1.5 x goal; in CPU time 2.00 x (0.300 s against 0.150
     s).
+
+    With the costs of a real city (``real_size_per_file`` in ``benchmarks/bench_reduce.py``: one
+    more file plus its share of a service's fixed cost over 154 files), another sentence follows.
     """
     p = results["reduce"]["per_file"]
     goal = p.get("goal_reduce_over_read", 1.5)
@@ -92,7 +95,19 @@ def say_per_file(results: dict) -> str:
             f"({p['reduce_cpu_seconds_per_file']:.3f} s against "
             f"{p['read_cpu_seconds_per_file']:.3f} s)"
         )
-    return text + "."
+    text += "."
+    if "reduce_real_size_over_read" in p:
+        whole, whole_cpu = p["reduce_real_size_over_read"], p["reduce_real_size_over_read_cpu"]
+        text += (
+            f" Those {p['files']} files spread the costs paid once per service and once per run"
+            f" over a few files each; a real city has {p['real_size_files_per_service']} files a"
+            f" service. There one more file costs {p['reduce_marginal_seconds_per_file']:.3f} s"
+            f" ({p['reduce_marginal_cpu_seconds_per_file']:.3f} s of CPU), and with its share of"
+            f" the fixed cost of a service at most {p['reduce_real_size_seconds_per_file']:.3f} s:"
+            f" {whole:.2f} x the read, {'within' if whole <= goal else 'above'} the goal; in CPU"
+            f" time {whole_cpu:.2f} x, {'within' if whole_cpu <= goal else 'above'} it."
+        )
+    return text
 
 
 def services_table(results: dict) -> pd.DataFrame:
