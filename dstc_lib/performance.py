@@ -269,6 +269,47 @@ def chapter_summary(table: pd.DataFrame, limit_gb: float = 8.0, target_hours: fl
     return text
 
 
+def book_runs(results: dict) -> list[str]:
+    """The runs of chapters at the real grid size in the results (``book_scale*`` sections),
+    the one with the most chapters measured first.
+
+    Example
+    -------
+    >>> book_runs({"book_scale_a": {"chapters": [{}]}, "book_scale": {"chapters": [{}, {}]},
+    ...            "reduce": {}})
+    ['scale', 'scale_a']
+    """
+    runs = [k.removeprefix("book_") for k in results if k.startswith("book_scale")]
+    return sorted(runs, key=lambda r: -len(results[f"book_{r}"].get("chapters", [])))
+
+
+def say_book_run(section: dict) -> str:
+    """How one run of chapters at the real grid size was made: the load of the machine when it
+    started and, when the run generated its data, how long that took and its peak memory.
+
+    Example
+    -------
+    >>> import textwrap
+    >>> print(textwrap.fill(say_book_run({"environment": {"load_average_1min": 5.0, "cpus": 2},
+    ...                     "generate": {"seconds": 768.2, "peak_rss_mb": 1124}}), 90))
+    The run started at a load average of 5.0 on 2 CPUs (busier than its CPUs: the times are
+    upper bounds). Generating its data took 12.8 min, with a peak of 1.1 GB.
+    """
+    env = section.get("environment", {})
+    load, cpus = env.get("load_average_1min"), env.get("cpus")
+    text = ""
+    if load is not None and cpus:
+        busy = "busier than its CPUs: the times are upper bounds" if load > cpus else "quiet"
+        text = f"The run started at a load average of {load:.1f} on {cpus} CPUs ({busy})."
+    g = section.get("generate")
+    if g:
+        text += (
+            f" Generating its data took {g['seconds'] / 60:.1f} min, with a peak of"
+            f" {g['peak_rss_mb'] / 1024:.1f} GB."
+        )
+    return text.strip()
+
+
 # --- the sentences after the tables of the performance chapter --------------------------------
 
 

@@ -108,3 +108,16 @@ def test_per_file_reading_gives_the_real_size_cost_when_measured():
     assert (
         "at most 0.120 s: 1.20 x the read, within the goal; in CPU time 1.60 x, above it." in text
     )
+
+
+def test_the_most_complete_run_at_real_size_comes_first_and_says_its_load():
+    from dstc_lib.performance import book_runs, say_book_run
+
+    results = {
+        "book_scale_paris_8_services": {"chapters": [{}, {}]},
+        "book_scale": {"chapters": [{}, {}, {}]},
+    }
+    assert book_runs(results) == ["scale", "scale_paris_8_services"]
+    quiet = say_book_run({"environment": {"load_average_1min": 0.5, "cpus": 2}})
+    assert quiet == "The run started at a load average of 0.5 on 2 CPUs (quiet)."
+    assert "Generating" not in quiet
