@@ -51,6 +51,7 @@ def reduce_tables(results: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     memory = ["peak_rss_mb", "peak_rss_driver_mb"]
     scaling = pd.DataFrame(r["scaling"])[columns + memory]
     extra = ["startup_seconds", "speedup_with_startup", "cpu_seconds", "cpu_vs_serial"]
+    extra += ["load_1min_before"]
     executors = pd.DataFrame(r["executors"])
     executors = executors[
         columns
@@ -403,9 +404,10 @@ def say_scaling(scaling: pd.DataFrame, fixed: float, per_file: float, limit_gb: 
     )
 
 
-def say_executors(executors: pd.DataFrame) -> str:
+def say_executors(executors: pd.DataFrame, cpus: int | None = None) -> str:
     """The fastest parallel executor and whether every executor gave the same bits (the
-    executors table).
+    executors table); with ``cpus``, whether the machine's load (``load_1min_before``) left the
+    speed-ups any meaning.
 
     Examples
     --------
@@ -416,6 +418,11 @@ def say_executors(executors: pd.DataFrame) -> str:
     >>> print(textwrap.fill(say_executors(t), 90))
     The fastest parallel run is processes with 2 workers, 1.30 x serial (1.20 x with its
     start); every executor and number of workers gives the same bits as serial.
+    >>> t["load_1min_before"] = [8.1, 7.2, 6.9]
+    >>> print(textwrap.fill(say_executors(t, cpus=2).split("serial. ")[1], 90))
+    The machine was busier than its 2 CPUs during these runs (load average 6.9 to 8.1): each
+    run got what CPU the other jobs left it, so these speed-ups measure the load as much as
+    the executors.
     """
     parallel = executors[executors["executor"] != "serial"]
     best = parallel.loc[parallel["speedup_vs_serial"].idxmax()]
@@ -430,6 +437,18 @@ def say_executors(executors: pd.DataFrame) -> str:
             if same
             else "some runs do NOT give the same bits as serial."
         )
+        + _say_busy(executors, cpus)
+    )
+
+
+def _say_busy(runs: pd.DataFrame, cpus: int | None) -> str:
+    if not cpus or "load_1min_before" not in runs or runs["load_1min_before"].max() <= cpus:
+        return ""
+    lo, hi = runs["load_1min_before"].min(), runs["load_1min_before"].max()
+    return (
+        f" The machine was busier than its {cpus} CPUs during these runs (load average"
+        f" {lo:.1f} to {hi:.1f}): each run got what CPU the other jobs left it, so these speed-ups"
+        " measure the load as much as the executors."
     )
 
 
