@@ -458,3 +458,21 @@ def test_a_pass_over_a_mapped_week_keeps_one_block_resident(tmp_path):
     assert not red.release_pages(np.ones(10))  # memory that is not a read-only map: untouched
     writable = np.load(path, mmap_mode="r+")
     assert not red.release_pages(writable[:10])
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux /proc only")
+def test_service_profiles_leave_no_page_of_the_mapped_week_resident(tmp_path):
+    import pandas as pd
+
+    from dstc_lib.explain import service_week_profiles
+
+    path = tmp_path / "week.npy"
+    np.save(path, np.ones((4096, 4, 168), np.float32))  # 11 MB, rows of 2,688 bytes
+    ct = red.CityTensors(
+        "X", tmp_path, np.arange(4096), list("abcd"), [], None, None, None, None, {}, ""
+    )
+    ct.week = np.load(path, mmap_mode="r")
+    groups = pd.Series(np.arange(4096) % 3, index=np.arange(4096))
+    profile = service_week_profiles(ct, groups, ["a", "c"])
+    assert profile.shape == (168, 6)
+    assert _mapped_kb(path) <= 8  # each service's slice touched every page: all released
