@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def run_chapter(
     cmd += ["--profile", profile, "--output", str(out_dir / f"{chapter}.ipynb")]
     for name, value in params or []:
         cmd += ["-p", name, value]
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     log = out_dir / f"{chapter}.log"
     with open(log, "w") as sink:
@@ -96,6 +98,8 @@ def run_chapter(
         "peak_rss_mb": round(peak_total / 2**20),
         "peak_rss_largest_process_mb": round(peak_one / 2**20),
         "ok": ok,
+        "load_1min_before": round(load_before, 2),
+        "load_1min_after": round(os.getloadavg()[0], 2),
         "memory_limit_gb": memory_limit_gb,
         "parameters": {name: value for name, value in params or []},
         "error": "" if ok else ("timed out" if timed_out else " | ".join(text.splitlines()[-3:])),
@@ -121,10 +125,22 @@ def generate(profile_name: str) -> dict | None:
     }
 
 
-def save(name: str, section: dict) -> None:
+def save(name: str, section: dict) -> dict:
+    """Save the section, its chapters merged with those on file: runs of other chapters made at
+    the same time (another ``bench_book.py``) keep theirs; a chapter measured again replaces its
+    row. The chapters are kept in reading order."""
     from common import save_section
 
-    save_section(name, section)
+    def merge(on_file: dict, mine: dict) -> dict:
+        rows = {r["chapter"]: r for r in on_file.get("chapters", [])}
+        rows |= {r["chapter"]: r for r in mine.get("chapters", [])}
+        merged = on_file | mine
+        if "generate" in on_file and "generate" not in mine:
+            merged["generate"] = on_file["generate"]
+        merged["chapters"] = [rows[c] for c in sorted(rows)]
+        return merged
+
+    return save_section(name, section, merge=merge)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -151,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
     save(name, section)
     out_dir = ROOT / "_build" / f"bench-{args.name or args.profile}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = {r["chapter"]: r for r in section.get("chapters", [])}
+    runs = {}  # the chapters this run measured (save merges them with the others on file)
     for chapter in chapters:
         print(f"{chapter} ...", flush=True)
         runs[chapter] = run_chapter(
@@ -159,7 +175,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
         print(json.dumps(runs[chapter]), flush=True)
         section["chapters"] = list(runs.values())
-        save(name, section)
+        section = save(name, section) | {"chapters": list(runs.values())}
     return section
 
 

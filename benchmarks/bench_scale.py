@@ -14,6 +14,7 @@ chapter 5 with 2 + 2 DSTC epochs and 19 permutations) for running chapters on it
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -33,6 +34,7 @@ def main(n_services: int = 8) -> dict:
         s for s in full.services if s not in ("Facebook", "Netflix")
     )[: n_services - 2]
     preset = replace(full, grids={"Paris": full.grids["Paris"]}, services=services)
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     with PeakRSS() as peak:
         generate_scale_city(OUT, "Paris", preset, seed=0)
@@ -58,6 +60,8 @@ def main(n_services: int = 8) -> dict:
         "projected_seconds_68_services": fixed + 68 * per_service,
         "peak_rss_mb": peak.total_mb,
         "week_gb_68_services": rows * cols * 68 * 168 * 4 / 2**30,
+        "load_1min_before": load_before,
+        "load_1min_after": os.getloadavg()[0],
         "note": "the machine may be shared: per-service time from the difference of two runs",
     }
     save_section("scale_generate", section)

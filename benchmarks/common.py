@@ -4,6 +4,7 @@ and peak memory of a run measured in a fresh process."""
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import platform
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -66,12 +68,24 @@ def repo_relative(value: object, root: Path = ROOT) -> object:
     return str(value) if isinstance(value, Path) else value
 
 
-def save_section(name: str, section: dict, results_file: Path = RESULTS) -> None:
+def save_section(
+    name: str, section: dict, results_file: Path = RESULTS, merge: Callable | None = None
+) -> dict:
     """Write one benchmark's section into the results file, keeping the others; paths inside
-    the repository are stored relative to it."""
-    results = json.loads(results_file.read_text()) if results_file.exists() else {}
-    results[name] = repo_relative(section)
-    results_file.write_text(json.dumps(results, indent=2) + "\n")
+    the repository are stored relative to it. Benchmarks running at the same time take turns
+    (a lock on the file), so that none loses another's section; ``merge(on_file, section)``,
+    if given, combines the section with the one on file at that moment. Returns what was
+    written."""
+    results_file.touch()
+    with open(results_file, "r+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = results_file.read_text()
+        results = json.loads(text) if text.strip() else {}
+        if merge is not None:
+            section = merge(results.get(name, {}), section)
+        results[name] = repo_relative(section)
+        results_file.write_text(json.dumps(results, indent=2) + "\n")
+    return results[name]
 
 
 def timed(fn, *args, repeat: int = 5) -> float:

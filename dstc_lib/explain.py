@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .checks import check_samples
-from .reduce import CityTensors
+from .reduce import CityTensors, release_pages
 
 
 def _groups(ct: CityTensors, groups: pd.Series) -> np.ndarray:
@@ -332,6 +332,7 @@ def service_week_profiles(ct: CityTensors, groups: pd.Series, services: list[str
     columns = {}
     for service in services:
         week = np.nan_to_num(np.asarray(ct.week[:, ct.services.index(service), :], np.float64))
+        release_pages(ct.week)  # one service's slice maps a page or two of every tile's row
         shape = week / np.maximum(week.sum(axis=1, keepdims=True), 1e-12)
         frame = pd.DataFrame(shape[keep])
         frame["group"] = labels[keep]

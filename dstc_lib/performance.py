@@ -3,6 +3,7 @@ comparison of executors (the performance chapter's logic; ``make bench`` writes 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import time
@@ -51,6 +52,7 @@ def reduce_tables(results: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     memory = ["peak_rss_mb", "peak_rss_driver_mb"]
     scaling = pd.DataFrame(r["scaling"])[columns + memory]
     extra = ["startup_seconds", "speedup_with_startup", "cpu_seconds", "cpu_vs_serial"]
+    extra += ["load_1min_before"]
     executors = pd.DataFrame(r["executors"])
     executors = executors[
         columns
@@ -77,6 +79,9 @@ def say_per_file(results: dict) -> str:
     Per file (24 files, one CPU), the reduction takes 0.260 s against 0.200 s to read the file
     alone: 1.30 x the read, within the 1.5 x goal; in CPU time 2.00 x (0.300 s against 0.150
     s).
+
+    With the costs of a real city (``real_size_per_file`` in ``benchmarks/bench_reduce.py``: one
+    more file plus its share of a service's fixed cost over 154 files), another sentence follows.
     """
     p = results["reduce"]["per_file"]
     goal = p.get("goal_reduce_over_read", 1.5)
@@ -92,7 +97,19 @@ def say_per_file(results: dict) -> str:
             f"({p['reduce_cpu_seconds_per_file']:.3f} s against "
             f"{p['read_cpu_seconds_per_file']:.3f} s)"
         )
-    return text + "."
+    text += "."
+    if "reduce_real_size_over_read" in p:
+        whole, whole_cpu = p["reduce_real_size_over_read"], p["reduce_real_size_over_read_cpu"]
+        text += (
+            f" Those {p['files']} files spread the costs paid once per service and once per run"
+            f" over a few files each; a real city has {p['real_size_files_per_service']} files a"
+            f" service. There one more file costs {p['reduce_marginal_seconds_per_file']:.3f} s"
+            f" ({p['reduce_marginal_cpu_seconds_per_file']:.3f} s of CPU), and with its share of"
+            f" the fixed cost of a service at most {p['reduce_real_size_seconds_per_file']:.3f} s:"
+            f" {whole:.2f} x the read, {'within' if whole <= goal else 'above'} the goal; in CPU"
+            f" time {whole_cpu:.2f} x, {'within' if whole_cpu <= goal else 'above'} it."
+        )
+    return text
 
 
 def services_table(results: dict) -> pd.DataFrame:
@@ -168,9 +185,9 @@ def compare_executors(
             t0 = time.perf_counter()
             ct = _reduce(traffic_root, city, cache, executor, workers, kwargs)
             seconds = time.perf_counter() - t0
-            arrays = [np.array(a) for a in (ct.tile_ids, ct.week, ct.daily, ct.city_hourly)]
-        first = arrays if first is None else first
-        same = all(a.tobytes() == b.tobytes() for a, b in zip(arrays, first, strict=True))
+            digest = _digest(ct)
+        first = digest if first is None else first
+        same = digest == first
         files = int(ct.quality["present"].sum())
         rows.append(
             {
@@ -183,6 +200,19 @@ def compare_executors(
             }
         )
     return pd.DataFrame(rows)
+
+
+def _digest(ct) -> str:
+    """SHA-256 of a reduced city's arrays, the typical week read a block of tiles at a time
+    (a real Paris's week is 6.5 GB: a copy of it would not fit beside the chapter)."""
+    from .reduce import week_blocks
+
+    h = hashlib.sha256()
+    for array in (ct.tile_ids, ct.daily, ct.city_hourly):
+        h.update(np.ascontiguousarray(array).tobytes())
+    for _, block in week_blocks(ct.week):
+        h.update(np.ascontiguousarray(block).tobytes())
+    return h.hexdigest()
 
 
 def _reduce(root, city, cache, executor, workers, kwargs):
@@ -252,6 +282,47 @@ def chapter_summary(table: pd.DataFrame, limit_gb: float = 8.0, target_hours: fl
     if failed:
         text += f" Did not complete: {', '.join(failed)} (the time shown is until it stopped)."
     return text
+
+
+def book_runs(results: dict) -> list[str]:
+    """The runs of chapters at the real grid size in the results (``book_scale*`` sections),
+    the one with the most chapters measured first.
+
+    Example
+    -------
+    >>> book_runs({"book_scale_a": {"chapters": [{}]}, "book_scale": {"chapters": [{}, {}]},
+    ...            "reduce": {}})
+    ['scale', 'scale_a']
+    """
+    runs = [k.removeprefix("book_") for k in results if k.startswith("book_scale")]
+    return sorted(runs, key=lambda r: -len(results[f"book_{r}"].get("chapters", [])))
+
+
+def say_book_run(section: dict) -> str:
+    """How one run of chapters at the real grid size was made: the load of the machine when it
+    started and, when the run generated its data, how long that took and its peak memory.
+
+    Example
+    -------
+    >>> import textwrap
+    >>> print(textwrap.fill(say_book_run({"environment": {"load_average_1min": 5.0, "cpus": 2},
+    ...                     "generate": {"seconds": 768.2, "peak_rss_mb": 1124}}), 90))
+    The run started at a load average of 5.0 on 2 CPUs (busier than its CPUs: the times are
+    upper bounds). Generating its data took 12.8 min, with a peak of 1.1 GB.
+    """
+    env = section.get("environment", {})
+    load, cpus = env.get("load_average_1min"), env.get("cpus")
+    text = ""
+    if load is not None and cpus:
+        busy = "busier than its CPUs: the times are upper bounds" if load > cpus else "quiet"
+        text = f"The run started at a load average of {load:.1f} on {cpus} CPUs ({busy})."
+    g = section.get("generate")
+    if g:
+        text += (
+            f" Generating its data took {g['seconds'] / 60:.1f} min, with a peak of"
+            f" {g['peak_rss_mb'] / 1024:.1f} GB."
+        )
+    return text.strip()
 
 
 # --- the sentences after the tables of the performance chapter --------------------------------
@@ -347,9 +418,10 @@ def say_scaling(scaling: pd.DataFrame, fixed: float, per_file: float, limit_gb: 
     )
 
 
-def say_executors(executors: pd.DataFrame) -> str:
+def say_executors(executors: pd.DataFrame, cpus: int | None = None) -> str:
     """The fastest parallel executor and whether every executor gave the same bits (the
-    executors table).
+    executors table); with ``cpus``, whether the machine's load (``load_1min_before``) left the
+    speed-ups any meaning.
 
     Examples
     --------
@@ -360,6 +432,11 @@ def say_executors(executors: pd.DataFrame) -> str:
     >>> print(textwrap.fill(say_executors(t), 90))
     The fastest parallel run is processes with 2 workers, 1.30 x serial (1.20 x with its
     start); every executor and number of workers gives the same bits as serial.
+    >>> t["load_1min_before"] = [8.1, 7.2, 6.9]
+    >>> print(textwrap.fill(say_executors(t, cpus=2).split("serial. ")[1], 90))
+    The machine was busier than its 2 CPUs during these runs (load average 6.9 to 8.1): each
+    run got what CPU the other jobs left it, so these speed-ups measure the load as much as
+    the executors.
     """
     parallel = executors[executors["executor"] != "serial"]
     best = parallel.loc[parallel["speedup_vs_serial"].idxmax()]
@@ -374,6 +451,18 @@ def say_executors(executors: pd.DataFrame) -> str:
             if same
             else "some runs do NOT give the same bits as serial."
         )
+        + _say_busy(executors, cpus)
+    )
+
+
+def _say_busy(runs: pd.DataFrame, cpus: int | None) -> str:
+    if not cpus or "load_1min_before" not in runs or runs["load_1min_before"].max() <= cpus:
+        return ""
+    lo, hi = runs["load_1min_before"].min(), runs["load_1min_before"].max()
+    return (
+        f" The machine was busier than its {cpus} CPUs during these runs (load average"
+        f" {lo:.1f} to {hi:.1f}): each run got what CPU the other jobs left it, so these speed-ups"
+        " measure the load as much as the executors."
     )
 
 

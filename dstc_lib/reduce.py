@@ -19,7 +19,8 @@ few ``[tiles, 168]`` accumulators whatever the number of days or services.
 
 Scaling out: the unit of work is a block of ``2**k`` consecutive services (an aligned node of a
 binary tree over the services). The worker that gets a block reads each of its files once and
-folds it, in one compiled pass (:func:`_fold_file`), into the service's accumulators; it writes
+folds it, in one compiled pass (:func:`_fold_file`), into the service's accumulators (a day's
+last file straight into the typical week's sums, without a pass of its own); it writes
 each service's typical week into the entry (or sends it back when the cluster may not share this
 disk) and sends back one partial for the block: daily totals, city hours and quality rows. The
 driver combines the partials along the same fixed tree (:class:`_TreeFold`). The tree's shape
@@ -30,6 +31,7 @@ bits.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import hashlib
 import json
@@ -101,7 +103,14 @@ def reduce_file(path: Path | str, threads: int | None = None) -> FilePartial:
     hourly = np.zeros((f.n_rows, 24))
     total = np.zeros((f.n_rows, 1))
     n_nan = _fold_file(
-        f.values, np.arange(f.n_rows), hourly, total, 0, np.zeros(24), np.zeros(24, dtype=bool)
+        f.values,
+        np.arange(f.n_rows),
+        hourly,
+        total,
+        0,
+        np.zeros(24),
+        np.zeros(24, dtype=bool),
+        *_NO_WEEK,
     )
     return FilePartial(f.tile_ids, hourly, total[:, 0], f.n_rows, n_nan)
 
@@ -320,21 +329,78 @@ class CityTensors:
         axes = (axis,) if isinstance(axis, int) else tuple(axis)
         if 0 in axes:
             raise ValueError("week_sum keeps the tiles (axis 0); sum the result over them")
-        week = self.week
-        step = max(1, block_bytes // max(1, week.strides[0] * 2))
         parts = [
-            np.nansum(np.asarray(week[lo : lo + step], dtype=np.float64), axis=axes)
-            for lo in range(0, week.shape[0], step)
+            np.nansum(np.asarray(block, dtype=np.float64), axis=axes)
+            for _, block in week_blocks(self.week, block_bytes // 2)
         ]
         return np.concatenate(parts) if parts else np.zeros((0,))
 
     def week_coverage(self) -> float:
         """Share of the 168 hours of the week observed at least once (any tile, any service)."""
         seen = np.zeros(self.week.shape[2], dtype=bool)
-        step = max(1, (256 << 20) // max(1, self.week.strides[0]))
-        for lo in range(0, self.week.shape[0], step):  # a block of tiles at a time
-            seen |= np.isfinite(self.week[lo : lo + step]).any(axis=(0, 1))
+        for _, block in week_blocks(self.week):  # a block of tiles at a time
+            seen |= np.isfinite(block).any(axis=(0, 1))
         return float(seen.mean())
+
+
+def week_blocks(week: np.ndarray, block_bytes: int = 256 << 20) -> Iterator[tuple[int, np.ndarray]]:
+    """``(lo, week[lo:hi])`` for blocks of about ``block_bytes`` of tiles; once the caller asks
+    for the next block, the pages of the one before are released when the week is a read-only
+    memory-mapped file (:func:`release_pages`), so that a pass over a 6.5 GB week keeps one
+    block resident, not the whole file.
+
+    Example
+    -------
+    >>> week = np.ones((5, 2, 168), np.float32)
+    >>> [(lo, len(block)) for lo, block in week_blocks(week, block_bytes=2 * 2 * 168 * 4)]
+    [(0, 2), (2, 2), (4, 1)]
+    """
+    step = max(1, block_bytes // max(1, week.strides[0]))
+    for lo in range(0, week.shape[0], step):
+        yield lo, week[lo : lo + step]
+        # from the first tile: reading a block maps pages around it too (the kernel's
+        # fault-around), some of them in blocks already released
+        release_pages(week[: lo + step])
+
+
+_LIBC = None
+
+
+def release_pages(block: np.ndarray) -> bool:
+    """Drop the resident pages under ``block`` when it lies in a read-only memory-mapped file
+    (``np.load(..., mmap_mode="r")``): the data stay in the file and the page cache, the next
+    read maps them again, and the process's resident memory no longer counts them. Does nothing
+    (returns False) for anything else: an array in memory, or a writable or copy-on-write map.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "week.npy"
+    >>> np.save(path, np.arange(4096, dtype=np.float32).reshape(4, 1, 1024))
+    >>> week = np.load(path, mmap_mode="r")
+    >>> float(week[3].sum()), release_pages(week[2:]), float(week[3].sum())
+    (3669504.0, True, 3669504.0)
+    >>> release_pages(np.ones(3))
+    False
+    """
+    global _LIBC
+    owner = block
+    while owner is not None and not isinstance(owner, mmap.mmap):
+        owner = getattr(owner, "base", None)
+    if owner is None or not hasattr(mmap, "MADV_DONTNEED") or block.nbytes == 0:
+        return False
+    with memoryview(owner) as view:
+        if not view.readonly:  # MAP_PRIVATE copies would lose their changes: leave them
+            return False
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+        _LIBC.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    lo = block.__array_interface__["data"][0]
+    strides = np.asarray(block.strides) * (np.asarray(block.shape) - 1)
+    first, last = lo + strides[strides < 0].sum(), lo + strides[strides > 0].sum()
+    first -= first % mmap.PAGESIZE
+    end = last + block.itemsize
+    return _LIBC.madvise(int(first), int(end - first), mmap.MADV_DONTNEED) == 0
 
 
 def reduce_city(
@@ -746,9 +812,10 @@ def _fold_services(task: _BlockTask, threads: int | None = None) -> _Partial:
     fold = _TreeFold()
     per = len(task.spec.days) * len(task.spec.directions)
     n = len(task.tile_ids)
-    buffers = (  # reused from service to service: the sums and counts of the typical week
-        np.zeros((n, HOURS_PER_WEEK)),
-        np.zeros((n, HOURS_PER_WEEK), dtype=np.int32),
+    buffers = (  # reused from service to service: the sums and counts of the typical week,
+        # weekday-major [7, tiles, 24], so that a day's hours of all tiles are one block
+        np.zeros((7, n, 24)),
+        np.zeros((7, n, 24), dtype=np.int32),
         np.zeros((n, 24)),
     )
     for k in range(len(task.services)):
@@ -779,8 +846,8 @@ def _fold_service(
     for day, day_jobs in by_day.items():
         di = day_index[day]
         day_hourly.fill(0.0)
-        day_ok, read_any = True, False
-        for service, _, direction, path in day_jobs:
+        day_ok, read_any, folded = True, False, False
+        for j, (service, _, direction, path) in enumerate(day_jobs):
             row = {
                 "service": service,
                 "day": day,
@@ -815,10 +882,23 @@ def _fold_service(
                 outside.append(f.tile_ids[pos < 0])
             row["rows"], row["rows_missing"] = f.n_rows, missing
             finite = np.zeros(24, dtype=bool)
+            # the day's last file, all before it read and the day counted: its hours go with
+            # the day's earlier files straight into the typical week (what _fold_day does with
+            # the same numbers in the same order; a tile without a row here is never added)
+            into_week = j == len(day_jobs) - 1 and day_ok and day not in excluded
             row["nan_values"] = _fold_file(
-                f.values, pos, day_hourly, daily, di, city_hours[di], finite
+                f.values,
+                pos,
+                day_hourly,
+                daily,
+                di,
+                city_hours[di],
+                finite,
+                *((sums, counts, _weekday(day)) if into_week else _NO_WEEK),
             )
-            if missing:  # a tile without a row has no hours that day
+            if into_week:
+                counted = folded = True
+            elif missing:  # a tile without a row has no hours that day
                 absent = np.ones(n, dtype=bool)
                 absent[pos[pos >= 0]] = False
                 day_hourly[absent] = np.nan
@@ -826,19 +906,22 @@ def _fold_service(
             read_any = True
         if error is not None:
             break
-        if read_any and day_ok and day not in excluded:
-            _fold_day(day_hourly, sums, counts, int(hour_of_week_offset(day)))
+        if read_any and day_ok and day not in excluded and not folded:
+            _fold_day(day_hourly, sums, counts, _weekday(day))
             counted = True
-    values = _mean32(sums, counts) if counted else np.float32(np.nan)
     week = {}
-    if error is None:
-        if task.week_path is None:
-            week[s_idx] = np.broadcast_to(values, (n, HOURS_PER_WEEK)).copy()
+    if error is None and task.week_path is not None:
+        target = np.load(task.week_path, mmap_mode="r+")
+        if counted:  # the means go straight into the file (and the accumulators are emptied)
+            _write_mean(target, s_idx, sums, counts)
         else:
-            target = np.load(task.week_path, mmap_mode="r+")
-            _write_service(target, s_idx, values)
-            target.flush()
-            del target
+            _write_service(target, s_idx, np.float32(np.nan))
+        target.flush()
+        del target
+    else:
+        values = _mean32(sums, counts) if counted else np.float32(np.nan)
+        if error is None:
+            week[s_idx] = np.broadcast_to(values, (n, HOURS_PER_WEEK)).copy()
     return _Partial(
         lo=s_idx,
         level=0,
@@ -880,17 +963,42 @@ def _positions(
     return pos, missing, notes
 
 
+_NO_WEEK = (np.zeros((7, 0, 24)), np.zeros((7, 0, 24), np.int32), -1)
+
+
+def _weekday(day: dt.date) -> int:
+    """The day's block of the typical week (0: Monday): its hours are ``24 * k .. 24 * k + 23``."""
+    return int(hour_of_week_offset(day)) // 24
+
+
 @numba.njit(nogil=True, cache=True)
-def _fold_file(values, pos, day_hourly, daily, day, city_hours, finite):  # pragma: no cover
+def _fold_file(
+    values, pos, day_hourly, daily, day, city_hours, finite, sums, counts, dow
+):  # pragma: no cover
     """One pass over a file's ``[rows, 96]`` float32 quarters: row ``i``'s hour ``h`` (the sum of
     its four quarters in float64, NaN if one is missing) is added to ``day_hourly[pos[i], h]``,
     its valid quarters to ``daily[pos[i], day]`` and its complete hours to ``city_hours[h]``
     (file order, from zero per file, then added); ``finite[h]``: some row has hour ``h``.
+
+    ``dow >= 0``: the file is its day's last, and instead of into ``day_hourly`` the hour
+    (``day_hourly[pos[i], h]`` plus this file's sum) goes into the typical week's ``sums`` and
+    ``counts`` (``[7, tiles, 24]``) at ``[dow, pos[i], h]`` when it is not NaN, as
+    :func:`_fold_day` would add it (rows of tiles this file lacks are then never added).
     Returns the number of missing quarters."""
     n_nan = 0
     local = np.zeros(24)
+    n = day_hourly.shape[0]
+    if day_hourly.shape[1] != 24 or values.shape[1] != 96 or pos.shape[0] != values.shape[0]:
+        raise ValueError("_fold_file: arrays of the wrong shape")
+    if day < 0 or day >= daily.shape[1] or daily.shape[0] != n or city_hours.shape[0] != 24:
+        raise ValueError("_fold_file: arrays of the wrong shape")
+    week = dow >= 0
+    if week and (sums.shape != (7, n, 24) or counts.shape != sums.shape or dow > 6):
+        raise ValueError("_fold_file: arrays of the wrong shape")
     for i in range(values.shape[0]):
         p = pos[i]
+        if p >= n:
+            raise ValueError("_fold_file: a position outside the tiles")
         total = 0.0
         for h in range(24):
             s = 0.0
@@ -906,7 +1014,13 @@ def _fold_file(values, pos, day_hourly, daily, day, city_hours, finite):  # prag
                 s += v
             total += valid
             if p >= 0:
-                day_hourly[p, h] += s
+                if week:
+                    w = day_hourly[p, h] + s
+                    if not np.isnan(w):
+                        sums[dow, p, h] += w
+                        counts[dow, p, h] += 1
+                else:
+                    day_hourly[p, h] += s
                 if not bad:
                     local[h] += s
                     finite[h] = True
@@ -917,29 +1031,49 @@ def _fold_file(values, pos, day_hourly, daily, day, city_hours, finite):  # prag
     return n_nan
 
 
-@numba.njit(nogil=True, cache=True)
-def _mean32(sums, counts):  # pragma: no cover
-    """``sums / counts`` as float32, NaN where nothing was counted; empties both accumulators
-    on the way (ready for the next service without a pass of its own)."""
-    out = np.empty(sums.shape, np.float32)
-    for t in range(sums.shape[0]):
-        for h in range(sums.shape[1]):
-            c = counts[t, h]
-            out[t, h] = sums[t, h] / c if c > 0 else np.nan
-            sums[t, h] = 0.0
-            counts[t, h] = 0
+def _mean32(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``sums / counts`` (``[7, tiles, 24]``) as the ``[tiles, 168]`` float32 typical week, NaN
+    where nothing was counted; empties both accumulators on the way (ready for the next service
+    without a pass of its own)."""
+    out = np.empty((sums.shape[1], HOURS_PER_WEEK), np.float32)
+    _mean_into(out, sums, counts, 0)
     return out
 
 
 @numba.njit(nogil=True, cache=True)
-def _fold_day(day_hourly, sums, counts, offset):  # pragma: no cover
-    """Add one (service, day)'s complete hours to the typical week's sums and counts."""
-    for t in range(day_hourly.shape[0]):
+def _mean_into(out, sums, counts, lo):  # pragma: no cover
+    """Tiles ``lo .. lo + len(out)`` of :func:`_mean32` written into ``out`` (``[rows, 168]``,
+    any strides: a block of one service's slice of the typical week's file), their sums and
+    counts emptied."""
+    n = out.shape[0]
+    if sums.shape[0] != 7 or sums.shape[2] != 24 or counts.shape != sums.shape:
+        raise ValueError("_mean_into: arrays of the wrong shape")
+    if out.shape[1] != 168 or lo < 0 or lo + n > sums.shape[1]:
+        raise ValueError("_mean_into: arrays of the wrong shape")
+    for t in range(n):
+        for d in range(7):
+            for h in range(24):
+                c = counts[d, lo + t, h]
+                out[t, 24 * d + h] = sums[d, lo + t, h] / c if c > 0 else np.nan
+                sums[d, lo + t, h] = 0.0
+                counts[d, lo + t, h] = 0
+
+
+@numba.njit(nogil=True, cache=True)
+def _fold_day(day_hourly, sums, counts, dow):  # pragma: no cover
+    """Add one (service, day)'s complete hours to the typical week's sums and counts
+    (``[7, tiles, 24]``, the day's weekday ``dow``)."""
+    n = day_hourly.shape[0]
+    if sums.shape != (7, n, 24) or counts.shape != sums.shape or day_hourly.shape[1] != 24:
+        raise ValueError("_fold_day: arrays of the wrong shape")
+    if dow < 0 or dow > 6:
+        raise ValueError("_fold_day: a weekday outside 0..6")
+    for t in range(n):
         for h in range(24):
             v = day_hourly[t, h]
             if not np.isnan(v):
-                sums[t, offset + h] += v
-                counts[t, offset + h] += 1
+                sums[dow, t, h] += v
+                counts[dow, t, h] += 1
 
 
 _BLOCK_BYTES = 64 << 20
@@ -951,6 +1085,21 @@ def _write_service(week: np.memmap, s_idx: int, values) -> None:
     ``[tiles, services, 168]`` file, so otherwise the whole file would become resident; the data
     stays in the file and the page cache (a shared mapping keeps what was written)."""
     values = np.broadcast_to(values, (week.shape[0], week.shape[2]))
+    for lo, hi in _blocks(week):
+        week[lo:hi, s_idx, :] = values[lo:hi]
+
+
+def _write_mean(week: np.memmap, s_idx: int, sums: np.ndarray, counts: np.ndarray) -> None:
+    """Write one service's typical week, ``sums / counts`` (``[7, tiles, 24]``, emptied on the
+    way), straight into the file as :func:`_write_service` writes ``_mean32(sums, counts)``:
+    a block of tiles at a time, without the ``[tiles, 168]`` array in between."""
+    for lo, hi in _blocks(week):
+        _mean_into(np.asarray(week[lo:hi, s_idx, :]), sums, counts, lo)
+
+
+def _blocks(week: np.memmap) -> Iterator[tuple[int, int]]:
+    """Blocks of tiles ``(lo, hi)`` of about ``_BLOCK_BYTES`` of the file; each block's pages are
+    unmapped once the caller has written it (when it comes back for the next)."""
     row = week.strides[0]
     step = max(1, _BLOCK_BYTES // row)
     mapped = getattr(week, "_mmap", None)
@@ -958,7 +1107,7 @@ def _write_service(week: np.memmap, s_idx: int, values) -> None:
     base = week.offset % mmap.ALLOCATIONGRANULARITY if can_release else 0
     for lo in range(0, week.shape[0], step):
         hi = min(lo + step, week.shape[0])
-        week[lo:hi, s_idx, :] = values[lo:hi]
+        yield lo, hi
         if can_release:
             start = base + lo * row
             start -= start % mmap.PAGESIZE

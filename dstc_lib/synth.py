@@ -1138,51 +1138,58 @@ def generate_scale_city(
         by_dow.setdefault(d.weekday(), []).append(days.index(d))
     kinds = sorted({day_kind(d, city) for d in days})
     week = open_week(entry / "week.npy", (n, len(services), HOURS_PER_WEEK))
-    daily_mean = np.zeros((n, n_days))
-    daily_var = np.zeros((n, n_days))
+    kind_of = np.array([kinds.index(day_kind(d, city)) for d in days])
+    shapes = [np.stack([daily_shape(a, k) for a in ARCHETYPES]) for k in kinds]  # [A, 96]
+    daily_mean = np.zeros((n_days, n))  # day-major: a day's row is contiguous
+    daily_var = np.zeros((n_days, n))
     city_hours = np.zeros((n_days, 24))
     for s in range(len(services)):
         rng = _rng(seed, city, 5, s)
-        both = 1.0 + tables["ul_ratio"][s]
         quantum = tables["quantum_cents"][s] / 100.0
-        expected = {}
-        for k in kinds:  # [T, 96] DL + UL, no event, per day kind
-            day = next(d for d in days if day_kind(d, city) == k)
-            expected[k] = expected_traffic(layout, tables, s, day, [], flags[:, :0]) * both
-        by_hour = {k: e.reshape(n, 24, 4).sum(axis=2) for k, e in expected.items()}  # [T, 24]
-        values = np.full((n, HOURS_PER_WEEK), np.nan)
+        # the expected DL + UL of a tile, per day kind, with no event: weights @ profile[k]
+        # times the tile's scale (expected_traffic, summed by hour without the [T, 96] arrays)
+        mean = [_ServiceMean(layout, tables, s, shape) for shape in shapes]
+        by_hour = [m.hourly() for m in mean]  # [T, 24]
+        values = np.full((n, HOURS_PER_WEEK), np.nan, np.float32)
         for idx in (by_dow[w] for w in sorted(by_dow)):
-            k = day_kind(days[idx[0]], city)
+            k = kind_of[idx[0]]
             hourly = by_hour[k] * float(np.mean(day_factor[idx]))
             for j, ev in enumerate(events):  # an event day adds its effect once among n days
                 if days.index(ev.date) in idx:
-                    rows, extra = _event_extra(layout, ev, flags[:, j], expected[k])
+                    rows, extra = _event_extra(layout, ev, flags[:, j], mean[k])
                     share = day_factor[days.index(ev.date)] / len(idx)
                     hourly[rows] += extra.reshape(len(rows), 24, 4).sum(axis=2) * share
             noise = rng.standard_normal(hourly.shape) * np.sqrt(quantum * hourly / len(idx))
             start = hour_of_week_offset(days[idx[0]])
-            values[:, start : start + 24] = np.maximum(hourly + noise, 0.0)
-        _write_service(week, s, values.astype(np.float32))
-        totals = {k: h.sum(axis=1) for k, h in by_hour.items()}
-        hours = {k: h.sum(axis=0) for k, h in by_hour.items()}
+            noise += hourly
+            np.maximum(noise, 0.0, out=noise)
+            values[:, start : start + 24] = noise  # rounded to float32 as the week stores it
+        _write_service(week, s, values)
+        del values, by_hour
+        totals = np.stack([m.total() for m in mean])  # [kinds, T]
+        hours = np.stack([m.column_hours() for m in mean])  # [kinds, 24]
+        total = totals[kind_of] * day_factor[:, None]  # [days, T]
+        ch = hours[kind_of] * day_factor[:, None]  # [days, 24]
         for d, day in enumerate(days):
-            k, f = day_kind(day, city), day_factor[d]
-            total, ch = totals[k] * f, hours[k] * f
+            k, f = kind_of[d], day_factor[d]
             gone = missing_slots(day)
             if gone:  # the slots that do not exist that night
-                total = total - expected[k][:, gone].sum(axis=1) * f
+                total[d] -= mean[k].total(gone) * f
             for j, ev in enumerate(events):
                 if ev.date == day:
-                    rows, extra = _event_extra(layout, ev, flags[:, j], expected[k])
-                    total[rows] += extra.sum(axis=1) * f
-                    ch = ch + extra.reshape(len(rows), 24, 4).sum(axis=(0, 2)) * f
-            daily_mean[:, d] += total
-            daily_var[:, d] += quantum * total
-            city_hours[d] += ch
+                    rows, extra = _event_extra(layout, ev, flags[:, j], mean[k])
+                    total[d, rows] += extra.sum(axis=1) * f
+                    ch[d] += extra.reshape(len(rows), 24, 4).sum(axis=(0, 2)) * f
+        daily_mean += total
+        total *= quantum
+        daily_var += total
+        city_hours += ch
+        del total
     week.flush()
     del week
-    noise = _rng(seed, city, 6).standard_normal(daily_mean.shape)
-    daily = np.maximum(daily_mean + noise * np.sqrt(daily_var), 0.0)
+    noise = _rng(seed, city, 6).standard_normal((n, n_days))
+    daily = np.ascontiguousarray(np.maximum(daily_mean.T + noise * np.sqrt(daily_var.T), 0.0))
+    del daily_mean, daily_var, noise
     for d, day in enumerate(days):
         for slot in missing_slots(day):
             city_hours[d, slot // 4] = np.nan
@@ -1190,19 +1197,54 @@ def generate_scale_city(
     return out
 
 
+class _ServiceMean:
+    """The expected DL + UL traffic of one service on a day kind with no event, as
+    :func:`expected_traffic` draws it (times ``1 + ul_ratio``), kept factored: tile ``t`` at slot
+    ``j`` is ``weights[t] @ profile[:, j] * scale[t]``, so that hourly sums, day totals and the
+    rows an event touches cost ``[T, A]`` products instead of ``[T, 96]`` arrays."""
+
+    def __init__(self, layout: CityLayout, tables: dict, s: int, shapes: np.ndarray) -> None:
+        both = 1.0 + tables["ul_ratio"][s]
+        self.weights = layout.weights
+        self.profile = tables["lift"][:, s][:, None] * shapes * tables["tilt"][s]  # [A, 96]
+        self.scale = layout.volume * (tables["popularity"][s] * 96 * both)  # [T]
+
+    def hourly(self) -> np.ndarray:
+        """``[T, 24]``: the expectation summed by hour."""
+        hour = self.profile.reshape(len(self.profile), 24, 4).sum(axis=2)
+        out = self.weights @ hour
+        out *= self.scale[:, None]
+        return out
+
+    def total(self, slots: list | None = None) -> np.ndarray:
+        """``[T]``: the day's expectation over ``slots`` (all 96 by default)."""
+        profile = self.profile if slots is None else self.profile[:, slots]
+        return (self.weights @ profile.sum(axis=1)) * self.scale
+
+    def column_hours(self) -> np.ndarray:
+        """``[24]``: the whole city's expectation by hour."""
+        hour = self.profile.reshape(len(self.profile), 24, 4).sum(axis=2)
+        return (self.scale @ self.weights) @ hour
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """``[len(rows), 96]``: the expectation of these tiles."""
+        return (self.weights[rows] @ self.profile) * self.scale[rows][:, None]
+
+
 def _event_extra(
-    layout: CityLayout, ev, flag: np.ndarray, mean: np.ndarray
+    layout: CityLayout, ev, flag: np.ndarray, mean: _ServiceMean
 ) -> tuple[np.ndarray, np.ndarray]:
-    """What a planted event adds to ``mean [T, 96]`` on its day (as in expected_traffic): the
-    rows of the tiles it touches and their ``[rows, 96]`` addition (zero outside its slots)."""
+    """What a planted event adds to the expectation ``mean`` on its day (as in
+    expected_traffic): the rows of the tiles it touches and their ``[rows, 96]`` addition (zero
+    outside its slots)."""
     rows = np.flatnonzero(flag)
     factor = np.full(len(rows), ev.factor)
     if ev.kind == "match":
         stadium = layout.archetype[rows] == ARCHETYPES.index("stadium")
         factor[~stadium] = 1 + (ev.factor - 1) / 4
-    extra = np.zeros((len(rows), mean.shape[1]))
+    extra = np.zeros((len(rows), 96))
     window = slice(ev.start_slot, ev.end_slot)
-    extra[:, window] = mean[rows, window] * (factor[:, None] - 1)
+    extra[:, window] = mean.rows(rows)[:, window] * (factor[:, None] - 1)
     return rows, extra
 
 

@@ -43,3 +43,50 @@ def test_writer_stores_paths_relative_to_the_repository(tmp_path):
     assert written["reduce"]["root"] == "data/synthetic/bench/traffic"
     assert written["reduce"]["runs"][0]["file"] == "data/synthetic/bench/traffic/a.txt"
     assert written["reduce"]["outside"] == "/srv/x"  # not ours to rewrite
+
+
+def _bench_book():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "bench_book", ROOT / "benchmarks/bench_book.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return module
+
+
+def test_two_runs_of_chapters_at_once_keep_each_others_rows(tmp_path, monkeypatch):
+    """bench_book.py saves its chapters merged with those on file: a second run of other
+    chapters at the same time (or later) adds to the section instead of replacing it."""
+    book = _bench_book()
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"other": {"x": 1}}))
+    common = __import__("sys").modules["common"]  # what bench_book.save imports
+    monkeypatch.setattr(common, "RESULTS", results)
+    original = common.save_section
+    monkeypatch.setattr(
+        common, "save_section", lambda n, s, merge=None: original(n, s, results, merge)
+    )
+    first = {
+        "profile": "scale",
+        "generate": {"seconds": 1.0},
+        "chapters": [{"chapter": "05_paris", "seconds": 9.0}],
+    }
+    book.save("book_scale", first)
+    second = {"profile": "scale", "chapters": [{"chapter": "02_preprocessing", "seconds": 2.0}]}
+    book.save("book_scale", second)
+    again = {"profile": "scale", "chapters": [{"chapter": "05_paris", "seconds": 7.0}]}
+    saved = book.save("book_scale", again)
+    on_file = json.loads(results.read_text())
+    assert on_file["other"] == {"x": 1} and saved == on_file["book_scale"]
+    rows = on_file["book_scale"]["chapters"]
+    assert [(r["chapter"], r["seconds"]) for r in rows] == [
+        ("02_preprocessing", 2.0),
+        ("05_paris", 7.0),
+    ]
+    assert on_file["book_scale"]["generate"] == {"seconds": 1.0}

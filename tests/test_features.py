@@ -64,3 +64,31 @@ def test_city_features_on_a_reduced_city(tiny, tmp_path):
     x, names = features.city_features(ct, families=True)
     assert x.shape == (len(ct.tile_ids), len(names), 168)
     assert set(names) == {"social", "video", "music"} and np.isfinite(x).all()
+
+
+def test_features_work_in_one_float64_array_and_scale_in_blocks(monkeypatch):
+    """At the real Paris size (141,514 tiles x 10 families x 168 hours) every float64 temporary
+    is 1.8 GB: the features are computed in place (one working array, a mask, the float32
+    result) and the scaler works a block of tiles at a time."""
+    import tracemalloc
+
+    from dstc_lib.features import FeatureScaler, week_features
+
+    rng = np.random.default_rng(0)
+    week = rng.gamma(1.0, 3.0, size=(4000, 10, 168)).astype(np.float32)
+    week[rng.random(week.shape) < 0.05] = np.nan
+    elements = week.size
+    tracemalloc.start()
+    X, _ = week_features(week)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak <= 15 * elements  # float64 8 + mask 1 + float32 4 (+ small): was about 33
+    scaler = FeatureScaler().fit(X)
+    expected = ((X - scaler.mean_) / scaler.scale_).astype(np.float32)
+    monkeypatch.setattr(features, "_SCALE_BLOCK_BYTES", 1 << 20)
+    tracemalloc.start()
+    Xs = scaler.transform(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak <= 4 * elements + (3 << 20)  # the result and two 1 MB temporaries
+    assert np.array_equal(Xs, expected)

@@ -87,3 +87,55 @@ def test_per_file_reading_follows_the_numbers():
     assert "2.00 x the read, above the 1.5 x goal." in say_per_file({"reduce": {"per_file": p}})
     p |= {"reduce_seconds_per_file": 0.24, "reduce_over_read": 1.2}
     assert "1.20 x the read, within the 1.5 x goal." in say_per_file({"reduce": {"per_file": p}})
+
+
+def test_per_file_reading_gives_the_real_size_cost_when_measured():
+    from dstc_lib.performance import say_per_file
+
+    p = {"files": 24, "read_seconds_per_file": 0.1, "reduce_seconds_per_file": 0.2}
+    p |= {"reduce_over_read": 2.0, "goal_reduce_over_read": 1.5}
+    assert "real city" not in say_per_file({"reduce": {"per_file": p}})
+    p |= {
+        "real_size_files_per_service": 154,
+        "reduce_marginal_seconds_per_file": 0.11,
+        "reduce_marginal_cpu_seconds_per_file": 0.1,
+        "reduce_real_size_seconds_per_file": 0.12,
+        "reduce_real_size_over_read": 1.2,
+        "reduce_real_size_over_read_cpu": 1.6,
+    }
+    text = say_per_file({"reduce": {"per_file": p}})
+    assert "2.00 x the read, above the 1.5 x goal." in text
+    assert (
+        "at most 0.120 s: 1.20 x the read, within the goal; in CPU time 1.60 x, above it." in text
+    )
+
+
+def test_the_most_complete_run_at_real_size_comes_first_and_says_its_load():
+    from dstc_lib.performance import book_runs, say_book_run
+
+    results = {
+        "book_scale_paris_8_services": {"chapters": [{}, {}]},
+        "book_scale": {"chapters": [{}, {}, {}]},
+    }
+    assert book_runs(results) == ["scale", "scale_paris_8_services"]
+    quiet = say_book_run({"environment": {"load_average_1min": 0.5, "cpus": 2}})
+    assert quiet == "The run started at a load average of 0.5 on 2 CPUs (quiet)."
+    assert "Generating" not in quiet
+
+
+def test_the_live_check_compares_the_week_block_by_block(tmp_path):
+    """compare_executors' bit check hashes the typical week a block of tiles at a time (no copy
+    of a 6.5 GB week): the same bits give the same digest, one changed value another."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from dstc_lib.performance import _digest
+
+    week = np.random.default_rng(0).random((3000, 2, 168)).astype(np.float32)
+    np.save(tmp_path / "week.npy", week)
+    city = dict(tile_ids=np.arange(3000), daily=np.ones((3000, 2)), city_hourly=np.ones((2, 24)))
+    mapped = SimpleNamespace(week=np.load(tmp_path / "week.npy", mmap_mode="r"), **city)
+    assert _digest(mapped) == _digest(SimpleNamespace(week=week, **city))
+    week[2999, 1, 167] += 1
+    assert _digest(mapped) != _digest(SimpleNamespace(week=week, **city))

@@ -338,3 +338,141 @@ def test_week_sums_read_in_blocks_equal_the_whole_array_sums(tiny, tmp_path):
             np.testing.assert_array_equal(ct.week_sum(axis, block_bytes=block), expected)
     with pytest.raises(ValueError, match="keeps the tiles"):
         ct.week_sum(axis=0)
+
+
+@pytest.mark.parametrize("lacking", ["first", "last", "none"])
+def test_a_days_last_file_folded_into_the_week_gives_the_bits_of_two_passes(lacking):
+    """The day's last file goes straight into the typical week's sums and counts: the same
+    numbers in the same order as folding it into the day's hours and then the day into the week
+    (_fold_day), with NaN quarters, rows outside the tiles and tiles without a row."""
+    rng = np.random.default_rng(3)
+    n, dow = 40, 2
+    files = []
+    for which in ("first", "last"):
+        values = rng.gamma(1.0, 3.0, size=(n, 96)).astype(np.float32)
+        values[rng.random(values.shape) < 0.02] = np.nan
+        pos = rng.permutation(n)
+        if which == lacking:  # three tiles without a row, one row of a tile not in the set
+            pos = np.concatenate([pos[3:], [-1]])
+            values = values[: len(pos)]
+        files.append((values, pos))
+    before = rng.gamma(1.0, 3.0, size=(7, n, 24))  # the week's sums from earlier days
+    before_counts = rng.integers(0, 4, size=(7, n, 24)).astype(np.int32)
+
+    def fold(fused):
+        day_hourly, daily = np.zeros((n, 24)), np.zeros((n, 2))
+        city_hours, finite = np.zeros(24), np.zeros(24, dtype=bool)
+        sums, counts = before.copy(), before_counts.copy()
+        nans = []
+        for k, (values, pos) in enumerate(files):
+            week = (sums, counts, dow) if fused and k == 1 else red._NO_WEEK
+            args = (values, pos, day_hourly, daily, 1, city_hours, finite)
+            nans.append(red._fold_file(*args, *week))
+            if (pos >= 0).sum() < n and not (fused and k == 1):
+                absent = np.ones(n, dtype=bool)
+                absent[pos[pos >= 0]] = False
+                day_hourly[absent] = np.nan
+        if not fused:
+            red._fold_day(day_hourly, sums, counts, dow)
+        return sums, counts, daily, city_hours, finite, nans
+
+    for a, b in zip(fold(True), fold(False), strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+    sums, counts = fold(True)[:2]
+    assert (counts[dow] > before_counts[dow]).any()
+    assert np.array_equal(np.delete(counts, dow, 0), np.delete(before_counts, dow, 0))
+
+
+def test_the_fold_refuses_arrays_it_would_write_outside():
+    values, pos = np.zeros((2, 96), np.float32), np.array([0, 1])
+    day_hourly, daily, city_hours = np.zeros((2, 24)), np.zeros((2, 1)), np.zeros(24)
+    finite = np.zeros(24, dtype=bool)
+    sums, counts = np.zeros((7, 2, 24)), np.zeros((7, 2, 24), np.int32)
+    with pytest.raises(ValueError, match="wrong shape"):  # a week has 7 days
+        red._fold_file(values, pos, day_hourly, daily, 0, city_hours, finite, sums, counts, 7)
+    with pytest.raises(ValueError, match="wrong shape"):  # the tiles of another city
+        red._fold_file(
+            values, pos, day_hourly, daily, 0, city_hours, finite, sums[:, :1], counts[:, :1], 0
+        )
+    with pytest.raises(ValueError, match="wrong shape"):  # day 1 of a one-day array
+        red._fold_file(values, pos, day_hourly, daily, 1, city_hours, finite, *red._NO_WEEK)
+    with pytest.raises(ValueError, match="outside"):
+        red._fold_file(
+            values, np.array([0, 2]), day_hourly, daily, 0, city_hours, finite, *red._NO_WEEK
+        )
+
+
+def test_the_week_mean_lays_the_weekdays_out_monday_first():
+    sums, counts = np.zeros((7, 2, 24)), np.zeros((7, 2, 24), np.int32)
+    sums[2, 1, 5], counts[2, 1, 5] = 9.0, 3  # Wednesday 05:00 of tile 1
+    week = red._mean32(sums, counts)
+    assert week.shape == (2, 168) and week.dtype == np.float32
+    assert week[1, 48 + 5] == 3.0 and np.isnan(week).sum() == 2 * 168 - 1
+    assert not sums.any() and not counts.any()  # emptied for the next service
+
+
+def test_the_mean_written_in_blocks_into_the_file_equals_the_mean_array(tmp_path, monkeypatch):
+    monkeypatch.setattr(red, "_BLOCK_BYTES", 3 * 4 * 168 * 3)  # blocks of a few tiles
+    rng = np.random.default_rng(5)
+    n, services = 50, 3
+    sums = rng.gamma(1.0, 3.0, size=(7, n, 24))
+    counts = rng.integers(0, 3, size=(7, n, 24)).astype(np.int32)
+    expected = red._mean32(sums.copy(), counts.copy())
+    week = red.open_week(tmp_path / "week.npy", (n, services, 168))
+    red._write_mean(week, 1, sums, counts)
+    week.flush()
+    written = np.load(tmp_path / "week.npy")
+    assert np.array_equal(written[:, 1], expected, equal_nan=True)
+    assert np.isnan(expected).any() and not written[:, [0, 2]].any()  # the others untouched
+    assert not sums.any() and not counts.any()
+
+
+def _mapped_kb(path):
+    """Resident kB of the mappings of ``path`` in this process (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in open("/proc/self/smaps"):
+        if line[0] in "0123456789abcdef" and "-" in line.split()[0]:
+            inside = line.rstrip().endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux /proc only")
+def test_a_pass_over_a_mapped_week_keeps_one_block_resident(tmp_path):
+    path = tmp_path / "week.npy"
+    np.save(path, np.ones((4096, 4, 168), np.float32))  # 11 MB
+    ct = red.CityTensors(
+        "X", tmp_path, np.arange(4096), list("abcd"), [], None, None, None, None, {}, ""
+    )
+    ct.week = np.load(path, mmap_mode="r")
+    block = 1 << 20
+    assert ct.week_sum(axis=(1, 2), block_bytes=2 * block).sum() == 4096 * 4 * 168
+    assert _mapped_kb(path) <= block // 1024 + 8  # released, up to the last block
+    np.asarray(ct.week).sum()  # a plain pass keeps every page it touched
+    assert _mapped_kb(path) > 10_000
+    from dstc_lib.features import group_services
+
+    grouped, _ = group_services(np.load(path, mmap_mode="r"), ["Netflix", "YouTube", "a", "b"])
+    assert grouped.shape == (4096, 3, 168) and _mapped_kb(path) > 10_000  # the earlier map
+    assert not red.release_pages(np.ones(10))  # memory that is not a read-only map: untouched
+    writable = np.load(path, mmap_mode="r+")
+    assert not red.release_pages(writable[:10])
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux /proc only")
+def test_service_profiles_leave_no_page_of_the_mapped_week_resident(tmp_path):
+    import pandas as pd
+
+    from dstc_lib.explain import service_week_profiles
+
+    path = tmp_path / "week.npy"
+    np.save(path, np.ones((4096, 4, 168), np.float32))  # 11 MB, rows of 2,688 bytes
+    ct = red.CityTensors(
+        "X", tmp_path, np.arange(4096), list("abcd"), [], None, None, None, None, {}, ""
+    )
+    ct.week = np.load(path, mmap_mode="r")
+    groups = pd.Series(np.arange(4096) % 3, index=np.arange(4096))
+    profile = service_week_profiles(ct, groups, ["a", "c"])
+    assert profile.shape == (168, 6)
+    assert _mapped_kb(path) <= 8  # each service's slice touched every page: all released
