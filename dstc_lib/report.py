@@ -256,13 +256,17 @@ def compare(
     best = order.index[0]
     word = "highest" if higher_is_better else "lowest"
     rest = [show(n) for n in order.index[1:]]
-    text = f"{best} scores the {word} {what} ({show(best).split(' (', 1)[1]}"
+    text = f"{_capital(best)} scores the {word} {what} ({show(best).rsplit(' (', 1)[1]}"
     if rest:
         text += ", then " + _join(rest)
     text += "."
     noise = _within_noise(order, sd, best)
     if noise:
-        text += f" {best} is within noise (one seed standard deviation) of " + _join(noise) + "."
+        text += (
+            f" {_capital(best)} is within noise (one seed standard deviation) of "
+            + _join(noise)
+            + "."
+        )
     if reference is not None and reference in order.index and len(order) > 1:
         others = order.drop(reference)
         rival = others.index[0]
@@ -273,6 +277,11 @@ def compare(
             f" {reference} is {fmt(abs(gap), digits)} {side}."
         )
     return text
+
+
+def _capital(name: str) -> str:
+    """A method's name at the start of a sentence."""
+    return name[:1].upper() + name[1:]
 
 
 def _within_noise(order: pd.Series, sd: pd.Series, best: str) -> list[str]:

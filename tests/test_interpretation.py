@@ -124,3 +124,16 @@ def test_the_anomaly_finding_says_whether_the_clusters_matter():
     flat = report.findings(kept | {"anomalies-paris-peer-spread": 0.0})[0]
     steep = report.findings(kept | {"anomalies-paris-peer-spread": 0.4})[0]
     assert "does as well" in flat and "up to 0.400" in steep
+
+
+def test_compare_names_a_best_method_with_brackets_once_and_starts_with_a_capital():
+    """The best method's score was cut at the first " (" of its name ("IDEC (DSTC without
+    graph)" read "... scores the highest ARI (DSTC without graph) (0.938 ...")."""
+    m = pd.Series({"IDEC (DSTC without graph)": 0.938, "no graph": 0.9})
+    s = pd.Series({"IDEC (DSTC without graph)": 0.008, "no graph": 0.05})
+    text = report.compare(m, s)
+    assert text.startswith("IDEC (DSTC without graph) scores the highest ARI (0.938 ± 0.008)")
+    means, sd = pd.Series({"no graph": 0.95, "DSTC": 0.94}), pd.Series({"no graph": 0.02})
+    text = report.compare(means, sd)
+    assert text.startswith("No graph scores the highest ARI (0.950 ± 0.020), then DSTC")
+    assert "No graph is within noise" in text
