@@ -701,17 +701,16 @@ def build_book(
         str(stage),
         "--path-output",
         str(root),
+        *([] if unexecuted else ["-W"]),  # never-executed pages: their figures do not exist
         "-n",
         "--keep-going",
     ]
-    if unexecuted:  # their figures and glued values do not exist: warnings, not errors
+    if unexecuted:
         log(
             f"{len(unexecuted)} chapter(s) never executed ({', '.join(unexecuted)}): their pages "
             "show unexecuted cells, and references to their figures and values are left "
             "unresolved (warnings, not errors); build without --only for the whole book"
         )
-    else:
-        jb.insert(-2, "-W")
     log("building HTML with jupyter-book ...")
     proc = subprocess.run(jb, cwd=root, text=True, capture_output=True)
     (root / BUILD).mkdir(exist_ok=True)

@@ -361,15 +361,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         prior = self._check_size_prior()
 
         def build() -> _Network:
-            return _Network(
-                X.shape[1],
-                self.width,
-                self.n_clusters,
-                self.projection_dim,
-                pool=_pool_factor(X.shape[2], self.max_length),
-                segments=self.segments,
-                hidden=self.head_width,
-            )
+            return self._network(*X.shape[1:])
 
         check_model_size(  # on torch's meta device: a huge width is refused, not allocated
             build,
@@ -545,6 +537,18 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         latent, prob = self._forward_standardised(X)
         return {"latent": latent, "labels": prob.argmax(axis=1)}
 
+    def _network(self, channels: int, steps: int) -> _Network:
+        """The untrained network for inputs of ``channels x steps`` (fit and load share it)."""
+        return _Network(
+            channels,
+            self.width,
+            self.n_clusters,
+            self.projection_dim,
+            pool=_pool_factor(steps, self.max_length),
+            segments=self.segments,
+            hidden=self.head_width,
+        )
+
     # --- persistence (dstc_lib.persist): tensors, arrays and plain values only ----------------
 
     _STATE = ("size_prior_", "input_shape_", "mean_", "scale_", "augmentations_", "history_")
@@ -563,16 +567,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.input_shape_ = tuple(int(v) for v in self.input_shape_)
         if "kmeans_" in state:
             self.kmeans_ = state["kmeans_"]
-        channels, steps = self.input_shape_
-        self.network_ = _Network(
-            channels,
-            self.width,
-            self.n_clusters,
-            self.projection_dim,
-            pool=_pool_factor(steps, self.max_length),
-            segments=self.segments,
-            hidden=self.head_width,
-        )
+        self.network_ = self._network(*self.input_shape_)
         self.network_.load_state_dict(state["weights"])
         self.network_.eval()
         return self

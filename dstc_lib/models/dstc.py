@@ -612,8 +612,7 @@ class DSTC(ClusterMixin, BaseEstimator):
     def _config(self, n: int) -> dict:
         keys = ("n_clusters", "hops", "lambda_rec", "lambda_clu", "pretrain_epochs", "epochs")
         more = ("batch_size", "latent_dim", "width", "lr", "update_interval", "tol", "alpha")
-        more += ("balance",)
-        more += ("smooth_target", "graph_weights", "bandwidth", "standardize")
+        more += ("balance", "smooth_target", "graph_weights", "bandwidth", "standardize")
         config = {k: getattr(self, k) for k in keys + more}
         return config | {
             "seed": self.seed_,
