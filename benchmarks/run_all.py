@@ -29,8 +29,8 @@ def main(names: list[str]) -> None:
     if unknown:
         raise SystemExit(f"unknown benchmark(s) {unknown}; choose from {sorted(BENCHMARKS)}")
     env = environment()  # the commit and load average before the benchmarks start
-    if not names and RESULTS.exists():
-        RESULTS.unlink()  # a full run starts a fresh file: no section from another day
+    # each benchmark rewrites its own section; the sections other runners write (the book at
+    # real size, the clustering harness, the scale generator) stay, each with its own date
     t0 = time.perf_counter()
     seconds = {}
     for name in names or BENCHMARKS:

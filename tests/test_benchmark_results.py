@@ -90,3 +90,37 @@ def test_two_runs_of_chapters_at_once_keep_each_others_rows(tmp_path, monkeypatc
         ("05_paris", 7.0),
     ]
     assert on_file["book_scale"]["generate"] == {"seconds": 1.0}
+
+
+def test_a_full_benchmark_run_keeps_the_sections_other_runners_wrote(tmp_path, monkeypatch):
+    """``make bench`` (run_all.py with no names) used to delete the results file first, losing
+    the book-at-real-size rows, the clustering harness and the scale generator, which other
+    runners write and the book shows. Each benchmark now rewrites only its own section."""
+    import sys
+    import types
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location("run_all", ROOT / "benchmarks/run_all.py")
+        run_all = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(run_all)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"book_scale": {"chapters": [1]}, "fake": {"old": True}}))
+    original = run_all.save_section
+
+    def save(name, section, results_file=results, merge=None):
+        return original(name, section, results, merge)
+
+    fake = types.ModuleType("fake_bench")
+    fake.main = lambda: save("fake", {"new": True})
+    monkeypatch.setitem(sys.modules, "fake_bench", fake)
+    monkeypatch.setattr(run_all, "BENCHMARKS", {"fake": "fake_bench"})
+    monkeypatch.setattr(run_all, "RESULTS", results)
+    monkeypatch.setattr(run_all, "save_section", save)
+    run_all.main([])
+    on_file = json.loads(results.read_text())
+    assert on_file["book_scale"] == {"chapters": [1]}
+    assert on_file["fake"] == {"new": True}
+    assert set(on_file) == {"book_scale", "fake", "environment", "bench_seconds"}
