@@ -418,10 +418,13 @@ def say_scaling(scaling: pd.DataFrame, fixed: float, per_file: float, limit_gb: 
     )
 
 
-def say_executors(executors: pd.DataFrame, cpus: int | None = None) -> str:
+def say_executors(
+    executors: pd.DataFrame, cpus: int | None = None, reference: float | None = None
+) -> str:
     """The fastest parallel executor and whether every executor gave the same bits (the
-    executors table); with ``cpus``, whether the machine's load (``load_1min_before``) left the
-    speed-ups any meaning.
+    executors table); with ``reference`` (a speed-up expected of 2 workers), how the best
+    2-worker run compares with it; with ``cpus``, whether the machine's load
+    (``load_1min_before``) left the speed-ups any meaning.
 
     Examples
     --------
@@ -432,6 +435,9 @@ def say_executors(executors: pd.DataFrame, cpus: int | None = None) -> str:
     >>> print(textwrap.fill(say_executors(t), 90))
     The fastest parallel run is processes with 2 workers, 1.30 x serial (1.20 x with its
     start); every executor and number of workers gives the same bits as serial.
+    >>> print(textwrap.fill(say_executors(t, reference=1.7).split("serial. ")[1], 90))
+    With 2 workers the best speed-up, 1.30 x, falls short of the 1.7 x expected of two workers
+    (a parallel efficiency of 65%, against 85%).
     >>> t["load_1min_before"] = [8.1, 7.2, 6.9]
     >>> print(textwrap.fill(say_executors(t, cpus=2).split("serial. ")[1], 90))
     The machine was busier than its 2 CPUs during these runs (load average 6.9 to 8.1): each
@@ -451,7 +457,20 @@ def say_executors(executors: pd.DataFrame, cpus: int | None = None) -> str:
             if same
             else "some runs do NOT give the same bits as serial."
         )
+        + _say_reference(parallel, reference)
         + _say_busy(executors, cpus)
+    )
+
+
+def _say_reference(parallel: pd.DataFrame, reference: float | None) -> str:
+    two = parallel[parallel["workers"] == 2]
+    if reference is None or two.empty:
+        return ""
+    got = float(two["speedup_vs_serial"].max())
+    verdict = "reaches" if got >= reference else "falls short of"
+    return (
+        f" With 2 workers the best speed-up, {got:.2f} x, {verdict} the {reference:.1f} x expected"
+        f" of two workers (a parallel efficiency of {got / 2:.0%}, against {reference / 2:.0%})."
     )
 
 
