@@ -438,6 +438,14 @@ def say_executors(
     >>> print(textwrap.fill(say_executors(t, reference=1.7).split("serial. ")[1], 90))
     With 2 workers the best speed-up, 1.30 x, falls short of the 1.7 x expected of two workers
     (a parallel efficiency of 65%, against 85%).
+    >>> t2 = pd.DataFrame({"executor": ["serial", "processes", "processes"],
+    ...     "workers": [1, 1, 2], "speedup_vs_serial": [1.0, 1.35, 2.71],
+    ...     "speedup_with_startup": [1.0, 1.35, 2.71], "same_bits_as_serial": [True] * 3})
+    >>> print(textwrap.fill(say_executors(t2).split("serial. ")[1], 90))
+    From 1 to 2 workers of the same executor the run speeds up processes 2.01 x. One worker
+    already runs 1.35 x serial: serial works on one CPU while a worker's driver (listing
+    files, combining the partials) has the other, so a speed-up over serial above the number
+    of workers measures that second CPU too.
     >>> t["load_1min_before"] = [8.1, 7.2, 6.9]
     >>> print(textwrap.fill(say_executors(t, cpus=2).split("serial. ")[1], 90))
     The machine was busier than its 2 CPUs during these runs (load average 6.9 to 8.1): each
@@ -458,8 +466,37 @@ def say_executors(
             else "some runs do NOT give the same bits as serial."
         )
         + _say_reference(parallel, reference)
+        + _say_scaling(parallel)
         + _say_busy(executors, cpus)
     )
+
+
+def _say_scaling(parallel: pd.DataFrame) -> str:
+    """Each executor's time with 2 workers against its own run with 1, and why a speed-up
+    over serial can exceed the number of workers (the driver has a CPU of its own)."""
+    parts = []
+    for name, rows in parallel.groupby("executor", sort=False):
+        speed = rows.set_index("workers")["speedup_vs_serial"]
+        if 1 in speed.index and 2 in speed.index:
+            parts.append(f"{name} {speed[2] / speed[1]:.2f} x")
+    if not parts:
+        return ""
+    text = " From 1 to 2 workers of the same executor the run speeds up " + ", ".join(parts) + "."
+    two = parallel[parallel["workers"] == 2]
+    one = parallel[parallel["workers"] == 1]
+    if not one.empty and float(one["speedup_vs_serial"].max()) > 1.05:
+        text += (
+            f" One worker already runs {float(one['speedup_vs_serial'].max()):.2f} x serial:"
+            " serial works on one CPU while a worker's driver (listing files, combining the"
+            " partials) has the other, so a speed-up over serial above the number of workers"
+            " measures that second CPU too"
+            + (
+                "."
+                if two.empty or float(two["speedup_vs_serial"].max()) > 2
+                else ", and the ratio of 2 to 1 workers is the fairer measure of the scaling."
+            )
+        )
+    return text
 
 
 def _say_reference(parallel: pd.DataFrame, reference: float | None) -> str:
