@@ -325,6 +325,22 @@ def test_size_prior_uniform_is_li_et_al_and_kmeans_uses_the_inputs_group_sizes()
         _small(steps=1, size_prior=[1.0, 0.0]).fit(X)
 
 
+def test_an_unequal_size_prior_is_not_met_by_giving_every_sample_the_prior():
+    # a collapse: every sample gets the prior itself as its soft assignment, so the batch's
+    # shares equal the prior without any clustering; the penalty must not be met this way
+    prior = torch.tensor([0.5, 0.3, 0.2])
+    vague = prior.repeat(60, 1)
+    assert float(cluster_loss(vague, vague, 1.0, prior)[1]) > 0.1
+    # confident rows in the prior's proportions meet it (nearly) exactly
+    confident = torch.full((60, 3), 0.005)
+    confident[torch.arange(60), torch.tensor([0] * 30 + [1] * 18 + [2] * 12)] = 0.99
+    assert float(cluster_loss(confident, confident, 1.0, prior)[1]) == pytest.approx(0, abs=1e-3)
+    # and the uniform prior stays Li et al.'s entropy term
+    uniform = torch.full((3,), 1 / 3)
+    li = cluster_loss(confident, confident, 1.0)[1]
+    assert float(cluster_loss(confident, confident, 1.0, uniform)[1]) == pytest.approx(float(li))
+
+
 def test_segments_let_the_latent_see_where_a_pattern_is():
     from dstc_lib.models.contrastive import _Network
 

@@ -57,6 +57,8 @@ ASSIGNMENTS = ("head", "kmeans")
 WEAK = ("noise", "scale")
 STRONG = WEAK
 TS_TCC_STRONG = ("crop_resize", "time_warp", "permutation", "noise")
+# the power the assignments are raised to before their shares meet an unequal size prior
+SHARPEN = 4
 
 
 def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -96,7 +98,10 @@ def cluster_loss(
     the entropy of the clusters' shares of the batch (0 when every cluster gets the same
     share). With a ``prior`` (``K`` shares summing to one) it is the Kullback-Leibler
     divergence of each view's shares from the prior, both sorted from the largest down (the
-    clusters have no fixed order); a uniform prior gives Li et al.'s term exactly.
+    clusters have no fixed order); a uniform prior gives Li et al.'s term exactly. An unequal
+    prior is compared with the shares of the *sharpened* assignments (each row raised to the
+    power :data:`SHARPEN` and renormalised): the plain shares would equal the prior when every
+    sample gets the prior itself as its assignment, a collapse that clusters nothing.
 
     Examples
     --------
@@ -105,16 +110,23 @@ def cluster_loss(
     0.2616
     >>> round(float(cluster_loss(p, p, prior=torch.tensor([0.25, 0.75]))[1]), 4)
     0.0
+    >>> vague = torch.tensor([[0.75, 0.25]] * 4)  # every sample gets the prior: not met
+    >>> round(float(cluster_loss(vague, vague, prior=torch.tensor([0.25, 0.75]))[1]), 4)
+    0.4704
     """
     contrast = nt_xent(p_a.T, p_b.T, temperature)
     k = p_a.shape[1]
+    if prior is not None and bool(torch.allclose(prior, torch.full_like(prior, 1 / k))):
+        prior = None  # uniform: Li et al.'s entropy term
     penalty = torch.zeros(())
     for p in (p_a, p_b):
-        share = p.sum(dim=0) / p.sum()
         if prior is None:
+            share = p.sum(dim=0) / p.sum()
             penalty = penalty + math.log(k) + (share * torch.log(share.clamp(min=1e-12))).sum()
         else:
-            share = share.sort(descending=True).values
+            sharp = p.clamp(min=1e-12) ** SHARPEN
+            sharp = sharp / sharp.sum(dim=1, keepdim=True)
+            share = (sharp.sum(dim=0) / len(sharp)).sort(descending=True).values
             target = prior.sort(descending=True).values
             penalty = penalty + (share * torch.log(share.clamp(min=1e-12) / target)).sum()
     return contrast, penalty
