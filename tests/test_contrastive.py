@@ -16,6 +16,7 @@ from dstc_lib.models.contrastive import (
     cluster_loss,
     instance_loss,
     latent_kmeans,
+    unit_rows,
 )
 
 
@@ -339,6 +340,34 @@ def test_an_unequal_size_prior_is_not_met_by_giving_every_sample_the_prior():
     uniform = torch.full((3,), 1 / 3)
     li = cluster_loss(confident, confident, 1.0)[1]
     assert float(cluster_loss(confident, confident, 1.0, uniform)[1]) == pytest.approx(float(li))
+
+
+def test_scan_phase_makes_each_sample_agree_with_its_latent_neighbours():
+    from sklearn.neighbors import NearestNeighbors
+
+    X, kind = _two_kinds(n=64)
+    base = _small().fit(X)
+    scan = _small(scan_steps=300, scan_neighbours=5).fit(X)
+    # the same contrastive training: the latent is untouched, only the head is fine-tuned
+    np.testing.assert_allclose(base.transform(X), scan.transform(X), atol=1e-6)
+    assert base.history_["scan"] == [] and len(scan.history_["scan"]) == 300
+    assert np.mean(scan.history_["scan"][-20:]) < np.mean(scan.history_["scan"][:20])
+    unit = unit_rows(scan.transform(X))
+    near = NearestNeighbors(n_neighbors=6).fit(unit).kneighbors(unit)[1][:, 1:]
+
+    def agreement(labels):
+        return float((labels[near] == labels[:, None]).mean())
+
+    assert agreement(scan.labels_) >= max(0.9, agreement(base.labels_))
+    # the head commits: its assignments are far more confident than after the training alone
+    confidence = [m.predict_proba(X).max(axis=1).mean() for m in (base, scan)]
+    assert confidence[1] > 0.9 > confidence[0]
+    np.testing.assert_array_equal(scan.labels_, scan.predict(X))
+    assert adjusted_rand_score(kind, scan.labels_) > 0.8
+    with pytest.raises(ValueError, match="scan_neighbours"):
+        _small(steps=1, scan_steps=2, scan_neighbours=64).fit(X)
+    with pytest.raises(ValueError, match="scan_steps"):
+        _small(steps=1, scan_steps=-1).fit(X)
 
 
 def test_segments_let_the_latent_see_where_a_pattern_is():
