@@ -116,3 +116,44 @@ def test_dev_table_names_variants_against_the_current_defaults_and_reading_follo
     assert harness.dev_table({"rows": _dev_rows()}, current, steps=5).to_dict("index") == {
         "the defaults": {"B": 0.0, "mean": 0.0}
     }
+
+
+def test_bench_cluster_variants_are_rows_of_their_own_and_merge_with_the_rows_on_file():
+    from bench_cluster import merge, merged_options
+
+    def cell(nmi):
+        return {"NMI": [nmi], "ARI": [nmi], "seconds": [1.0]}
+
+    base = {"contrastive": {"steps": 200}, "dstc": {}}
+    old = {
+        "seeds": [0],
+        "options": {**base, "variants": {"scan": {"scan_steps": 9}, "wide": {"width": 64}}},
+        "datasets": {
+            "A": {
+                "k-Shape": cell(0.1),
+                "contrastive (head)": cell(0.2),
+                "contrastive, scan (head)": cell(0.3),
+                "contrastive, wide (head)": cell(0.4),
+                "seconds": 4.0,
+            }
+        },
+    }
+    # a run of one changed variant alone: the others' rows and the baselines stay
+    new = {
+        "seeds": [0],
+        "options": {**base, "variants": {"scan": {"scan_steps": 50}}},
+        "datasets": {"A": {"contrastive, scan (head)": cell(0.5), "seconds": 1.0}},
+    }
+    row = merge(old, new)["A"]
+    assert row["contrastive, scan (head)"]["NMI"] == [0.5]
+    assert row["contrastive, wide (head)"]["NMI"] == [0.4]
+    assert row["k-Shape"]["NMI"] == [0.1] and row["contrastive (head)"]["NMI"] == [0.2]
+    assert merged_options(old, new)["variants"] == {
+        "scan": {"scan_steps": 50},
+        "wide": {"width": 64},
+    }
+    # other base steps: no contrastive row of the old run is comparable any more
+    new["options"] = {**new["options"], "contrastive": {"steps": 1000}}
+    row = merge(old, new)["A"]
+    assert "contrastive, wide (head)" not in row and "contrastive (head)" not in row
+    assert "wide" not in merged_options(old, new)["variants"]
