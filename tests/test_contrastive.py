@@ -370,6 +370,25 @@ def test_scan_phase_makes_each_sample_agree_with_its_latent_neighbours():
         _small(steps=1, scan_steps=-1).fit(X)
 
 
+def test_contextual_crops_overlap_and_their_loss_trains():
+    from dstc_lib.models.contrastive import _ts2vec_crops, contextual_loss
+
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        first, second, overlap = _ts2vec_crops(20, 6, g)
+        assert first.min() >= 0 and second.max() <= 19 and 2 <= overlap <= 20
+        # the last steps of the first crop are the first steps of the second, for each sample
+        assert torch.equal(first[:, -overlap:], second[:, :overlap])
+    f = torch.randn(8, 4, 16, generator=g)
+    assert float(contextual_loss(f, f + 0.01)) < float(contextual_loss(f, f[torch.randperm(8)]))
+    X, kind = _two_kinds(n=64)
+    model = _small(contextual=True, steps=60).fit(X)
+    ctx = model.history_["contextual"]
+    assert len(ctx) == 60 and np.mean(ctx[-10:]) < np.mean(ctx[:10])
+    assert _small(steps=3).fit(X).history_["contextual"] == []
+    assert adjusted_rand_score(kind, latent_kmeans(model.transform(X), 2)) > 0.8
+
+
 def test_segments_let_the_latent_see_where_a_pattern_is():
     from dstc_lib.models.contrastive import _Network
 

@@ -163,6 +163,65 @@ def scan_loss(
     return -torch.log(agree).mean() + weight * size_penalty(p, prior)
 
 
+def contextual_loss(f_a: torch.Tensor, f_b: torch.Tensor) -> torch.Tensor:
+    """TS2Vec's hierarchical contrastive loss (Yue et al. 2022) of two views' step-wise
+    representations ``(n, d, steps)`` of the *same* time steps: at each step, a sample's two
+    views are positives against the other samples (instance contrast) and against the sample's
+    other steps (temporal contrast); then both are max-pooled by 2 along time and the loss is
+    taken again, down to one step; the mean over the scales.
+
+    Examples
+    --------
+    >>> f = torch.randn(4, 8, 6, generator=torch.Generator().manual_seed(0))
+    >>> bool(contextual_loss(f, f) < contextual_loss(f, f.flip(0)))
+    True
+    """
+    total, scales = torch.zeros(()), 0
+    while True:
+        a, b = f_a.transpose(1, 2), f_b.transpose(1, 2)  # (n, steps, d)
+        if len(a) > 1:
+            total = total + _contrast_rows(a.transpose(0, 1), b.transpose(0, 1))
+        if a.shape[1] > 1:
+            total = total + _contrast_rows(a, b)
+        scales += 1
+        if f_a.shape[2] <= 1:
+            break
+        f_a, f_b = F.max_pool1d(f_a, 2), F.max_pool1d(f_b, 2)
+    return total / scales
+
+
+def _contrast_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """TS2Vec's contrast within each of the ``g`` groups of ``(g, m, d)``: row ``i`` of ``a`` and
+    of ``b`` are positives, the other ``2m - 2`` rows of the group negatives (dot products)."""
+    m = a.shape[1]
+    z = torch.cat([a, b], dim=1)  # (g, 2m, d)
+    sim = z @ z.transpose(1, 2)
+    sim = sim.masked_fill(torch.eye(2 * m, dtype=torch.bool), float("-inf"))
+    logits = -F.log_softmax(sim, dim=-1)
+    i = torch.arange(m)
+    return (logits[:, i, m + i].mean() + logits[:, m + i, i].mean()) / 2
+
+
+def _ts2vec_crops(
+    steps: int, n: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """TS2Vec's two overlapping random crops: the step indices ``(n, len)`` of each view per
+    sample, and the length of their overlap (the last steps of the first view are the first
+    steps of the second)."""
+
+    def draw(low: int, high: int) -> int:  # an integer in [low, high)
+        return int(torch.randint(low, high, (1,), generator=generator))
+
+    overlap = draw(min(2, steps), steps + 1)
+    left = draw(0, steps - overlap + 1)
+    right = left + overlap
+    e_left, e_right = draw(0, left + 1), draw(right, steps + 1)
+    offset = torch.randint(-e_left, steps - e_right + 1, (n, 1), generator=generator)
+    first = offset + torch.arange(e_left, right)[None, :]
+    second = offset + torch.arange(left, e_right)[None, :]
+    return first, second, overlap
+
+
 class _Network(nn.Module):
     """The FCN backbone of Wang et al. (2017) and the two heads of Li et al. (2021)."""
 
@@ -198,14 +257,30 @@ class _Network(nn.Module):
                 nn.ReLU(),
             ]
         self.backbone = nn.Sequential(*layers, *head)
+        self._parts = (int(pool > 1), len(layers), len(layers) + len(head))
         self.instance_head = nn.Sequential(
             nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, proj)
         )
         self.cluster_head = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, k))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h = self.backbone(x)
+        return self.heads(self.backbone(x))
+
+    def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The latent, its instance projection and its soft assignment."""
         return h, self.instance_head(h), torch.softmax(self.cluster_head(h), dim=1)
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """The input at the backbone's resolution (the average over ``pool`` steps)."""
+        return self.backbone[: self._parts[0]](x)
+
+    def steps(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolution's output at each step ``(n, width, steps)`` of a stemmed input."""
+        return self.backbone[self._parts[0] : self._parts[1]](x)
+
+    def readout(self, f: torch.Tensor) -> torch.Tensor:
+        """The latent of step-wise features (global average or ordered segments)."""
+        return self.backbone[self._parts[1] : self._parts[2]](f)
 
 
 class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -269,6 +344,11 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     random_state : int, numpy.random.RandomState or None
         Seeds the weights, the batches and the augmentations: two fits with the same int give
         the same model; None draws fresh randomness.
+    contextual : bool
+        Add TS2Vec's contextual consistency (Yue et al. 2022, :func:`contextual_loss`): each
+        view is also cut to one of two overlapping random crops (TS2Vec's cropping), the
+        backbone's step-wise features of the overlapping steps are contrasted across samples
+        and across time, and the latents and heads see the crops.
     scan_steps : int
         After the contrastive training, this many steps of SCAN (Van Gansbeke et al. 2020,
         :func:`scan_loss`) that fine-tune the cluster head alone on the fixed latent: each
@@ -297,7 +377,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         Cluster of each training sample.
     history_ : dict
         ``"loss"``, ``"instance"``, ``"cluster"``, ``"entropy"``: one value per step;
-        ``"scan"``: one value per SCAN step;
+        ``"contextual"``: one value per step with ``contextual``; ``"scan"``: one value per
+        SCAN step;
         ``"snapshots"``: {step: {"latent", "labels"}}.
     augmentations_ : dict
         The names used for the ``"weak"`` and the ``"strong"`` view.
@@ -346,6 +427,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         segments: int = 1,
         assign: str = "head",
         standardize: bool = True,
+        contextual: bool = False,
         scan_steps: int = 0,
         scan_neighbours: int = 5,
         scan_weight: float = 5.0,
@@ -376,6 +458,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.segments = segments
         self.assign = assign
         self.standardize = standardize
+        self.contextual = contextual
         self.scan_steps = scan_steps
         self.scan_neighbours = scan_neighbours
         self.scan_weight = scan_weight
@@ -456,6 +539,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             net = build()
         optimiser = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         history = {"loss": [], "instance": [], "cluster": [], "entropy": [], "snapshots": {}}
+        history["contextual"] = []
         epoch, step = 0, 0
         stop = {"best": math.inf, "stale": 0, "converged": False}  # the tol rule's state
         tag = self._checkpoint_tag(X.shape, names)
@@ -491,11 +575,18 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 batch = data[index]
                 view_a = augment(batch, names["weak"], **self._augment_kw(generator, context))
                 view_b = augment(batch, names["strong"], **self._augment_kw(generator, context))
-                _, z_a, p_a = net(view_a)
-                _, z_b, p_b = net(view_b)
+                if self.contextual:
+                    (_, z_a, p_a), (_, z_b, p_b), context_loss = self._contextual(
+                        net, view_a, view_b, generator
+                    )
+                else:
+                    (_, z_a, p_a), (_, z_b, p_b) = net(view_a), net(view_b)
                 inst = instance_loss(z_a, z_b, self.temperature_instance)
                 clus, ent = cluster_loss(p_a, p_b, self.temperature_cluster, prior_t)
                 loss = inst + clus + self.entropy_weight * ent
+                if self.contextual:
+                    loss = loss + context_loss
+                    history["contextual"].append(float(context_loss.detach()))
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -542,6 +633,23 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             self.labels_ = prob.argmax(axis=1).astype(np.int64)
         return self
+
+    @staticmethod
+    def _contextual(
+        net: _Network, view_a: torch.Tensor, view_b: torch.Tensor, generator: torch.Generator
+    ) -> tuple[tuple, tuple, torch.Tensor]:
+        """Both views cut to TS2Vec's overlapping crops: their heads' outputs and the
+        contextual loss of the overlapping steps."""
+        s_a, s_b = net.stem(view_a), net.stem(view_b)
+        first, second, overlap = _ts2vec_crops(s_a.shape[2], len(s_a), generator)
+
+        def crop(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+            index = index.clamp(0, x.shape[2] - 1)[:, None, :].expand(-1, x.shape[1], -1)
+            return torch.gather(x, 2, index)
+
+        f_a, f_b = net.steps(crop(s_a, first)), net.steps(crop(s_b, second))
+        loss = contextual_loss(f_a[:, :, -overlap:], f_b[:, :, :overlap])
+        return net.heads(net.readout(f_a)), net.heads(net.readout(f_b)), loss
 
     def _scan(
         self, X: np.ndarray, prior: torch.Tensor | None, generator: torch.Generator
