@@ -3,7 +3,8 @@
 #   make test   lint, format check, and the test suite
 #   make bench  the benchmarks (benchmarks/), written to benchmarks/results.json (< 10 min, 2 cores);
 #               the clustering benchmark on public data (bench_cluster.py, ~20 min) installs the
-#               optional extra "bench" (aeon, whose wheel holds the UCR/UEA sets) with --no-deps
+#               optional extra "bench" (aeon, whose wheel holds the UCR/UEA sets) with --no-deps;
+#               bench_city.py (~1 h) scores the contrastive variants on two synthetic cities
 #   make publish  the book, its HTML check, then _build/html pushed to the gh-pages branch with
 #                 ghp-import (GitHub Pages); DRY_RUN=1 builds and checks, then prints the push
 #                 instead of doing it
@@ -40,6 +41,7 @@ bench: install
 	$(BIN)/python benchmarks/run_all.py
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'aeon==1.6.0' 'deprecated>=1.2' 'wrapt>=1.10'
 	$(BIN)/python benchmarks/bench_cluster.py
+	$(BIN)/python benchmarks/bench_city.py
 
 $(PUBLISH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,publish]'

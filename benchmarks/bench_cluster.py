@@ -16,6 +16,13 @@ the time). Run alone with ``python benchmarks/bench_cluster.py``
 (``--help``: a subset of sets, seeds or methods; partial runs merge into the results); needs
 the optional ``bench`` extra (``pip install -e '.[bench]'``: aeon). Writes the section
 ``cluster`` of ``benchmarks/results.json``.
+
+A variant of the estimator is measured without changing its defaults by ``--variant NAME JSON``
+(``JSON``: keyword arguments of ``ContrastiveClustering``, on top of ``--steps``); its rows are
+the methods ``contrastive, NAME (head)`` and ``contrastive, NAME (latent k-means)``, and its
+arguments are kept in the section's ``options["variants"]``. ``--methods`` with no name runs the
+variants alone (the other rows on file stay):
+``python benchmarks/bench_cluster.py --methods --variant scan '{"scan_steps": 500}'``.
 """
 
 from __future__ import annotations
@@ -91,13 +98,44 @@ def cluster(method: str, X: np.ndarray, k: int, seed: int, options: dict) -> np.
     raise ValueError(f"unknown method {method!r}")
 
 
-def contrastive(X: np.ndarray, k: int, seed: int, options: dict) -> tuple[np.ndarray, ...]:
-    """The head's labels and k-means on the latent of one contrastive fit."""
+def contrastive(
+    X: np.ndarray, k: int, seed: int, options: dict, variant: str | None = None
+) -> tuple[np.ndarray, ...]:
+    """The head's labels and k-means on the latent of one contrastive fit (with the keyword
+    arguments of ``variant`` from ``options["variants"]`` on top of ``options["contrastive"]``)."""
     from dstc_lib.models.contrastive import ContrastiveClustering, latent_kmeans
 
-    model = ContrastiveClustering(k, random_state=seed, **options.get("contrastive", {}))
+    kwargs = {**options.get("contrastive", {})}
+    if variant is not None:
+        kwargs.update(options["variants"][variant])
+    model = ContrastiveClustering(k, random_state=seed, **kwargs)
     head = model.fit_predict(X)
     return head, latent_kmeans(model.transform(X), k, seed)
+
+
+def variant_methods(name: str) -> tuple[str, str]:
+    """The two rows of a variant: its head and k-means on its latent.
+
+    Examples
+    --------
+    >>> variant_methods("scan")
+    ('contrastive, scan (head)', 'contrastive, scan (latent k-means)')
+    """
+    return f"contrastive, {name} (head)", f"contrastive, {name} (latent k-means)"
+
+
+def variant_of(method: str, variants: dict) -> str | None:
+    """The variant a method's row belongs to (None: not one of ``variants``).
+
+    Examples
+    --------
+    >>> variant_of("contrastive, scan (head)", {"scan": {}}), variant_of("k-Shape", {})
+    ('scan', None)
+    """
+    for name in variants:
+        if method in variant_methods(name):
+            return name
+    return None
 
 
 def run(datasets=DATASETS, methods=METHODS, seeds=SEEDS, options: dict | None = None) -> dict:
@@ -117,6 +155,12 @@ def run(datasets=DATASETS, methods=METHODS, seeds=SEEDS, options: dict | None = 
             table = scores.setdefault(name, {"shape": list(X.shape), "classes": k})
             for seed in seeds:
                 found = {}
+                for variant in options.get("variants", {}):
+                    t0 = time.perf_counter()
+                    labels = contrastive(X, k, seed, options, variant)
+                    seconds = time.perf_counter() - t0
+                    for method, found_labels in zip(variant_methods(variant), labels, strict=True):
+                        found[method] = (found_labels, seconds)
                 for method in methods:
                     if method.startswith("contrastive"):
                         if "contrastive (head)" not in found:
@@ -129,13 +173,13 @@ def run(datasets=DATASETS, methods=METHODS, seeds=SEEDS, options: dict | None = 
                     t0 = time.perf_counter()
                     found[method] = (cluster(method, X, k, seed, options), 0.0)
                     found[method] = (found[method][0], time.perf_counter() - t0)
-                for method in methods:
+                for method in found:
                     labels, seconds = found[method]
                     cell = table.setdefault(method, {"NMI": [], "ARI": [], "seconds": []})
                     cell["NMI"].append(float(normalized_mutual_info_score(y, labels)))
                     cell["ARI"].append(float(adjusted_rand_score(y, labels)))
                     cell["seconds"].append(float(seconds))
-                print(name, seed, {m: round(table[m]["NMI"][-1], 3) for m in methods}, flush=True)
+                print(name, seed, {m: round(table[m]["NMI"][-1], 3) for m in found}, flush=True)
             table["seconds"] = time.perf_counter() - start
     return scores
 
@@ -151,11 +195,21 @@ def main(argv: list[str] | None = None) -> dict:
         default=STEPS,
         help=f"contrastive optimisation steps (default {STEPS}; 0: the estimator's own)",
     )
+    parser.add_argument(
+        "--variant",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "JSON"),
+        help="also fit ContrastiveClustering with these keyword arguments (repeatable)",
+    )
     parser.add_argument("--no-save", action="store_true", help="print only")
     args = parser.parse_args(argv)
     options: dict = {"contrastive": {}, "dstc": {}}
     if args.steps:
         options["contrastive"]["steps"] = args.steps
+    if args.variant:
+        options["variants"] = {name: json.loads(kwargs) for name, kwargs in args.variant}
     scores = run(args.datasets, args.methods, args.seeds, options)
     section = {
         "datasets": scores,
@@ -168,9 +222,35 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.no_save:
         old = json.loads(RESULTS.read_text()).get("cluster", {}) if RESULTS.exists() else {}
         section["datasets"] = merge(old, section)
+        section["options"] = merged_options(old, section)
         section["seconds"] = sum(d["seconds"] for d in section["datasets"].values())
+        if "earlier" in old:
+            section["earlier"] = old["earlier"]
         save_section("cluster", section)
     return section
+
+
+def merged_options(old: dict, new: dict) -> dict:
+    """The new run's options, with the variants of the older section whose rows ``merge`` kept
+    (same seeds and the same base contrastive options) and that the new run did not refit.
+
+    Examples
+    --------
+    >>> old = {"seeds": [0], "options": {"contrastive": {}, "variants": {"a": {"x": 1}}}}
+    >>> new = {"seeds": [0], "options": {"contrastive": {}, "variants": {"b": {"x": 2}}}}
+    >>> merged_options(old, new)["variants"]
+    {'a': {'x': 1}, 'b': {'x': 2}}
+    """
+    options = dict(new["options"])
+    old_options = old.get("options", {})
+    if old.get("seeds") != new["seeds"] or old_options.get("contrastive") != options.get(
+        "contrastive"
+    ):
+        return options
+    variants = {**old_options.get("variants", {}), **options.get("variants", {})}
+    if variants:
+        options["variants"] = variants
+    return options
 
 
 def merge(old: dict, new: dict) -> dict:
@@ -216,7 +296,13 @@ def merge(old: dict, new: dict) -> dict:
                 if method.startswith("DSTC")
                 else None
             )
-            if family is None or same(family):
+            variant = variant_of(method, old_options.get("variants", {}))
+            if variant is not None:  # a variant: the same base and its own arguments unchanged
+                mine = options.get("variants", {}).get(variant)
+                keep = same("contrastive") and mine in (None, old_options["variants"][variant])
+            else:
+                keep = family is None or same(family)
+            if keep:
                 row[method] = cell
                 kept += float(sum(cell.get("seconds", [])))
         row["seconds"] = row.get("seconds", 0.0) + kept

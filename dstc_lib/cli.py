@@ -333,7 +333,7 @@ def parser() -> argparse.ArgumentParser:
     text = "write synthetic cities in the NetMob23 format, with their planted truth"
     s = data.add_parser("synth", help=text, description=text)
     s.add_argument("--city", action="append", help="city (repeatable); default Paris and Lyon")
-    s.add_argument("--preset", default="ci", choices=["ci", "paper", "fullgrid"])
+    s.add_argument("--preset", default="ci", choices=["ci", "ci_hard", "paper", "fullgrid"])
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default="data/synthetic/ci", help="output folder")
     s.add_argument("--gz", action="store_true", help="write .txt.gz files whatever the preset")

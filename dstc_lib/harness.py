@@ -279,3 +279,171 @@ def estimator_defaults() -> dict:
     if out["augmentations"] == "auto":
         out["augmentations"] = {"weak": list(WEAK), "strong": list(STRONG)}
     return out
+
+
+# --- variants of the estimator on the public sets, and the synthetic cities --------------------
+
+
+def variant_summary(section: dict) -> pd.DataFrame:
+    """One row per version of the contrastive estimator in the benchmark (its defaults, then
+    each ``contrastive, NAME`` variant): mean NMI of the head and of k-means on the latent over
+    the sets, on how many sets the head beats both k-means baselines, and on how many the
+    latent falls below k-means on the z-normalised input.
+
+    Examples
+    --------
+    >>> cell = lambda v: {"NMI": [v], "ARI": [v]}
+    >>> row = lambda h, l, hs, ls: {"k-means (z-normalised)": cell(0.3),
+    ...     "k-means (FFT magnitudes)": cell(0.4), HEAD: cell(h), LATENT: cell(l),
+    ...     "contrastive, v (head)": cell(hs), "contrastive, v (latent k-means)": cell(ls)}
+    >>> s = {"datasets": {"A": row(0.2, 0.35, 0.5, 0.2), "B": row(0.5, 0.3, 0.6, 0.4)}}
+    >>> variant_summary(s)["sets head > both k-means"].to_dict()
+    {'the defaults': 1, 'v': 2}
+    """
+    table = harness_table(section, "NMI")
+    sets = table.drop(index="mean")
+    best_kmeans = sets[list(KMEANS)].max(axis=1)
+    versions = {"the defaults": (HEAD, LATENT)}
+    for column in table.columns:
+        if column.startswith("contrastive, ") and column.endswith(" (head)"):
+            name = column.removeprefix("contrastive, ").removesuffix(" (head)")
+            latent = f"contrastive, {name} (latent k-means)"
+            if latent in table.columns:
+                versions[name] = (column, latent)
+    rows = {}
+    for name, (head, latent) in versions.items():
+        if head not in table.columns:
+            continue
+        rows[name] = {
+            "head NMI": float(table.loc["mean", head]),
+            "latent NMI": float(table.loc["mean", latent]),
+            "sets head > both k-means": int((sets[head] > best_kmeans).sum()),
+            "sets latent < k-means (input)": int((sets[latent] < sets[KMEANS[0]]).sum()),
+        }
+    return pd.DataFrame(rows).T.astype(
+        {"sets head > both k-means": int, "sets latent < k-means (input)": int}
+    )
+
+
+def variant_markdown(summary: pd.DataFrame, section: dict) -> str:
+    """Reading of :func:`variant_summary`: each variant's mean NMI against the defaults' and
+    the k-means baselines'.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"head NMI": [0.3, 0.4], "latent NMI": [0.3, 0.35],
+    ...     "sets head > both k-means": [1, 2], "sets latent < k-means (input)": [2, 1]},
+    ...     index=["the defaults", "v"])
+    >>> sec = {"datasets": {"A": {KMEANS[0]: {"NMI": [0.3]}, KMEANS[1]: {"NMI": [0.5]}}}}
+    >>> print(variant_markdown(s, sec).splitlines()[1][:63])
+    - v: head 0.400 (+0.100 on the defaults), latent 0.350 (+0.050)
+    """
+    table = harness_table(section, "NMI")
+    n_sets = len(table) - 1
+    mean = table.loc["mean"]
+    base = summary.loc["the defaults"]
+    lines = [
+        f"- k-means reaches a mean NMI of {mean[KMEANS[0]]:.3f} on the z-normalised series and "
+        f"{mean[KMEANS[1]]:.3f} on the FFT magnitudes; the defaults' head {base['head NMI']:.3f}"
+        f", k-means on their latent {base['latent NMI']:.3f}."
+    ]
+    for name, row in summary.drop(index="the defaults").iterrows():
+        lines.append(
+            f"- {name}: head {row['head NMI']:.3f} ({row['head NMI'] - base['head NMI']:+.3f} "
+            f"on the defaults), latent {row['latent NMI']:.3f} "
+            f"({row['latent NMI'] - base['latent NMI']:+.3f}); the head beats both k-means "
+            f"baselines on {int(row['sets head > both k-means'])} of {n_sets} sets."
+        )
+    return "\n".join(lines)
+
+
+KMEANS_CITY = "k-means on the features"
+
+
+def city_table(section: dict, score: str = "ARI") -> pd.DataFrame:
+    """Mean ``score`` over the seeds of each variant on each synthetic city of the
+    ``contrastive_city`` section: columns ``(preset, "head")`` and ``(preset, "latent
+    k-means")``; k-means on the features is the first row (its score in both columns is its own
+    clusters').
+
+    Examples
+    --------
+    >>> rows = [{"variant": KMEANS_CITY, "seed": 0, "ARI head": 0.8},
+    ...         {"variant": "d", "seed": 0, "ARI head": 0.6, "ARI latent k-means": 0.7}]
+    >>> t = city_table({"presets": {"ci": {"rows": rows}}})
+    >>> t.round(2).to_dict("index")[KMEANS_CITY]
+    {('ci', 'head'): 0.8, ('ci', 'latent k-means'): 0.8}
+    """
+    columns = {}
+    for preset, entry in section["presets"].items():
+        rows = pd.DataFrame(entry["rows"])
+        rows[f"{score} latent k-means"] = rows.get(f"{score} latent k-means", np.nan)
+        kmeans = rows["variant"] == KMEANS_CITY
+        rows.loc[kmeans, f"{score} latent k-means"] = rows.loc[kmeans, f"{score} head"]
+        means = rows.groupby("variant", sort=False)[[f"{score} head", f"{score} latent k-means"]]
+        means = means.mean()
+        columns[preset, "head"] = means[f"{score} head"]
+        columns[preset, "latent k-means"] = means[f"{score} latent k-means"]
+    table = pd.DataFrame(columns)
+    order = [KMEANS_CITY] + [v for v in table.index if v != KMEANS_CITY]
+    return table.loc[order]
+
+
+def city_markdown(table: pd.DataFrame, score: str = "ARI") -> str:
+    """Reading of :func:`city_table`: per city, the defaults and the best variant against
+    k-means on the same features.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({("ci", "head"): [0.8, 0.6, 0.85], ("ci", "latent k-means"):
+    ...     [0.8, 0.7, 0.7]}, index=[KMEANS_CITY, "the defaults", "v"])
+    >>> print(city_markdown(t).split("; ")[-1])
+    best variant v, 0.850 (head), above it.
+    """
+    lines = []
+    for preset in dict.fromkeys(p for p, _ in table.columns):
+        part = table[preset]
+        ref = part.loc[KMEANS_CITY, "head"]
+
+        def side(value: float, ref: float = ref) -> str:
+            return "above it" if value > ref else "level with it" if value == ref else "below it"
+
+        text = f"- {preset}: k-means on the features {ref:.3f}"
+        if "the defaults" in part.index:
+            d = part.loc["the defaults"]
+            text += (
+                f"; the defaults {d['head']:.3f} (head) and {d['latent k-means']:.3f} (latent "
+                f"k-means), {side(max(d['head'], d['latent k-means']))}"
+            )
+        others = part.drop(index=[KMEANS_CITY, "the defaults"], errors="ignore")
+        if len(others):
+            best = others.max(axis=1).idxmax()
+            which = others.loc[best].idxmax()
+            value = others.loc[best, which]
+            text += f"; best variant {best}, {value:.3f} ({which}), {side(value)}"
+        lines.append(text + ".")
+    return "\n".join(lines)
+
+
+def transfer_summary(section: dict) -> pd.DataFrame:
+    """Mean over the seeds of the ``contrastive_transfer`` section's scores, one row per
+    variant.
+
+    Examples
+    --------
+    >>> rows = [{"variant": "a", "seed": s, "ARI transferred vs truth": v,
+    ...          "ARI own model vs truth": 0.5} for s, v in ((0, 0.2), (1, 0.4))]
+    >>> transfer_summary({"rows": rows}).round(2).to_dict("index")
+    {'a': {'ARI own model vs truth': 0.5, 'ARI transferred vs truth': 0.3}}
+    """
+    rows = pd.DataFrame(section["rows"])
+    columns = [
+        c
+        for c in (
+            "ARI own model vs truth",
+            "ARI transferred vs truth",
+            "ARI transferred vs own model",
+        )
+        if c in rows
+    ]
+    return rows.groupby("variant", sort=False)[columns].mean()

@@ -78,6 +78,7 @@ class Preset:
     gz: bool = False
     zone_tiles: int = 40  # mean tiles per Voronoi zone
     events: bool = True
+    blur: float = 0.7  # width in tiles of the border mixing (make_layout)
 
 
 PRESETS = {
@@ -94,6 +95,16 @@ PRESETS = {
         77,
         gz=True,
         zone_tiles=60,
+    ),
+    # harder than ci for clustering: the ci grids and weeks with the 24 services of "paper",
+    # zones half the size and borders mixed over a wider band, so many more tiles are mixtures
+    "ci_hard": Preset(
+        {"Paris": (36, 30), "Lyon": (36, 24)},
+        tuple(PAPER_SERVICES),
+        dt.date(2019, 3, 25),
+        14,
+        zone_tiles=20,
+        blur=1.2,
     ),
     # the real grid sizes, one service and one day: a Paris-size file for benchmarks
     "fullgrid": Preset(
@@ -469,7 +480,7 @@ def _city_model(city: str, p, seed: int) -> tuple:
     if city not in p.grids:
         raise ValueError(f"preset has no grid for {city!r}; it has {sorted(p.grids)}")
     rows, cols = p.grids[city]
-    layout = make_layout(city, rows, cols, seed, p.zone_tiles)
+    layout = make_layout(city, rows, cols, seed, p.zone_tiles, getattr(p, "blur", 0.7))
     days = study_days(p.start, p.n_days)
     events, flags = (
         plant_events(layout, days, seed) if p.events else ([], np.zeros((rows * cols, 0)))

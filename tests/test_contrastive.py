@@ -16,6 +16,7 @@ from dstc_lib.models.contrastive import (
     cluster_loss,
     instance_loss,
     latent_kmeans,
+    unit_rows,
 )
 
 
@@ -323,6 +324,69 @@ def test_size_prior_uniform_is_li_et_al_and_kmeans_uses_the_inputs_group_sizes()
         _small(steps=1, size_prior="zipf").fit(X)
     with pytest.raises(ValueError, match="size_prior"):
         _small(steps=1, size_prior=[1.0, 0.0]).fit(X)
+
+
+def test_an_unequal_size_prior_is_not_met_by_giving_every_sample_the_prior():
+    # a collapse: every sample gets the prior itself as its soft assignment, so the batch's
+    # shares equal the prior without any clustering; the penalty must not be met this way
+    prior = torch.tensor([0.5, 0.3, 0.2])
+    vague = prior.repeat(60, 1)
+    assert float(cluster_loss(vague, vague, 1.0, prior)[1]) > 0.1
+    # confident rows in the prior's proportions meet it (nearly) exactly
+    confident = torch.full((60, 3), 0.005)
+    confident[torch.arange(60), torch.tensor([0] * 30 + [1] * 18 + [2] * 12)] = 0.99
+    assert float(cluster_loss(confident, confident, 1.0, prior)[1]) == pytest.approx(0, abs=1e-3)
+    # and the uniform prior stays Li et al.'s entropy term
+    uniform = torch.full((3,), 1 / 3)
+    li = cluster_loss(confident, confident, 1.0)[1]
+    assert float(cluster_loss(confident, confident, 1.0, uniform)[1]) == pytest.approx(float(li))
+
+
+def test_scan_phase_makes_each_sample_agree_with_its_latent_neighbours():
+    from sklearn.neighbors import NearestNeighbors
+
+    X, kind = _two_kinds(n=64)
+    base = _small().fit(X)
+    scan = _small(scan_steps=300, scan_neighbours=5).fit(X)
+    # the same contrastive training: the latent is untouched, only the head is fine-tuned
+    np.testing.assert_allclose(base.transform(X), scan.transform(X), atol=1e-6)
+    assert base.history_["scan"] == [] and len(scan.history_["scan"]) == 300
+    assert np.mean(scan.history_["scan"][-20:]) < np.mean(scan.history_["scan"][:20])
+    unit = unit_rows(scan.transform(X))
+    near = NearestNeighbors(n_neighbors=6).fit(unit).kneighbors(unit)[1][:, 1:]
+
+    def agreement(labels):
+        return float((labels[near] == labels[:, None]).mean())
+
+    assert agreement(scan.labels_) >= max(0.9, agreement(base.labels_))
+    # the head commits: its assignments are far more confident than after the training alone
+    confidence = [m.predict_proba(X).max(axis=1).mean() for m in (base, scan)]
+    assert confidence[1] > 0.9 > confidence[0]
+    np.testing.assert_array_equal(scan.labels_, scan.predict(X))
+    assert adjusted_rand_score(kind, scan.labels_) > 0.8
+    with pytest.raises(ValueError, match="scan_neighbours"):
+        _small(steps=1, scan_steps=2, scan_neighbours=64).fit(X)
+    with pytest.raises(ValueError, match="scan_steps"):
+        _small(steps=1, scan_steps=-1).fit(X)
+
+
+def test_contextual_crops_overlap_and_their_loss_trains():
+    from dstc_lib.models.contrastive import _ts2vec_crops, contextual_loss
+
+    g = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        first, second, overlap = _ts2vec_crops(20, 6, g)
+        assert first.min() >= 0 and second.max() <= 19 and 2 <= overlap <= 20
+        # the last steps of the first crop are the first steps of the second, for each sample
+        assert torch.equal(first[:, -overlap:], second[:, :overlap])
+    f = torch.randn(8, 4, 16, generator=g)
+    assert float(contextual_loss(f, f + 0.01)) < float(contextual_loss(f, f[torch.randperm(8)]))
+    X, kind = _two_kinds(n=64)
+    model = _small(contextual=True, steps=60).fit(X)
+    ctx = model.history_["contextual"]
+    assert len(ctx) == 60 and np.mean(ctx[-10:]) < np.mean(ctx[:10])
+    assert _small(steps=3).fit(X).history_["contextual"] == []
+    assert adjusted_rand_score(kind, latent_kmeans(model.transform(X), 2)) > 0.8
 
 
 def test_segments_let_the_latent_see_where_a_pattern_is():

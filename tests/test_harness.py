@@ -116,3 +116,81 @@ def test_dev_table_names_variants_against_the_current_defaults_and_reading_follo
     assert harness.dev_table({"rows": _dev_rows()}, current, steps=5).to_dict("index") == {
         "the defaults": {"B": 0.0, "mean": 0.0}
     }
+
+
+def test_bench_cluster_variants_are_rows_of_their_own_and_merge_with_the_rows_on_file():
+    from bench_cluster import merge, merged_options
+
+    def cell(nmi):
+        return {"NMI": [nmi], "ARI": [nmi], "seconds": [1.0]}
+
+    base = {"contrastive": {"steps": 200}, "dstc": {}}
+    old = {
+        "seeds": [0],
+        "options": {**base, "variants": {"scan": {"scan_steps": 9}, "wide": {"width": 64}}},
+        "datasets": {
+            "A": {
+                "k-Shape": cell(0.1),
+                "contrastive (head)": cell(0.2),
+                "contrastive, scan (head)": cell(0.3),
+                "contrastive, wide (head)": cell(0.4),
+                "seconds": 4.0,
+            }
+        },
+    }
+    # a run of one changed variant alone: the others' rows and the baselines stay
+    new = {
+        "seeds": [0],
+        "options": {**base, "variants": {"scan": {"scan_steps": 50}}},
+        "datasets": {"A": {"contrastive, scan (head)": cell(0.5), "seconds": 1.0}},
+    }
+    row = merge(old, new)["A"]
+    assert row["contrastive, scan (head)"]["NMI"] == [0.5]
+    assert row["contrastive, wide (head)"]["NMI"] == [0.4]
+    assert row["k-Shape"]["NMI"] == [0.1] and row["contrastive (head)"]["NMI"] == [0.2]
+    assert merged_options(old, new)["variants"] == {
+        "scan": {"scan_steps": 50},
+        "wide": {"width": 64},
+    }
+    # other base steps: no contrastive row of the old run is comparable any more
+    new["options"] = {**new["options"], "contrastive": {"steps": 1000}}
+    row = merge(old, new)["A"]
+    assert "contrastive, wide (head)" not in row and "contrastive (head)" not in row
+    assert "wide" not in merged_options(old, new)["variants"]
+
+
+def test_variant_summary_counts_the_sets_and_the_reading_compares_with_the_defaults():
+    section = _section(head=(0.4, 0.5), latent=(0.35, 0.55))
+    for i, name in enumerate(["A", "B"]):
+        row = section["datasets"][name]
+        row["contrastive, scan (head)"] = {"NMI": [(0.45, 0.8)[i]] * 2, "ARI": [0.1] * 2}
+        row["contrastive, scan (latent k-means)"] = {"NMI": [(0.2, 0.7)[i]] * 2, "ARI": [0.1] * 2}
+    summary = harness.variant_summary(section)
+    assert list(summary.index) == ["the defaults", "scan"]
+    assert summary.loc["the defaults", "sets head > both k-means"] == 1  # A only
+    assert summary.loc["scan", "sets head > both k-means"] == 2
+    assert summary.loc["scan", "sets latent < k-means (input)"] == 1  # A: 0.2 < 0.3
+    assert summary.loc["scan", "head NMI"] == pytest.approx(0.625)
+    text = harness.variant_markdown(summary, section)
+    assert "- scan: head 0.625 (+0.175 on the defaults)" in text
+    assert "on 2 of 2 sets" in text
+
+
+def test_city_table_puts_kmeans_first_and_the_reading_says_which_side_of_it():
+    rows = [
+        {"variant": harness.KMEANS_CITY, "seed": s, "ARI head": 0.8, "NMI head": 0.8}
+        for s in (0, 1)
+    ]
+    for variant, head, latent in (("the defaults", 0.6, 0.7), ("scan", 0.9, 0.7)):
+        rows += [
+            {"variant": variant, "seed": s, "ARI head": head + d, "ARI latent k-means": latent}
+            for s, d in ((0, -0.05), (1, 0.05))
+        ]
+    table = harness.city_table({"presets": {"ci": {"rows": rows}, "hard": {"rows": rows}}})
+    assert list(table.index) == [harness.KMEANS_CITY, "the defaults", "scan"]
+    assert table.loc["the defaults", ("ci", "head")] == pytest.approx(0.6)
+    text = harness.city_markdown(table)
+    assert text.count("\n") == 1 and "the defaults 0.600 (head) and 0.700" in text
+    assert "below it; best variant scan, 0.900 (head), above it." in text
+    moved = {"rows": [{"variant": "a", "seed": 0, "ARI transferred vs truth": 0.4}]}
+    assert harness.transfer_summary(moved).loc["a", "ARI transferred vs truth"] == 0.4

@@ -135,3 +135,15 @@ def test_generate_skips_when_manifest_matches(tmp_path, monkeypatch):
 def test_unknown_city_for_preset_is_refused(tmp_path):
     with pytest.raises(ValueError, match="no grid for 'Lille'"):
         synth.generate_city(tmp_path, "Lille", "ci", progress=False)
+
+
+def test_the_hard_preset_has_more_services_and_more_mixed_tiles_than_ci():
+    ci, hard = synth.PRESETS["ci"], synth.PRESETS["ci_hard"]
+    assert hard.grids == ci.grids and len(hard.services) > len(ci.services)
+
+    def mixed_share(p):
+        rows, cols = p.grids["Paris"]
+        layout = synth.make_layout("Paris", rows, cols, 0, p.zone_tiles, p.blur)
+        return float((layout.weights.max(axis=1) < 0.8).mean())  # no archetype above 80 %
+
+    assert mixed_share(hard) > 1.5 * mixed_share(ci)

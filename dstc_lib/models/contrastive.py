@@ -57,6 +57,11 @@ ASSIGNMENTS = ("head", "kmeans")
 WEAK = ("noise", "scale")
 STRONG = WEAK
 TS_TCC_STRONG = ("crop_resize", "time_warp", "permutation", "noise")
+# the power the assignments are raised to before their shares meet an unequal size prior
+SHARPEN = 4
+# Adam's learning rate in the SCAN phase (the head alone on a fixed latent: at 3e-4 it lingers
+# for hundreds of steps at the uniform assignment, SCAN's saddle)
+SCAN_LR = 1e-3
 
 
 def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -96,7 +101,10 @@ def cluster_loss(
     the entropy of the clusters' shares of the batch (0 when every cluster gets the same
     share). With a ``prior`` (``K`` shares summing to one) it is the Kullback-Leibler
     divergence of each view's shares from the prior, both sorted from the largest down (the
-    clusters have no fixed order); a uniform prior gives Li et al.'s term exactly.
+    clusters have no fixed order); a uniform prior gives Li et al.'s term exactly. An unequal
+    prior is compared with the shares of the *sharpened* assignments (each row raised to the
+    power :data:`SHARPEN` and renormalised): the plain shares would equal the prior when every
+    sample gets the prior itself as its assignment, a collapse that clusters nothing.
 
     Examples
     --------
@@ -105,19 +113,113 @@ def cluster_loss(
     0.2616
     >>> round(float(cluster_loss(p, p, prior=torch.tensor([0.25, 0.75]))[1]), 4)
     0.0
+    >>> vague = torch.tensor([[0.75, 0.25]] * 4)  # every sample gets the prior: not met
+    >>> round(float(cluster_loss(vague, vague, prior=torch.tensor([0.25, 0.75]))[1]), 4)
+    0.4704
     """
     contrast = nt_xent(p_a.T, p_b.T, temperature)
-    k = p_a.shape[1]
-    penalty = torch.zeros(())
-    for p in (p_a, p_b):
+    return contrast, size_penalty(p_a, prior) + size_penalty(p_b, prior)
+
+
+def size_penalty(p: torch.Tensor, prior: torch.Tensor | None = None) -> torch.Tensor:
+    """How far the clusters' shares of a batch of soft assignments ``(n, K)`` are from the
+    wanted sizes: ``log K - H(shares)`` without ``prior`` (or with a uniform one), else the
+    Kullback-Leibler divergence of the sharpened shares from ``prior``, both sorted (see
+    :func:`cluster_loss`).
+
+    Examples
+    --------
+    >>> round(float(size_penalty(torch.tensor([[1.0, 0], [0, 1]]))), 4)
+    0.0
+    """
+    k = p.shape[1]
+    if prior is None or bool(torch.allclose(prior, torch.full_like(prior, 1 / k))):
         share = p.sum(dim=0) / p.sum()
-        if prior is None:
-            penalty = penalty + math.log(k) + (share * torch.log(share.clamp(min=1e-12))).sum()
-        else:
-            share = share.sort(descending=True).values
-            target = prior.sort(descending=True).values
-            penalty = penalty + (share * torch.log(share.clamp(min=1e-12) / target)).sum()
-    return contrast, penalty
+        return math.log(k) + (share * torch.log(share.clamp(min=1e-12))).sum()
+    sharp = p.clamp(min=1e-12) ** SHARPEN
+    sharp = sharp / sharp.sum(dim=1, keepdim=True)
+    share = (sharp.sum(dim=0) / len(sharp)).sort(descending=True).values
+    target = prior.sort(descending=True).values
+    return (share * torch.log(share.clamp(min=1e-12) / target)).sum()
+
+
+def scan_loss(
+    p: torch.Tensor,
+    p_neighbour: torch.Tensor,
+    prior: torch.Tensor | None = None,
+    weight: float = 5.0,
+) -> torch.Tensor:
+    """SCAN's loss (Van Gansbeke et al. 2020): ``-log <p_i, p_j>`` averaged over pairs of a
+    sample and one of its nearest neighbours, plus ``weight`` times the size penalty of the
+    batch (:func:`size_penalty`; SCAN's entropy of the mean assignment, weight 5).
+
+    Examples
+    --------
+    >>> p = torch.tensor([[1.0, 0], [0, 1]])
+    >>> round(float(scan_loss(p, p)), 4)  # confident, agreeing, balanced
+    0.0
+    """
+    agree = (p * p_neighbour).sum(dim=1).clamp(min=1e-12)
+    return -torch.log(agree).mean() + weight * size_penalty(p, prior)
+
+
+def contextual_loss(f_a: torch.Tensor, f_b: torch.Tensor) -> torch.Tensor:
+    """TS2Vec's hierarchical contrastive loss (Yue et al. 2022) of two views' step-wise
+    representations ``(n, d, steps)`` of the *same* time steps: at each step, a sample's two
+    views are positives against the other samples (instance contrast) and against the sample's
+    other steps (temporal contrast); then both are max-pooled by 2 along time and the loss is
+    taken again, down to one step; the mean over the scales.
+
+    Examples
+    --------
+    >>> f = torch.randn(4, 8, 6, generator=torch.Generator().manual_seed(0))
+    >>> bool(contextual_loss(f, f) < contextual_loss(f, f.flip(0)))
+    True
+    """
+    total, scales = torch.zeros(()), 0
+    while True:
+        a, b = f_a.transpose(1, 2), f_b.transpose(1, 2)  # (n, steps, d)
+        if len(a) > 1:
+            total = total + _contrast_rows(a.transpose(0, 1), b.transpose(0, 1))
+        if a.shape[1] > 1:
+            total = total + _contrast_rows(a, b)
+        scales += 1
+        if f_a.shape[2] <= 1:
+            break
+        f_a, f_b = F.max_pool1d(f_a, 2), F.max_pool1d(f_b, 2)
+    return total / scales
+
+
+def _contrast_rows(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """TS2Vec's contrast within each of the ``g`` groups of ``(g, m, d)``: row ``i`` of ``a`` and
+    of ``b`` are positives, the other ``2m - 2`` rows of the group negatives (dot products)."""
+    m = a.shape[1]
+    z = torch.cat([a, b], dim=1)  # (g, 2m, d)
+    sim = z @ z.transpose(1, 2)
+    sim = sim.masked_fill(torch.eye(2 * m, dtype=torch.bool), float("-inf"))
+    logits = -F.log_softmax(sim, dim=-1)
+    i = torch.arange(m)
+    return (logits[:, i, m + i].mean() + logits[:, m + i, i].mean()) / 2
+
+
+def _ts2vec_crops(
+    steps: int, n: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """TS2Vec's two overlapping random crops: the step indices ``(n, len)`` of each view per
+    sample, and the length of their overlap (the last steps of the first view are the first
+    steps of the second)."""
+
+    def draw(low: int, high: int) -> int:  # an integer in [low, high)
+        return int(torch.randint(low, high, (1,), generator=generator))
+
+    overlap = draw(min(2, steps), steps + 1)
+    left = draw(0, steps - overlap + 1)
+    right = left + overlap
+    e_left, e_right = draw(0, left + 1), draw(right, steps + 1)
+    offset = torch.randint(-e_left, steps - e_right + 1, (n, 1), generator=generator)
+    first = offset + torch.arange(e_left, right)[None, :]
+    second = offset + torch.arange(left, e_right)[None, :]
+    return first, second, overlap
 
 
 class _Network(nn.Module):
@@ -155,14 +257,30 @@ class _Network(nn.Module):
                 nn.ReLU(),
             ]
         self.backbone = nn.Sequential(*layers, *head)
+        self._parts = (int(pool > 1), len(layers), len(layers) + len(head))
         self.instance_head = nn.Sequential(
             nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, proj)
         )
         self.cluster_head = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, k))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h = self.backbone(x)
+        return self.heads(self.backbone(x))
+
+    def heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The latent, its instance projection and its soft assignment."""
         return h, self.instance_head(h), torch.softmax(self.cluster_head(h), dim=1)
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """The input at the backbone's resolution (the average over ``pool`` steps)."""
+        return self.backbone[: self._parts[0]](x)
+
+    def steps(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolution's output at each step ``(n, width, steps)`` of a stemmed input."""
+        return self.backbone[self._parts[0] : self._parts[1]](x)
+
+    def readout(self, f: torch.Tensor) -> torch.Tensor:
+        """The latent of step-wise features (global average or ordered segments)."""
+        return self.backbone[self._parts[1] : self._parts[2]](f)
 
 
 class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -226,6 +344,22 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     random_state : int, numpy.random.RandomState or None
         Seeds the weights, the batches and the augmentations: two fits with the same int give
         the same model; None draws fresh randomness.
+    contextual : bool
+        Add TS2Vec's contextual consistency (Yue et al. 2022, :func:`contextual_loss`): each
+        view is also cut to one of two overlapping random crops (TS2Vec's cropping), the
+        backbone's step-wise features of the overlapping steps are contrasted across samples
+        and across time, and the latents and heads see the crops.
+    scan_steps : int
+        After the contrastive training, this many steps of SCAN (Van Gansbeke et al. 2020,
+        :func:`scan_loss`) that fine-tune the cluster head alone on the fixed latent: each
+        sample's assignment is pulled towards those of its ``scan_neighbours`` nearest
+        neighbours in the latent (cosine), with ``scan_weight`` times the size penalty (the
+        same ``size_prior``), by Adam at :data:`SCAN_LR` on batches of ``batch_size``; a step
+        costs only the head's forward pass. 0: no SCAN phase (Li et al.).
+    scan_neighbours : int
+        Nearest neighbours per sample in the SCAN phase.
+    scan_weight : float
+        Weight of the size penalty in the SCAN phase (SCAN: 5).
     snapshot_steps : sequence of int
         Training steps (0 = before training) at which the latent of every sample and its
         cluster are kept in ``history_["snapshots"]`` (for the t-SNE figure).
@@ -243,6 +377,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         Cluster of each training sample.
     history_ : dict
         ``"loss"``, ``"instance"``, ``"cluster"``, ``"entropy"``: one value per step;
+        ``"contextual"``: one value per step with ``contextual``; ``"scan"``: one value per
+        SCAN step;
         ``"snapshots"``: {step: {"latent", "labels"}}.
     augmentations_ : dict
         The names used for the ``"weak"`` and the ``"strong"`` view.
@@ -291,6 +427,10 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         segments: int = 1,
         assign: str = "head",
         standardize: bool = True,
+        contextual: bool = False,
+        scan_steps: int = 0,
+        scan_neighbours: int = 5,
+        scan_weight: float = 5.0,
         random_state: int | np.random.RandomState | None = None,
         snapshot_steps: Sequence[int] = (),
         checkpoint: str | Path | None = None,
@@ -318,6 +458,10 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.segments = segments
         self.assign = assign
         self.standardize = standardize
+        self.contextual = contextual
+        self.scan_steps = scan_steps
+        self.scan_neighbours = scan_neighbours
+        self.scan_weight = scan_weight
         self.random_state = random_state
         self.snapshot_steps = snapshot_steps
         self.checkpoint = checkpoint
@@ -357,6 +501,12 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             isinstance(self.max_length, int) and self.max_length >= 1
         ):
             raise ValueError(f"max_length={self.max_length!r}: None or an integer >= 1")
+        for name in ("scan_steps", "scan_neighbours"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}={value!r}: must be an integer >= 0")
+        if self.scan_steps and not 1 <= self.scan_neighbours < n:
+            raise ValueError(f"scan_neighbours={self.scan_neighbours}: between 1 and n - 1")
         names = self._augmentation_names(X, graph)
         prior = self._check_size_prior()
 
@@ -389,6 +539,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             net = build()
         optimiser = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         history = {"loss": [], "instance": [], "cluster": [], "entropy": [], "snapshots": {}}
+        history["contextual"] = []
         epoch, step = 0, 0
         stop = {"best": math.inf, "stale": 0, "converged": False}  # the tol rule's state
         tag = self._checkpoint_tag(X.shape, names)
@@ -424,11 +575,18 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 batch = data[index]
                 view_a = augment(batch, names["weak"], **self._augment_kw(generator, context))
                 view_b = augment(batch, names["strong"], **self._augment_kw(generator, context))
-                _, z_a, p_a = net(view_a)
-                _, z_b, p_b = net(view_b)
+                if self.contextual:
+                    (_, z_a, p_a), (_, z_b, p_b), context_loss = self._contextual(
+                        net, view_a, view_b, generator
+                    )
+                else:
+                    (_, z_a, p_a), (_, z_b, p_b) = net(view_a), net(view_b)
                 inst = instance_loss(z_a, z_b, self.temperature_instance)
                 clus, ent = cluster_loss(p_a, p_b, self.temperature_cluster, prior_t)
                 loss = inst + clus + self.entropy_weight * ent
+                if self.contextual:
+                    loss = loss + context_loss
+                    history["contextual"].append(float(context_loss.detach()))
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -463,6 +621,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 )
         bar.close()
         net.eval()
+        history["scan"] = self._scan(X, prior_t, generator) if self.scan_steps else []
         self.history_ = history
         self.n_steps_ = step
         self.n_epochs_ = epoch
@@ -474,6 +633,54 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         else:
             self.labels_ = prob.argmax(axis=1).astype(np.int64)
         return self
+
+    @staticmethod
+    def _contextual(
+        net: _Network, view_a: torch.Tensor, view_b: torch.Tensor, generator: torch.Generator
+    ) -> tuple[tuple, tuple, torch.Tensor]:
+        """Both views cut to TS2Vec's overlapping crops: their heads' outputs and the
+        contextual loss of the overlapping steps."""
+        s_a, s_b = net.stem(view_a), net.stem(view_b)
+        first, second, overlap = _ts2vec_crops(s_a.shape[2], len(s_a), generator)
+
+        def crop(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+            index = index.clamp(0, x.shape[2] - 1)[:, None, :].expand(-1, x.shape[1], -1)
+            return torch.gather(x, 2, index)
+
+        f_a, f_b = net.steps(crop(s_a, first)), net.steps(crop(s_b, second))
+        loss = contextual_loss(f_a[:, :, -overlap:], f_b[:, :, :overlap])
+        return net.heads(net.readout(f_a)), net.heads(net.readout(f_b)), loss
+
+    def _scan(
+        self, X: np.ndarray, prior: torch.Tensor | None, generator: torch.Generator
+    ) -> list[float]:
+        """The SCAN phase: fine-tune the cluster head on the fixed latent (see ``scan_steps``)."""
+        from sklearn.neighbors import NearestNeighbors
+
+        net = self.network_
+        latent = self._forward_standardised(X)[0]
+        unit = unit_rows(latent)
+        k = self.scan_neighbours
+        found = NearestNeighbors(n_neighbors=k + 1).fit(unit).kneighbors(unit)[1]
+        neighbours = torch.from_numpy(
+            np.stack([row[row != i][:k] for i, row in enumerate(found)]).astype(np.int64)
+        )
+        h = torch.from_numpy(latent)
+        head = net.cluster_head
+        optimiser = torch.optim.Adam(head.parameters(), lr=SCAN_LR)
+        n, losses = len(h), []
+        size = min(self.batch_size, n)
+        for _ in range(self.scan_steps):
+            index = torch.randperm(n, generator=generator)[:size]
+            pick = torch.randint(0, k, (size,), generator=generator)
+            p = torch.softmax(head(h[index]), dim=1)
+            p_j = torch.softmax(head(h[neighbours[index, pick]]), dim=1)
+            loss = scan_loss(p, p_j, prior, self.scan_weight)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            losses.append(float(loss.detach()))
+        return losses
 
     def _update_stop(self, stop: dict, epoch_loss: float) -> None:
         """The ``tol`` rule: count passes without an improvement of more than ``tol``."""
