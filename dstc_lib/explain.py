@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .checks import check_samples
-from .reduce import CityTensors, release_pages
+from .reduce import CityTensors, week_blocks
 
 
 def _groups(ct: CityTensors, groups: pd.Series) -> np.ndarray:
@@ -321,23 +321,49 @@ def day_parts() -> dict[str, np.ndarray]:
 # (general helpers first used by the contrastive-clustering chapter)
 
 
-def service_week_profiles(ct: CityTensors, groups: pd.Series, services: list[str]) -> pd.DataFrame:
+def service_week_profiles(
+    ct: CityTensors, groups: pd.Series, services: list[str], *, block_bytes: int = 256 << 20
+) -> pd.DataFrame:
     """Each group's typical week in each of ``services``, as a share of that service's weekly
-    total, averaged over the group's tiles (rows: the 168 hours, columns: (group, service))."""
+    total, averaged over the group's tiles (rows: the 168 hours, columns: (group, service)).
+
+    The week is read a block of about ``block_bytes`` of tiles at a time
+    (:func:`~dstc_lib.reduce.week_blocks`): a memory-mapped week of 68 services keeps one block
+    resident, never the whole file, and the groups' sums are all that is kept between blocks.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> week = np.ones((4, 2, 168), np.float32)
+    >>> week[:2, 0, :24] = 8.0  # tiles 0 and 1: "a" busier on Mondays
+    >>> ct = CityTensors("X", Path("."), np.arange(4), ["a", "b"], [], week, None, None, None,
+    ...                  {}, "")
+    >>> groups = pd.Series(["x", "x", "y", "y"], index=np.arange(4))
+    >>> profile = service_week_profiles(ct, groups, ["a"], block_bytes=1)  # a tile a block
+    >>> profile.columns.tolist(), round(float(profile[("x", "a")].iloc[0]), 4)
+    ([('x', 'a'), ('y', 'a')], 0.0238)
+    """
     labels = _groups(ct, groups)
     unknown = [s for s in services if s not in ct.services]
     if unknown:
         raise ValueError(f"services {unknown} are not in the reduction ({list(ct.services)})")
     keep = labels == labels  # drops tiles without a group (NaN)
-    columns = {}
-    for service in services:
-        week = np.nan_to_num(np.asarray(ct.week[:, ct.services.index(service), :], np.float64))
-        release_pages(ct.week)  # one service's slice maps a page or two of every tile's row
-        shape = week / np.maximum(week.sum(axis=1, keepdims=True), 1e-12)
-        frame = pd.DataFrame(shape[keep])
-        frame["group"] = labels[keep]
-        for group, curve in frame.groupby("group").mean().iterrows():
-            columns[(group, service)] = curve.to_numpy()
+    codes = np.full(len(labels), -1)
+    codes[keep], names = pd.factorize(labels[keep], sort=True)  # groupby's order
+    index = [list(ct.services).index(s) for s in services]
+    sums = np.zeros((len(names), len(services), ct.week.shape[2]))
+    for lo, block in week_blocks(ct.week, block_bytes):
+        week = np.nan_to_num(np.asarray(block[:, index, :], np.float64))
+        shape = week / np.maximum(week.sum(axis=2, keepdims=True), 1e-12)
+        here = codes[lo : lo + len(block)]
+        for g in np.unique(here[here >= 0]):
+            sums[g] += shape[here == g].sum(axis=0)
+    counts = np.bincount(codes[keep], minlength=len(names))
+    columns = {
+        (group, service): sums[g, j] / counts[g]
+        for g, group in enumerate(names)
+        for j, service in enumerate(services)
+    }
     profile = pd.DataFrame(columns).sort_index(axis=1)
     profile.index.name = "hour_of_week"
     return profile

@@ -25,6 +25,34 @@ def test_service_week_profiles_are_per_service_shapes(reduced):
         explain.service_week_profiles(reduced, groups, ["Nope"])
 
 
+def _profiles_whole(ct, groups, services):
+    """The whole-array version: one service's column of every tile at a time."""
+    labels = groups.reindex(ct.tile_ids).to_numpy()
+    keep = labels == labels
+    columns = {}
+    for service in services:
+        week = np.nan_to_num(np.asarray(ct.week[:, ct.services.index(service), :], np.float64))
+        shape = week / np.maximum(week.sum(axis=1, keepdims=True), 1e-12)
+        frame = pd.DataFrame(shape[keep])
+        frame["group"] = labels[keep]
+        for group, curve in frame.groupby("group").mean().iterrows():
+            columns[(group, service)] = curve.to_numpy()
+    return pd.DataFrame(columns).sort_index(axis=1)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 3 * 5 * 168 * 4, 256 << 20])
+def test_service_week_profiles_blockwise_equal_the_whole_array(reduced, block_bytes):
+    rng = np.random.default_rng(1)
+    names = rng.choice(["c", "a", "b"], size=len(reduced.tile_ids)).astype(object)
+    names[::7] = np.nan  # tiles without a group are left out
+    groups = pd.Series(names, index=reduced.tile_ids)
+    services = [reduced.services[2], reduced.services[0]]
+    got = explain.service_week_profiles(reduced, groups, services, block_bytes=block_bytes)
+    expected = _profiles_whole(reduced, groups, services)
+    assert got.columns.tolist() == expected.columns.tolist()
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-12, atol=0)
+
+
 def test_closest_groups_and_the_features_that_separate_them():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 2, 168))
