@@ -369,9 +369,29 @@ def service_week_profiles(
     return profile
 
 
+_MOMENT_BLOCK_BYTES = 64 << 20  # float64 temporaries of the blockwise group moments, at most
+
+
+def _group_sums(
+    flat: np.ndarray, codes: np.ndarray, n_groups: int, centre: np.ndarray | None = None
+) -> np.ndarray:
+    """Per group, the float64 sum of the rows of ``flat`` (of ``(row - centre[group])**2`` when
+    ``centre`` is given), a block of rows at a time: the temporaries stay at a block, never a
+    float64 copy of the whole array. Rows with a negative code are left out."""
+    out = np.zeros((n_groups, flat.shape[1]))
+    step = max(1, _MOMENT_BLOCK_BYTES // max(1, flat.shape[1] * 8))
+    for lo in range(0, len(flat), step):
+        here = codes[lo : lo + step]
+        block = np.asarray(flat[lo : lo + step], dtype=np.float64)
+        for g in np.unique(here[here >= 0]):
+            rows = block[here == g]
+            out[g] += (rows if centre is None else (rows - centre[g]) ** 2).sum(axis=0)
+    return out
+
+
 def closest_groups(X: np.ndarray, labels: np.ndarray) -> tuple:
     """The two groups whose mean feature vectors (``X`` flattened per sample) are closest, and
-    their Euclidean distance.
+    their Euclidean distance. The means are summed a block of samples at a time in float64.
 
     Examples
     --------
@@ -380,13 +400,14 @@ def closest_groups(X: np.ndarray, labels: np.ndarray) -> tuple:
     (np.str_('b'), np.str_('c'), 0.19999999999999996)
     """
     labels = np.asarray(labels)
-    flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-    names = np.unique(labels)
+    flat = np.asarray(X).reshape(len(X), -1)
+    names, codes = np.unique(labels, return_inverse=True)
     if len(names) < 2:
         raise ValueError("closest_groups needs at least two groups")
-    centres = np.stack([flat[labels == g].mean(axis=0) for g in names])
-    dist = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
-    dist[np.diag_indices(len(names))] = np.inf
+    centres = _group_sums(flat, codes, len(names)) / np.bincount(codes)[:, None]
+    dist = np.full((len(names), len(names)), np.inf)
+    for i in range(len(names)):  # one row of distances at a time: k x features, not k x k x
+        dist[i, i + 1 :] = np.linalg.norm(centres[i + 1 :] - centres[i], axis=1)
     i, j = np.unravel_index(np.argmin(dist), dist.shape)
     return names[i], names[j], float(dist[i, j])
 
@@ -401,7 +422,8 @@ def separating_features(
 ) -> pd.DataFrame:
     """The (channel, hour-of-week) features of ``X (samples, channels, 168)`` whose means differ
     most between groups ``a`` and ``b``, ranked by effect size (difference of the means over
-    the pooled standard deviation).
+    the pooled standard deviation). Means and variances are summed a block of samples at a
+    time in float64 (two passes: the means, then the squared deviations from them).
 
     Examples
     --------
@@ -413,26 +435,31 @@ def separating_features(
     >>> top[["channel", "hour"]].to_numpy().tolist()
     [['video', 'Mon 20:00']]
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)
     labels = np.asarray(labels)
-    xa, xb = X[labels == a], X[labels == b]
-    if len(xa) == 0 or len(xb) == 0:
+    codes = np.where(labels == a, 0, np.where(labels == b, 1, -1))
+    counts = np.bincount(codes[codes >= 0], minlength=2)
+    if counts.min() == 0:
         raise ValueError(f"group {a!r} or {b!r} has no sample")
-    diff = xa.mean(axis=0) - xb.mean(axis=0)
-    pooled = np.sqrt((xa.var(axis=0) + xb.var(axis=0)) / 2)
+    flat = X.reshape(len(X), -1)
+    means = _group_sums(flat, codes, 2) / counts[:, None]
+    variances = _group_sums(flat, codes, 2, centre=means) / counts[:, None]
+    mean_a, mean_b = (m.reshape(X.shape[1:]) for m in means)
+    diff = mean_a - mean_b
+    pooled = np.sqrt(variances.sum(axis=0).reshape(X.shape[1:]) / 2)
     effect = diff / np.maximum(pooled, 1e-12)
     order = np.argsort(-np.abs(effect), axis=None)[:top]
     rows = []
     days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    for flat in order:
-        c, t = np.unravel_index(flat, effect.shape)
+    for index in order:
+        c, t = np.unravel_index(index, effect.shape)
         when = f"{days[t // 24]} {t % 24:02d}:00" if X.shape[2] == 168 else str(t)
         rows.append(
             {
                 "channel": channels[c],
                 "hour": when,
-                f"mean {a}": xa[:, c, t].mean(),
-                f"mean {b}": xb[:, c, t].mean(),
+                f"mean {a}": mean_a[c, t],
+                f"mean {b}": mean_b[c, t],
                 "effect size": effect[c, t],
             }
         )

@@ -66,3 +66,27 @@ def test_closest_groups_and_the_features_that_separate_them():
     assert (table["effect size"] < -2).all()  # c is higher there
     with pytest.raises(ValueError, match="at least two"):
         explain.closest_groups(X, np.zeros(60))
+
+
+def test_group_moments_blockwise_equal_the_whole_array(monkeypatch):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(500, 3, 168)).astype(np.float32)
+    labels = rng.choice(["p", "q", "r", "s"], size=500)
+    X[labels == "q"] += 0.3
+    monkeypatch.setattr(explain, "_MOMENT_BLOCK_BYTES", 37 * 3 * 168 * 8)  # 14 blocks
+    flat = X.reshape(500, -1).astype(np.float64)  # the whole-array version, in float64
+    names = np.unique(labels)
+    centres = np.stack([flat[labels == g].mean(axis=0) for g in names])
+    dist = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
+    dist[np.diag_indices(len(names))] = np.inf
+    i, j = np.unravel_index(np.argmin(dist), dist.shape)
+    a, b, distance = explain.closest_groups(X, labels)
+    assert (a, b) == (names[i], names[j])
+    assert distance == pytest.approx(dist[i, j], rel=1e-12)
+    xa, xb = X.astype(np.float64)[labels == "p"], X.astype(np.float64)[labels == "q"]
+    effect = (xa.mean(axis=0) - xb.mean(axis=0)) / np.sqrt((xa.var(axis=0) + xb.var(axis=0)) / 2)
+    table = explain.separating_features(X, labels, "p", "q", ["x", "y", "z"], top=20)
+    expected = np.sort(np.abs(effect), axis=None)[::-1][:20]
+    np.testing.assert_allclose(np.abs(table["effect size"]), expected, rtol=1e-10)
+    c, t = np.unravel_index(np.argmax(np.abs(effect)), effect.shape)
+    assert table.iloc[0]["mean p"] == pytest.approx(xa[:, c, t].mean(), rel=1e-12)
