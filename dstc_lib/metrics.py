@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -102,27 +101,64 @@ def neighbour_agreement(labels: np.ndarray, adjacency: sp.sparray) -> float:
 
 
 def join_count_z(
-    labels: np.ndarray, adjacency: sp.sparray, *, permutations: int = 99, random_state: int = 0
+    labels: np.ndarray,
+    adjacency: sp.sparray,
+    *,
+    permutations: int = 99,
+    random_state: int = 0,
+    block: int = 32,
 ) -> float:
-    """Spatial autocorrelation of the label map: for each label, esda's join-count statistic of
+    """Spatial autocorrelation of the label map: for each label, the join-count statistic of
     "this label" joins (BB) against random permutations of the labels, as a z-score; the mean
-    over labels weighted by their size. Large positive = spatially coherent clusters."""
-    with warnings.catch_warnings():  # esda imports tqdm.auto, which warns without ipywidgets
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        import esda
-    from libpysal import graph
+    over labels weighted by their size. Large positive = spatially coherent clusters.
 
-    w = graph.Graph.from_sparse(sp.csr_array(adjacency)).to_W()
+    The numbers are esda's (``esda.Join_Counts`` on the binary weights, its permutations drawn
+    from numpy's legacy generator seeded with ``random_state``, an inadmissible permutation
+    redrawn as esda does), computed as ``y' B y / 2`` by a sparse matrix product over ``block``
+    permutations at a time: linear in the tiles, a few seconds at 141,514 tiles and 99
+    permutations, where esda's per-permutation table lookups take minutes.
+
+    Examples
+    --------
+    >>> from dstc_lib.graph import grid_graph
+    >>> halves = np.repeat([0, 1], 8)  # a 4 x 4 grid, top half and bottom half
+    >>> bool(join_count_z(halves, grid_graph(4, 4, "rook"), permutations=19) > 2)
+    True
+    """
+    binary = sp.csr_array(adjacency, dtype=np.float64, copy=True)
+    binary.data = (binary.data != 0).astype(np.float64)  # esda's binary weights ("b")
+    binary.eliminate_zeros()
+    out_degree = np.asarray(binary.sum(axis=1)).ravel()
+    in_degree = np.asarray(binary.sum(axis=0)).ravel()
     labels = np.asarray(labels)
-    np.random.seed(random_state)  # esda draws its permutations from numpy's global generator
+    rng = np.random.RandomState(random_state)  # the stream of np.random.seed(random_state)
+
+    def bb(columns: np.ndarray) -> np.ndarray:  # "this label" joins of each column: y' B y / 2
+        return 0.5 * np.einsum("ip,ip->p", columns, binary @ columns)
+
     zs, sizes = [], []
     for value in np.unique(labels):
         y = (labels == value).astype(int)
         if y.sum() in (0, len(y)):
             continue
-        jc = esda.Join_Counts(y, w, permutations=permutations)
-        spread = float(np.std(jc.sim_bb))
-        zs.append((jc.bb - float(np.mean(jc.sim_bb))) / spread if spread > 0 else np.nan)
+
+        observed = float(bb(y[:, None].astype(np.float64))[0])
+        sim: list[float] = []
+        while len(sim) < permutations:
+            drawn = np.stack(
+                [rng.permutation(y) for _ in range(min(block, permutations - len(sim)))], axis=1
+            ).astype(np.float64)
+            # esda redraws a permutation whose 2 x 2 join table has an empty row or column
+            # (chi-squared's expected count of 0): every tile of the label, or every other
+            # tile, without a join. Draws are independent, so keeping the admissible ones of a
+            # block in order gives esda's sequence.
+            ok = np.ones(drawn.shape[1], dtype=bool)
+            for degree in (out_degree, in_degree):
+                joined = drawn.T @ degree
+                ok &= (joined > 0) & (degree.sum() - joined > 0)
+            sim.extend(bb(drawn[:, ok]).tolist())
+        spread = float(np.std(sim))
+        zs.append((observed - float(np.mean(sim))) / spread if spread > 0 else np.nan)
         sizes.append(y.sum())
     return float(np.average(zs, weights=sizes)) if zs else np.nan
 
