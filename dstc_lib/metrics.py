@@ -10,8 +10,6 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.metrics import (
     adjusted_rand_score,
-    calinski_harabasz_score,
-    davies_bouldin_score,
     normalized_mutual_info_score,
     silhouette_score,
 )
@@ -34,11 +32,63 @@ def external_scores(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     }
 
 
+_DISPERSION_BLOCK_BYTES = 64 << 20  # float64 temporaries of cluster_dispersion, at most
+
+
+def cluster_dispersion(X: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Davies-Bouldin (lower is better) and Calinski-Harabasz (higher is better) of a labelling
+    on features ``X`` (flattened per sample), with scikit-learn's definitions, summed a block of
+    samples at a time in float64: two passes (the centroids, then each sample's distance to its
+    own), never a copy of ``X`` or of a cluster, so 141,514 tiles x 1,680 features cost a block
+    (64 MB) beyond ``X`` itself. NaN for both when there is a single cluster.
+
+    Examples
+    --------
+    >>> X = np.array([0.0, 0.1, 0.2, 5.0, 5.1, 5.2])[:, None]
+    >>> scores = cluster_dispersion(X, np.array([0, 0, 0, 1, 1, 1]))
+    >>> round(scores["davies_bouldin"], 4), round(scores["calinski_harabasz"], 1)
+    (0.0267, 3750.0)
+    """
+    flat = np.asarray(X).reshape(len(X), -1)
+    names, codes = np.unique(np.asarray(labels), return_inverse=True)
+    k, n = len(names), len(flat)
+    if k < 2:
+        return {"davies_bouldin": np.nan, "calinski_harabasz": np.nan}
+    step = max(1, _DISPERSION_BLOCK_BYTES // max(1, flat.shape[1] * 8))
+    blocks = [(lo, lo + step) for lo in range(0, n, step)]
+    sums = np.zeros((k, flat.shape[1]))
+    for lo, hi in blocks:
+        block, here = np.asarray(flat[lo:hi], np.float64), codes[lo:hi]
+        for g in np.unique(here):
+            sums[g] += block[here == g].sum(axis=0)
+    counts = np.bincount(codes, minlength=k)
+    centroids = sums / counts[:, None]
+    mean = sums.sum(axis=0) / n
+    distance, squared = np.zeros(k), np.zeros(k)  # to the own centroid, summed per cluster
+    for lo, hi in blocks:
+        block, here = np.asarray(flat[lo:hi], np.float64), codes[lo:hi]
+        d2 = np.einsum("ij,ij->i", block - centroids[here], block - centroids[here])
+        distance += np.bincount(here, weights=np.sqrt(d2), minlength=k)
+        squared += np.bincount(here, weights=d2, minlength=k)
+    extra = float(np.sum(counts * ((centroids - mean) ** 2).sum(axis=1)))
+    intra = float(squared.sum())
+    ch = 1.0 if intra == 0.0 else extra * (n - k) / (intra * (k - 1.0))
+    intra_dists = distance / counts
+    gaps = np.sqrt(((centroids[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2))
+    if np.allclose(intra_dists, 0) or np.allclose(gaps, 0):
+        db = 0.0
+    else:
+        gaps[gaps == 0] = np.inf
+        db = float(np.mean(np.max((intra_dists[:, None] + intra_dists) / gaps, axis=1)))
+    return {"davies_bouldin": db, "calinski_harabasz": float(ch)}
+
+
 def internal_scores(
     X: np.ndarray, labels: np.ndarray, *, sample_size: int | None = 5000, random_state: int = 0
 ) -> dict[str, float]:
-    """Silhouette (higher is better; on a sample of ``sample_size`` tiles for big cities) and
-    Davies-Bouldin (lower is better) of a labelling on features ``X`` (flattened per sample).
+    """Silhouette (higher is better; on a sample of ``sample_size`` tiles for big cities),
+    Davies-Bouldin (lower is better) and Calinski-Harabasz (:func:`cluster_dispersion`, on
+    every sample, a block at a time) of a labelling on features ``X`` (flattened per sample).
     NaN when there is a single cluster.
 
     Examples
@@ -57,8 +107,7 @@ def internal_scores(
         "silhouette": float(
             silhouette_score(flat, labels, sample_size=size, random_state=random_state)
         ),
-        "davies_bouldin": float(davies_bouldin_score(flat, labels)),
-        "calinski_harabasz": float(calinski_harabasz_score(flat, labels)),
+        **cluster_dispersion(flat, labels),
     }
 
 

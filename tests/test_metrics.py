@@ -112,3 +112,21 @@ def test_join_count_z_redraws_the_permutations_esda_refuses():
     got = metrics.join_count_z(labels, adjacency, permutations=99)
     assert np.isfinite(got)
     assert got == pytest.approx(_esda_join_count_z(labels, adjacency, 99), rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cluster_dispersion_blockwise_equals_scikit_learn(dtype, monkeypatch):
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
+    rng = np.random.default_rng(4)
+    labels = rng.choice(["a", "b", "c", "d"], size=700)
+    X = rng.normal(size=(700, 3, 8)) + (labels == "b")[:, None, None] * 1.5
+    X = X.astype(dtype)
+    monkeypatch.setattr(metrics, "_DISPERSION_BLOCK_BYTES", 61 * 24 * 8)  # 12 blocks
+    got = metrics.cluster_dispersion(X, labels)
+    flat = X.reshape(700, -1).astype(np.float64)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5  # scikit-learn sums float32 in float32
+    assert got["davies_bouldin"] == pytest.approx(davies_bouldin_score(flat, labels), rel=rtol)
+    ch = calinski_harabasz_score(flat, labels)
+    assert got["calinski_harabasz"] == pytest.approx(ch, rel=rtol)
+    assert np.isnan(metrics.cluster_dispersion(X, np.zeros(700))["davies_bouldin"])
