@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .checks import check_samples
-from .reduce import CityTensors, release_pages
+from .reduce import CityTensors, week_blocks
 
 
 def _groups(ct: CityTensors, groups: pd.Series) -> np.ndarray:
@@ -321,31 +321,77 @@ def day_parts() -> dict[str, np.ndarray]:
 # (general helpers first used by the contrastive-clustering chapter)
 
 
-def service_week_profiles(ct: CityTensors, groups: pd.Series, services: list[str]) -> pd.DataFrame:
+def service_week_profiles(
+    ct: CityTensors, groups: pd.Series, services: list[str], *, block_bytes: int = 256 << 20
+) -> pd.DataFrame:
     """Each group's typical week in each of ``services``, as a share of that service's weekly
-    total, averaged over the group's tiles (rows: the 168 hours, columns: (group, service))."""
+    total, averaged over the group's tiles (rows: the 168 hours, columns: (group, service)).
+
+    The week is read a block of about ``block_bytes`` of tiles at a time
+    (:func:`~dstc_lib.reduce.week_blocks`): a memory-mapped week of 68 services keeps one block
+    resident, never the whole file, and the groups' sums are all that is kept between blocks.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> week = np.ones((4, 2, 168), np.float32)
+    >>> week[:2, 0, :24] = 8.0  # tiles 0 and 1: "a" busier on Mondays
+    >>> ct = CityTensors("X", Path("."), np.arange(4), ["a", "b"], [], week, None, None, None,
+    ...                  {}, "")
+    >>> groups = pd.Series(["x", "x", "y", "y"], index=np.arange(4))
+    >>> profile = service_week_profiles(ct, groups, ["a"], block_bytes=1)  # a tile a block
+    >>> profile.columns.tolist(), round(float(profile[("x", "a")].iloc[0]), 4)
+    ([('x', 'a'), ('y', 'a')], 0.0238)
+    """
     labels = _groups(ct, groups)
     unknown = [s for s in services if s not in ct.services]
     if unknown:
         raise ValueError(f"services {unknown} are not in the reduction ({list(ct.services)})")
     keep = labels == labels  # drops tiles without a group (NaN)
-    columns = {}
-    for service in services:
-        week = np.nan_to_num(np.asarray(ct.week[:, ct.services.index(service), :], np.float64))
-        release_pages(ct.week)  # one service's slice maps a page or two of every tile's row
-        shape = week / np.maximum(week.sum(axis=1, keepdims=True), 1e-12)
-        frame = pd.DataFrame(shape[keep])
-        frame["group"] = labels[keep]
-        for group, curve in frame.groupby("group").mean().iterrows():
-            columns[(group, service)] = curve.to_numpy()
+    codes = np.full(len(labels), -1)
+    codes[keep], names = pd.factorize(labels[keep], sort=True)  # groupby's order
+    index = [list(ct.services).index(s) for s in services]
+    sums = np.zeros((len(names), len(services), ct.week.shape[2]))
+    for lo, block in week_blocks(ct.week, block_bytes):
+        week = np.nan_to_num(np.asarray(block[:, index, :], np.float64))
+        shape = week / np.maximum(week.sum(axis=2, keepdims=True), 1e-12)
+        here = codes[lo : lo + len(block)]
+        for g in np.unique(here[here >= 0]):
+            sums[g] += shape[here == g].sum(axis=0)
+    counts = np.bincount(codes[keep], minlength=len(names))
+    columns = {
+        (group, service): sums[g, j] / counts[g]
+        for g, group in enumerate(names)
+        for j, service in enumerate(services)
+    }
     profile = pd.DataFrame(columns).sort_index(axis=1)
     profile.index.name = "hour_of_week"
     return profile
 
 
+_MOMENT_BLOCK_BYTES = 64 << 20  # float64 temporaries of the blockwise group moments, at most
+
+
+def _group_sums(
+    flat: np.ndarray, codes: np.ndarray, n_groups: int, centre: np.ndarray | None = None
+) -> np.ndarray:
+    """Per group, the float64 sum of the rows of ``flat`` (of ``(row - centre[group])**2`` when
+    ``centre`` is given), a block of rows at a time: the temporaries stay at a block, never a
+    float64 copy of the whole array. Rows with a negative code are left out."""
+    out = np.zeros((n_groups, flat.shape[1]))
+    step = max(1, _MOMENT_BLOCK_BYTES // max(1, flat.shape[1] * 8))
+    for lo in range(0, len(flat), step):
+        here = codes[lo : lo + step]
+        block = np.asarray(flat[lo : lo + step], dtype=np.float64)
+        for g in np.unique(here[here >= 0]):
+            rows = block[here == g]
+            out[g] += (rows if centre is None else (rows - centre[g]) ** 2).sum(axis=0)
+    return out
+
+
 def closest_groups(X: np.ndarray, labels: np.ndarray) -> tuple:
     """The two groups whose mean feature vectors (``X`` flattened per sample) are closest, and
-    their Euclidean distance.
+    their Euclidean distance. The means are summed a block of samples at a time in float64.
 
     Examples
     --------
@@ -354,13 +400,14 @@ def closest_groups(X: np.ndarray, labels: np.ndarray) -> tuple:
     (np.str_('b'), np.str_('c'), 0.19999999999999996)
     """
     labels = np.asarray(labels)
-    flat = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-    names = np.unique(labels)
+    flat = np.asarray(X).reshape(len(X), -1)
+    names, codes = np.unique(labels, return_inverse=True)
     if len(names) < 2:
         raise ValueError("closest_groups needs at least two groups")
-    centres = np.stack([flat[labels == g].mean(axis=0) for g in names])
-    dist = np.linalg.norm(centres[:, None, :] - centres[None, :, :], axis=2)
-    dist[np.diag_indices(len(names))] = np.inf
+    centres = _group_sums(flat, codes, len(names)) / np.bincount(codes)[:, None]
+    dist = np.full((len(names), len(names)), np.inf)
+    for i in range(len(names)):  # one row of distances at a time: k x features, not k x k x
+        dist[i, i + 1 :] = np.linalg.norm(centres[i + 1 :] - centres[i], axis=1)
     i, j = np.unravel_index(np.argmin(dist), dist.shape)
     return names[i], names[j], float(dist[i, j])
 
@@ -375,7 +422,8 @@ def separating_features(
 ) -> pd.DataFrame:
     """The (channel, hour-of-week) features of ``X (samples, channels, 168)`` whose means differ
     most between groups ``a`` and ``b``, ranked by effect size (difference of the means over
-    the pooled standard deviation).
+    the pooled standard deviation). Means and variances are summed a block of samples at a
+    time in float64 (two passes: the means, then the squared deviations from them).
 
     Examples
     --------
@@ -387,26 +435,31 @@ def separating_features(
     >>> top[["channel", "hour"]].to_numpy().tolist()
     [['video', 'Mon 20:00']]
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)
     labels = np.asarray(labels)
-    xa, xb = X[labels == a], X[labels == b]
-    if len(xa) == 0 or len(xb) == 0:
+    codes = np.where(labels == a, 0, np.where(labels == b, 1, -1))
+    counts = np.bincount(codes[codes >= 0], minlength=2)
+    if counts.min() == 0:
         raise ValueError(f"group {a!r} or {b!r} has no sample")
-    diff = xa.mean(axis=0) - xb.mean(axis=0)
-    pooled = np.sqrt((xa.var(axis=0) + xb.var(axis=0)) / 2)
+    flat = X.reshape(len(X), -1)
+    means = _group_sums(flat, codes, 2) / counts[:, None]
+    variances = _group_sums(flat, codes, 2, centre=means) / counts[:, None]
+    mean_a, mean_b = (m.reshape(X.shape[1:]) for m in means)
+    diff = mean_a - mean_b
+    pooled = np.sqrt(variances.sum(axis=0).reshape(X.shape[1:]) / 2)
     effect = diff / np.maximum(pooled, 1e-12)
     order = np.argsort(-np.abs(effect), axis=None)[:top]
     rows = []
     days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    for flat in order:
-        c, t = np.unravel_index(flat, effect.shape)
+    for index in order:
+        c, t = np.unravel_index(index, effect.shape)
         when = f"{days[t // 24]} {t % 24:02d}:00" if X.shape[2] == 168 else str(t)
         rows.append(
             {
                 "channel": channels[c],
                 "hour": when,
-                f"mean {a}": xa[:, c, t].mean(),
-                f"mean {b}": xb[:, c, t].mean(),
+                f"mean {a}": mean_a[c, t],
+                f"mean {b}": mean_b[c, t],
                 "effect size": effect[c, t],
             }
         )

@@ -63,6 +63,15 @@ def group_services(week: np.ndarray, services: list[str]) -> tuple[np.ndarray, l
     >>> names, grouped[0, :, 0].tolist()
     (['video', 'music'], [2.0, 1.0])
     """
+    index, names = _family_index(services)
+    out = np.empty((week.shape[0], len(names), week.shape[2]), dtype=np.float64)
+    for lo, block in week_blocks(week, 64 << 20):  # a block of tiles at a time, pages released
+        out[lo : lo + len(block)] = _group_block(block, index, len(names))
+    return out, names
+
+
+def _family_index(services: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Each service's family number, and the family names in order of first appearance."""
     names: list[str] = []
     index = []
     for service in services:
@@ -70,18 +79,21 @@ def group_services(week: np.ndarray, services: list[str]) -> tuple[np.ndarray, l
         if family not in names:
             names.append(family)
         index.append(names.index(family))
-    index = np.asarray(index)
-    out = np.zeros((week.shape[0], len(names), week.shape[2]), dtype=np.float64)
-    seen = np.zeros_like(out, dtype=bool)
-    for lo, block in week_blocks(week, 64 << 20):  # a block of tiles at a time, pages released
-        hi = lo + len(block)
-        for s in range(week.shape[1]):
-            values = np.asarray(block[:, s, :], dtype=np.float64)
-            ok = ~np.isnan(values)
-            out[lo:hi, index[s], :] += np.where(ok, values, 0.0)
-            seen[lo:hi, index[s], :] |= ok
+    return np.asarray(index), names
+
+
+def _group_block(block: np.ndarray, index: np.ndarray, n_families: int) -> np.ndarray:
+    """A block of tiles of the week summed over the services of each family, in float64 (NaN
+    where every service of the family is NaN)."""
+    out = np.zeros((block.shape[0], n_families, block.shape[2]), dtype=np.float64)
+    seen = np.zeros(out.shape, dtype=bool)
+    for s in range(block.shape[1]):
+        values = np.asarray(block[:, s, :], dtype=np.float64)
+        ok = ~np.isnan(values)
+        out[:, index[s], :] += np.where(ok, values, 0.0)
+        seen[:, index[s], :] |= ok
     out[~seen] = np.nan
-    return out, names
+    return out
 
 
 def week_features(
@@ -120,18 +132,32 @@ def week_features(
     if len(names) != week.shape[1]:
         raise ValueError(f"{len(names)} service names for {week.shape[1]} channels")
     n_tiles, _, n_steps = week.shape
-    n_channels = len({family_of(s) for s in names}) if families else len(names)
-    require_memory(  # one float64 working array, two masks and the float32 result
-        n_tiles * n_channels * n_steps * (8 + 2 + 4),
+    index, grouped = _family_index(names) if families else (None, names)
+    n_channels = len(grouped)
+    step = max(1, _FEATURE_BLOCK_BYTES // max(1, week.strides[0], n_channels * n_steps * 8))
+    require_memory(  # the float32 result, and one block's float64 working array and masks
+        n_tiles * n_channels * n_steps * 4 + 3 * step * n_channels * n_steps * 10,
         f"features of {n_tiles:,} tiles x {n_channels} channels x {n_steps} steps",
         "use families=True (service families) or fewer services",
     )
-    # one float64 array of our own, worked in place (at 141,514 tiles x 10 families it is 1.8 GB;
-    # each temporary would be as much again)
-    if families:  # grouped a block of tiles at a time: a memory-mapped week is never copied whole
-        x, names = group_services(week, names)
-    else:
-        x = np.array(week, dtype=np.float64)
+    # every step works on one tile at a time, so the week is read and worked a block of tiles
+    # at a time (a memory-mapped week is never copied whole, its pages released block by
+    # block): beside the float32 result, only one block's float64 temporaries
+    out = np.empty((n_tiles, n_channels, n_steps), dtype=np.float32)
+    for lo, block in week_blocks(week, step * week.strides[0]):
+        if families:
+            x = _group_block(block, index, n_channels)
+        else:
+            x = np.array(block, dtype=np.float64)
+        out[lo : lo + len(block)] = _tile_features(x, log, normalise)
+    return out, grouped
+
+
+_FEATURE_BLOCK_BYTES = 64 << 20  # week_features: input or float64 working block, at most
+
+
+def _tile_features(x: np.ndarray, log: bool, normalise: str) -> np.ndarray:
+    """:func:`week_features`' steps on a float64 block of tiles, worked in place."""
     if log:
         np.maximum(x, 0.0, out=x)  # NaN stays NaN
         np.log1p(x, out=x)
@@ -140,12 +166,11 @@ def week_features(
     with np.errstate(invalid="ignore", divide="ignore"):  # np.nanmean, without its copy
         fill = x.sum(axis=2, keepdims=True) / (~missing).sum(axis=2, keepdims=True)
     np.copyto(x, np.nan_to_num(fill, nan=0.0), where=missing)  # 0 where a channel has none
-    del missing
     if normalise == "tile":
         x -= x.mean(axis=(1, 2), keepdims=True)
     elif normalise == "tile_service":
         x -= x.mean(axis=2, keepdims=True)
-    return x.astype(np.float32), names
+    return x
 
 
 def city_features(ct: CityTensors, **options) -> tuple[np.ndarray, list[str]]:

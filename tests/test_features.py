@@ -68,8 +68,8 @@ def test_city_features_on_a_reduced_city(tiny, tmp_path):
 
 def test_features_work_in_one_float64_array_and_scale_in_blocks(monkeypatch):
     """At the real Paris size (141,514 tiles x 10 families x 168 hours) every float64 temporary
-    is 1.8 GB: the features are computed in place (one working array, a mask, the float32
-    result) and the scaler works a block of tiles at a time."""
+    is 1.8 GB: the features are computed a block of tiles at a time (the float32 result and
+    one block's working array and mask) and so is the scaler."""
     import tracemalloc
 
     from dstc_lib.features import FeatureScaler, week_features
@@ -83,6 +83,13 @@ def test_features_work_in_one_float64_array_and_scale_in_blocks(monkeypatch):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak <= 15 * elements  # float64 8 + mask 1 + float32 4 (+ small): was about 33
+    monkeypatch.setattr(features, "_FEATURE_BLOCK_BYTES", 1 << 20)
+    tracemalloc.start()
+    X_blocks, _ = week_features(week)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.array_equal(X_blocks, X)
+    assert peak <= 4 * elements + (12 << 20)  # the float32 result and one block's temporaries
     scaler = FeatureScaler().fit(X)
     expected = ((X - scaler.mean_) / scaler.scale_).astype(np.float32)
     monkeypatch.setattr(features, "_SCALE_BLOCK_BYTES", 1 << 20)
@@ -92,3 +99,41 @@ def test_features_work_in_one_float64_array_and_scale_in_blocks(monkeypatch):
     tracemalloc.stop()
     assert peak <= 4 * elements + (3 << 20)  # the result and two 1 MB temporaries
     assert np.array_equal(Xs, expected)
+
+
+def _week_features_whole(week, names, families, log, normalise):
+    """The whole-array version: one float64 array of every tile, worked in place."""
+    if families:
+        x, names = features.group_services(week, names)
+    else:
+        x = np.array(week, dtype=np.float64)
+    if log:
+        np.maximum(x, 0.0, out=x)
+        np.log1p(x, out=x)
+    missing = np.isnan(x)
+    x[missing] = 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fill = x.sum(axis=2, keepdims=True) / (~missing).sum(axis=2, keepdims=True)
+    np.copyto(x, np.nan_to_num(fill, nan=0.0), where=missing)
+    if normalise == "tile":
+        x -= x.mean(axis=(1, 2), keepdims=True)
+    elif normalise == "tile_service":
+        x -= x.mean(axis=2, keepdims=True)
+    return x.astype(np.float32), names
+
+
+@pytest.mark.parametrize("families", [False, True])
+@pytest.mark.parametrize("normalise", ["none", "tile", "tile_service"])
+def test_week_features_blockwise_equal_the_whole_array(tmp_path, monkeypatch, families, normalise):
+    rng = np.random.default_rng(1)
+    names = ["Netflix", "YouTube", "Spotify", "Waze", "Some_New_App"]
+    week = rng.gamma(1.0, 3.0, size=(301, 5, 168)).astype(np.float32)
+    week[rng.random(week.shape) < 0.1] = np.nan
+    week[7, :2, :] = np.nan  # a family without any hour: filled with 0
+    np.save(tmp_path / "week.npy", week)
+    mapped = np.load(tmp_path / "week.npy", mmap_mode="r")
+    monkeypatch.setattr(features, "_FEATURE_BLOCK_BYTES", 23 * 5 * 168 * 8)  # 14 blocks
+    got, got_names = features.week_features(mapped, names, families=families, normalise=normalise)
+    expected, expected_names = _week_features_whole(week, names, families, True, normalise)
+    assert got_names == expected_names and got.dtype == np.float32
+    assert np.array_equal(got, expected)

@@ -87,3 +87,17 @@ def test_the_scale_profile_names_only_parameters_its_chapters_declare():
     assert profile["data"]["synthetic"]["preset"] == "scale"
     for chapter in profile["chapters"]:
         runner.parameters_for(root / "book" / f"{chapter}.ipynb", profile, {})
+
+
+def test_the_scale_profile_trains_dstc_on_one_thread_and_the_atlas_as_in_ci():
+    from pathlib import Path
+
+    from dstc_lib import runner
+
+    root = Path(__file__).resolve().parents[1]
+    scale, ci = runner.load_profile("scale", root), runner.load_profile("ci", root)
+    for chapter, values in scale["chapters"].items():
+        params = values.get("model_params")
+        if params is not None:  # two threads were ~15x slower at 141,514 tiles
+            assert params.get("n_threads") == 1, chapter
+    assert scale["chapters"]["12_atlas"] == ci["chapters"]["12_atlas"]
