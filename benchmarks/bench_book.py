@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -40,6 +41,31 @@ def tree_rss(proc: psutil.Process) -> tuple[int, int]:
         total += rss
         largest = max(largest, rss)
     return total, largest
+
+
+_ABSOLUTE = re.compile(r"(?<![\w.~/-])/[A-Za-z_][\w.-]*/[\w./-]+")
+
+
+def relative_paths(text: str, root: Path = ROOT) -> str:
+    """``text`` (a chapter's last lines of output) with no machine path: a path inside the
+    repository relative to it, another one from its ``_build/`` folder on (a run of another
+    checkout) or else its file name alone.
+
+    >>> relative_paths("see /x/repo/_build/a.ipynb and /usr/lib/python3/x.py", Path("/x/repo"))
+    'see _build/a.ipynb and x.py'
+    >>> relative_paths("see /y/other/_build/bench-scale/04.ipynb", Path("/x/repo"))
+    'see _build/bench-scale/04.ipynb'
+    """
+
+    def short(match: re.Match) -> str:
+        path = match.group(0)
+        if path.startswith(str(root) + "/"):
+            return path[len(str(root)) + 1 :]
+        if "/_build/" in path:
+            return path[path.index("/_build/") + 1 :]
+        return path.rstrip("/").rsplit("/", 1)[-1]
+
+    return _ABSOLUTE.sub(short, text)
 
 
 def run_chapter(
@@ -102,7 +128,9 @@ def run_chapter(
         "load_1min_after": round(os.getloadavg()[0], 2),
         "memory_limit_gb": memory_limit_gb,
         "parameters": {name: value for name, value in params or []},
-        "error": "" if ok else ("timed out" if timed_out else " | ".join(text.splitlines()[-3:])),
+        "error": ""
+        if ok
+        else ("timed out" if timed_out else relative_paths(" | ".join(text.splitlines()[-3:]))),
     }
 
 
@@ -137,7 +165,9 @@ def save(name: str, section: dict) -> dict:
         merged = on_file | mine
         if "generate" in on_file and "generate" not in mine:
             merged["generate"] = on_file["generate"]
-        merged["chapters"] = [rows[c] for c in sorted(rows)]
+        merged["chapters"] = [
+            rows[c] | {"error": relative_paths(rows[c].get("error", ""))} for c in sorted(rows)
+        ]
         return merged
 
     return save_section(name, section, merge=merge)

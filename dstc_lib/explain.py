@@ -72,20 +72,40 @@ def truth_or_deciles(ct: CityTensors, truth: pd.DataFrame | None) -> tuple[pd.Se
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def family_profiles(ct: CityTensors, labels: np.ndarray) -> dict[str, pd.DataFrame]:
+def family_profiles(
+    ct: CityTensors, labels: np.ndarray, *, block_bytes: int = 64 << 20
+) -> dict[str, pd.DataFrame]:
     """Each cluster's mean typical week per service family, as a share of the cluster's mean
     weekly total (so families and hours compare within a cluster): cluster -> frame
-    (rows: families, columns: the 168 hours)."""
-    from .features import group_services
+    (rows: families, columns: the 168 hours). The week is read, grouped and turned into shares
+    a block of about ``block_bytes`` of tiles at a time; only the clusters' sums are kept.
 
-    grouped, names = group_services(ct.week, list(ct.services))  # one service at a time
-    grouped = np.nan_to_num(grouped)
-    totals = grouped.sum(axis=(1, 2), keepdims=True)
-    shares = grouped / np.maximum(totals, 1e-12)  # per tile, so big tiles do not dominate
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> week = np.ones((4, 2, 168), np.float32)
+    >>> week[2:, 0] = 3.0  # tiles 2 and 3: three times more video
+    >>> ct = CityTensors("X", Path("."), np.arange(4), ["Netflix", "Spotify"], [], week, None,
+    ...                  None, None, {}, "")
+    >>> profiles = family_profiles(ct, np.array([0, 0, 1, 1]), block_bytes=1)
+    >>> {c: p.sum(axis=1).round(2).tolist() for c, p in profiles.items()}
+    {np.int64(0): [0.5, 0.5], np.int64(1): [0.75, 0.25]}
+    """
+    from .features import _family_index, _group_block
+
+    index, names = _family_index(list(ct.services))
     labels = np.asarray(labels)
-    return {
-        c: pd.DataFrame(shares[labels == c].mean(axis=0), index=names) for c in np.unique(labels)
-    }
+    clusters, codes = np.unique(labels, return_inverse=True)
+    sums = np.zeros((len(clusters), len(names), ct.week.shape[2]))
+    for lo, block in week_blocks(ct.week, block_bytes):
+        grouped = np.nan_to_num(_group_block(block, index, len(names)))
+        totals = grouped.sum(axis=(1, 2), keepdims=True)
+        grouped /= np.maximum(totals, 1e-12)  # per tile, so big tiles do not dominate
+        here = codes[lo : lo + len(block)]
+        for c in np.unique(here):
+            sums[c] += grouped[here == c].sum(axis=0)
+    counts = np.bincount(codes, minlength=len(clusters))
+    return {c: pd.DataFrame(sums[i] / counts[i], index=names) for i, c in enumerate(clusters)}
 
 
 def signatures(ct: CityTensors, labels: np.ndarray, top: int = 3) -> pd.DataFrame:

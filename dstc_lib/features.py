@@ -178,7 +178,27 @@ def city_features(ct: CityTensors, **options) -> tuple[np.ndarray, list[str]]:
     return week_features(np.asarray(ct.week), list(ct.services), **options)
 
 
-_SCALE_BLOCK_BYTES = 64 << 20  # FeatureScaler.transform's float64 temporaries, at most
+_SCALE_BLOCK_BYTES = 64 << 20  # FeatureScaler's float64 temporaries, at most
+
+
+def fit_standard_scaler(flat: np.ndarray) -> StandardScaler:
+    """scikit-learn's ``StandardScaler`` fitted on the rows of ``flat`` a block at a time
+    (``partial_fit``): fitted whole on float32 features it makes a float64 copy of them
+    (``X - mean``; 1.9 GB at 141,514 tiles x 1,680 features), a block at a time only the
+    block's. The same means and scales up to rounding (one block: the same bits).
+
+    Examples
+    --------
+    >>> flat = np.arange(12, dtype=np.float32).reshape(6, 2)
+    >>> scaler = fit_standard_scaler(flat)
+    >>> scaler.mean_.tolist(), scaler.scale_.round(4).tolist()
+    ([5.0, 6.0], [3.4157, 3.4157])
+    """
+    scaler = StandardScaler()
+    step = max(1, _SCALE_BLOCK_BYTES // max(1, flat.shape[1] * 8))
+    for lo in range(0, len(flat), step):
+        scaler.partial_fit(flat[lo : lo + step])
+    return scaler
 
 
 class FeatureScaler(TransformerMixin, BaseEstimator):
@@ -209,7 +229,7 @@ class FeatureScaler(TransformerMixin, BaseEstimator):
     def fit(self, X: np.ndarray, y: object = None, *, graph: object = None) -> FeatureScaler:
         """Learn the per-feature mean and scale of ``X`` (``graph`` accepted, not used)."""
         X = check_samples(X)
-        scaler = StandardScaler().fit(X.reshape(len(X), -1))
+        scaler = fit_standard_scaler(X.reshape(len(X), -1))
         self.mean_ = scaler.mean_.reshape(X.shape[1:])
         self.scale_ = scaler.scale_.reshape(X.shape[1:])
         self.n_features_in_ = X.shape[1] * X.shape[2]

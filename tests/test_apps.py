@@ -1,5 +1,6 @@
 import datetime as dt
 import json
+import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -342,3 +343,44 @@ def test_detection_table_pools_events_by_kind():
     per_kind = anomalies.detection_table({"d": flags}, truth, which, events, by_kind=True)
     assert per_event.loc["d", "recall match_1"] == 1 and per_event.loc["d", "recall match_2"] == 0
     assert per_kind.loc["d", "recall match"] == 0.5 and per_kind.loc["d", "recall closure"] == 1
+
+
+@pytest.mark.parametrize("block_bytes", [1, 5 * 14 * 24 * 8 * 3, 64 << 20])
+def test_anomaly_scores_blockwise_in_float32_equal_the_whole_array(monkeypatch, block_bytes):
+    """The scorer works in float32 and a block of tiles (or a cluster) at a time, so that a
+    Paris of 141,514 tiles x 77 days stays within 8 GB: the scores and flags are those of the
+    whole-array float64 version."""
+    import anomalies_whole as whole
+
+    hourly, labels, days = synthetic_hourly(seed=4, tiles=60)
+    hourly[7, 3, 19:23] *= 5.0  # a spike
+    hourly[20:26, 9] *= 0.15  # a closure of six tiles
+    hourly[:, 2, 2] = np.nan  # an hour missing everywhere
+    hourly[11, 5] = np.nan  # a tile-day missing
+    labels = np.arange(60) % 3
+    hourly = hourly.astype(np.float32)  # as hourly_by_day gives them
+    expected = whole.score_tile_days(hourly, labels, days, "Paris")
+    monkeypatch.setattr(anomalies, "_BLOCK_BYTES", block_bytes)
+    got = anomalies.score_tile_days(hourly, labels, days, "Paris")
+    np.testing.assert_allclose(got.score, expected, rtol=2e-4, atol=2e-4)
+    assert np.array_equal(got.flags(8.0), np.abs(expected) > 8.0)
+    table = anomalies.city_days(hourly, labels, days, "Paris")
+    reference = whole.city_days(hourly, labels, days, "Paris")
+    pd.testing.assert_frame_equal(table, reference, rtol=1e-12)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_the_fast_nanmedian_equals_numpys(axis):
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(7, 6, 5)).astype(np.float32)
+    a[rng.random(a.shape) < 0.3] = np.nan
+    a[2, :, :] = np.nan  # all-NaN slices along every axis
+    kept = a.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmedian(a, axis=axis)
+    got = anomalies._nanmedian(a, axis=axis)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, equal_nan=True)
+    assert np.array_equal(a, kept, equal_nan=True)  # the input is not sorted in place
+    clean = np.nan_to_num(a)
+    assert np.array_equal(anomalies._nanmedian(clean, axis=axis), np.median(clean, axis=axis))

@@ -26,9 +26,36 @@ def _strings(value):
 
 
 def test_committed_results_hold_no_absolute_paths():
+    import re
+
     results = json.loads((ROOT / "benchmarks/results.json").read_text())
     absolute = [s for s in _strings(results) if s.startswith("/")]
     assert absolute == []
+    inside = re.compile(r"(?:^|[\s:'\"(=])/[A-Za-z_][\w.-]*/[\w./-]+")  # within a text
+    assert [s for s in _strings(results) if inside.search(s)] == []
+
+
+def test_bench_book_stores_a_chapter_error_without_machine_paths(tmp_path, monkeypatch):
+    """A failed chapter's error text named the executed copy by its absolute path
+    (``/work/wt/.../_build/bench-scale/04_dstc.ipynb``)."""
+    book = _bench_book()
+    text = f"MemoryError | the executed copy shows every cell: {ROOT}/_build/bench-scale/04.ipynb"
+    assert book.relative_paths(text) == (
+        "MemoryError | the executed copy shows every cell: _build/bench-scale/04.ipynb"
+    )
+    other = "at /elsewhere/wt/h15/_build/bench-scale/04_dstc.ipynb, /usr/lib/x.py line 3"
+    assert book.relative_paths(other) == "at _build/bench-scale/04_dstc.ipynb, x.py line 3"
+    script = tmp_path / "fails.py"
+    script.write_text(f"import sys; print('boom in {ROOT}/_build/x.ipynb'); sys.exit(1)")
+    monkeypatch.setattr(book.sys, "executable", "python3")
+    import subprocess
+
+    real = subprocess.Popen
+    monkeypatch.setattr(
+        book.subprocess, "Popen", lambda cmd, **kw: real(["python3", str(script)], **kw)
+    )
+    row = book.run_chapter("99_x", "ci", 60, tmp_path, 4.0)
+    assert not row["ok"] and row["error"] == "boom in _build/x.ipynb"
 
 
 def test_writer_stores_paths_relative_to_the_repository(tmp_path):

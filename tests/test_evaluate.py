@@ -1,6 +1,7 @@
 import numpy as np
+import pytest
 
-from dstc_lib import evaluate
+from dstc_lib import evaluate, metrics
 from dstc_lib.graph import grid_graph
 
 
@@ -49,3 +50,25 @@ def test_score_labels_without_truth_or_graph():
     out = evaluate.score_labels(labels, features=features)
     assert "ARI" not in out and "join_share" not in out
     assert np.isfinite(out["silhouette_raw"]) and np.isfinite(out["db_raw"])
+
+
+def test_silhouette_sampling_states_the_spread_of_the_sampled_silhouette():
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1, 2], 400)
+    X = (rng.normal(size=(1200, 2, 5)) + 1.5 * labels[:, None, None]).astype(np.float32)
+    exact = float(silhouette_score(X.reshape(1200, -1), labels))
+    whole = evaluate.silhouette_sampling(X, labels, sample_size=5000)
+    assert whole["exact"] and whole["silhouette"] == pytest.approx(exact, rel=1e-6)
+    sampled = evaluate.silhouette_sampling(X, labels, sample_size=200, repeats=12)
+    assert not sampled["exact"] and sampled["repeats"] == 12 and sampled["sd"] > 0
+    assert sampled["min"] <= sampled["silhouette"] <= sampled["max"]
+    assert abs(sampled["silhouette"] - exact) < 3 * sampled["sd"]  # unbiased, within its spread
+    # the first draw is the one the page's tables use (internal_scores, same seed)
+    first = evaluate.silhouette_sampling(X, labels, sample_size=200, repeats=1)
+    assert first["silhouette"] == pytest.approx(
+        metrics.internal_scores(X, labels, sample_size=200)["silhouette"], rel=1e-6
+    )
+    text = evaluate.say_silhouette_sampling(sampled, "k-means")
+    assert "200 of the 1,200 tiles" in text and f"{sampled['sd']:.4f}" in text

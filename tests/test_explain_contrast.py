@@ -90,3 +90,19 @@ def test_group_moments_blockwise_equal_the_whole_array(monkeypatch):
     np.testing.assert_allclose(np.abs(table["effect size"]), expected, rtol=1e-10)
     c, t = np.unravel_index(np.argmax(np.abs(effect)), effect.shape)
     assert table.iloc[0]["mean p"] == pytest.approx(xa[:, c, t].mean(), rel=1e-12)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 3 * 5 * 168 * 4, 64 << 20])
+def test_family_profiles_blockwise_equal_the_whole_array(reduced, block_bytes):
+    from dstc_lib.features import group_services
+
+    rng = np.random.default_rng(6)
+    labels = rng.integers(0, 4, size=len(reduced.tile_ids))
+    got = explain.family_profiles(reduced, labels, block_bytes=block_bytes)
+    grouped, names = group_services(reduced.week, list(reduced.services))  # the whole array
+    grouped = np.nan_to_num(grouped)
+    shares = grouped / np.maximum(grouped.sum(axis=(1, 2), keepdims=True), 1e-12)
+    assert sorted(got) == sorted(np.unique(labels))
+    for c in np.unique(labels):
+        assert got[c].index.tolist() == names
+        np.testing.assert_allclose(got[c].to_numpy(), shares[labels == c].mean(axis=0), rtol=1e-12)

@@ -28,7 +28,6 @@ the city's hours instead.
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -41,19 +40,62 @@ KINDS = ("weekday", "friday", "saturday", "sunday")
 MAD = 1.4826
 
 
-def _nanmedian(a: np.ndarray, axis) -> np.ndarray:
-    with warnings.catch_warnings():  # an all-NaN slice is a NaN, which is what we want
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(a, axis=axis)
+def _nanmedian(a: np.ndarray, axis: int) -> np.ndarray:
+    """``np.nanmedian(a, axis)`` (an all-NaN slice gives NaN, silently) by one sort along
+    ``axis`` (NaN sort last) and the middle of each slice's finite values: numpy's own takes a
+    masked-array path that is ten times slower on the many short slices of the own-history
+    reference.
+
+    Examples
+    --------
+    >>> a = np.array([[1.0, np.nan, 3.0, 2.0], [np.nan, np.nan, np.nan, np.nan], [4, 1, 2, 3]])
+    >>> _nanmedian(a, axis=1).tolist(), _nanmedian(a, axis=0).tolist()
+    ([2.0, nan, 2.5], [2.5, 1.0, 2.5, 2.5])
+    """
+    a = np.moveaxis(np.asarray(a), axis, -1)  # slices along the last axis: sorted in cache
+    if not np.isnan(a).any():
+        return np.median(a, axis=-1)
+    a = a.copy(order="C")  # never sort the caller's array
+    a.sort(axis=-1)
+    n = np.count_nonzero(~np.isnan(a), axis=-1)[..., None]
+    lo = np.take_along_axis(a, np.maximum((n - 1) // 2, 0), axis=-1)
+    hi = np.take_along_axis(a, n // 2 - (n == 0), axis=-1)  # all NaN: a NaN either way
+    return ((lo + hi) / 2)[..., 0]
+
+
+_BLOCK_BYTES = 64 << 20  # float64 temporaries of a block of tiles, at most
+
+
+def _blocks(n_tiles: int, tile_bytes: int) -> list[slice]:
+    """Slices of consecutive tiles whose float64 temporaries take about ``_BLOCK_BYTES``."""
+    step = max(1, _BLOCK_BYTES // max(1, tile_bytes))
+    return [slice(lo, min(lo + step, n_tiles)) for lo in range(0, n_tiles, step)]
+
+
+def _median64(values: np.ndarray) -> float:
+    """The median of a 1-D array, as ``np.median`` of it in float64, worked in place (the
+    array is reordered): no copy of a 1 GB array of hours."""
+    k = len(values) // 2
+    values.partition([k - 1, k] if len(values) % 2 == 0 else [k])
+    if len(values) % 2:
+        return float(values[k])
+    return (float(values[k - 1]) + float(values[k])) / 2
 
 
 def _log(hourly: np.ndarray) -> np.ndarray:
-    hourly = np.asarray(hourly, dtype=np.float64)
+    """``log(traffic + eps)`` as float32 (``eps``: a hundredth of the median positive hour),
+    a block of tiles at a time: at 141,514 tiles x 77 days x 24 hours each float64 copy of the
+    hours would be 2.1 GB."""
+    hourly = np.asarray(hourly)
     if hourly.ndim != 3:
         raise ValueError(f"expected hourly traffic [tiles, days, hours], got {hourly.shape}")
     positive = hourly[np.isfinite(hourly) & (hourly > 0)]
-    eps = 0.01 * float(np.median(positive)) if positive.size else 1.0
-    return np.log(np.maximum(hourly, 0.0) + eps)
+    eps = 0.01 * _median64(positive) if positive.size else 1.0
+    del positive
+    y = np.empty(hourly.shape, np.float32)
+    for b in _blocks(len(hourly), hourly[0].size * 8):
+        y[b] = np.log(np.maximum(np.asarray(hourly[b], np.float64), 0.0) + eps)
+    return y
 
 
 @dataclass
@@ -66,32 +108,77 @@ class Profiles:
     city: np.ndarray  # e [days, hours]
     clusters: np.ndarray  # the cluster codes, P's first axis
 
-    def expected(self, labels: np.ndarray) -> np.ndarray:
-        """Expected log traffic ``[tiles, days, hours]``."""
+    def expected(self, labels: np.ndarray, tiles: slice | np.ndarray | None = None) -> np.ndarray:
+        """Expected log traffic ``[tiles, days, hours]`` (of the ``tiles`` given, by a slice or
+        indices into ``labels``, or of all)."""
         ki = np.array([KINDS.index(k) for k in self.kinds])
         group = np.isin(self.kinds, ("saturday", "sunday")).astype(int)
-        code = np.searchsorted(self.clusters, labels)
-        return self.tile[:, group] + self.profile[code][:, ki] + self.city[None]
+        tiles = slice(None) if tiles is None else tiles
+        code = np.searchsorted(self.clusters, np.asarray(labels)[tiles])
+        return self.tile[tiles][:, group] + self.profile[code][:, ki] + self.city[None]
 
 
-def _polish(y, code, n_clusters, ki, group, iters=3):
+def _polish(y, excluded, code, n_clusters, ki, group, iters=3):
+    """Median polish of ``y`` (float32 ``[tiles, days, hours]``) with the tile-days of
+    ``excluded`` left out, worked per cluster and kind of day (P), per block of tiles (m) and
+    per day (e): the float64 temporaries stay at a cluster's days of one kind, never a copy of
+    ``y``."""
     T, D, H = y.shape
     m = np.zeros((T, 2, H))
     e = np.zeros((D, H))
     P = np.full((n_clusters, len(KINDS), H), np.nan)
+    members = [np.flatnonzero(code == c) for c in range(n_clusters)]
+    blocks = _blocks(T, D * H * 8 * 3)
+
+    def masked(rows, days, values):  # y - fit, NaN on the excluded tile-days
+        return np.where(excluded[np.ix_(rows, days)][:, :, None], np.nan, values)
+
     for _ in range(iters):
-        res = y - m[:, group] - e[None]
-        for c in range(n_clusters):
-            rows = res[code == c]
+        for c, rows in enumerate(members):
             for k in np.unique(ki):
-                P[c, k] = _nanmedian(rows[:, ki == k].reshape(-1, H), axis=0)
-        Pf = np.nan_to_num(P[code][:, ki])
+                days = np.flatnonzero(ki == k)
+                res = y[np.ix_(rows, days)] - m[rows][:, group[days]] - e[days][None]
+                P[c, k] = _nanmedian(masked(rows, days, res).reshape(-1, H), axis=0)
+        Pk = np.nan_to_num(P)
         for g in (0, 1):
-            if (group == g).any():
-                m[:, g] = _nanmedian((y - Pf - e[None])[:, group == g], axis=1)
+            days = np.flatnonzero(group == g)
+            if not len(days):
+                continue
+            for b in blocks:
+                rows = np.arange(T)[b]
+                res = y[b][:, days] - Pk[code[b]][:, ki[days]] - e[days][None]
+                m[b, g] = _nanmedian(masked(rows, days, res), axis=1)
         m = np.nan_to_num(m)
-        e = np.nan_to_num(_nanmedian(y - m[:, group] - Pf, axis=0))
+        for d in range(D):
+            res = y[:, d] - m[:, group[d]] - Pk[code, ki[d]]
+            res[excluded[:, d]] = np.nan
+            e[d] = np.nan_to_num(_nanmedian(res, axis=0))
     return m, P, e
+
+
+def _fit(
+    y: np.ndarray,
+    labels: np.ndarray,
+    days: list[dt.date],
+    city: str | None,
+    passes: int,
+    exclude_above: float,
+) -> Profiles:
+    """:func:`expected_profiles` on log traffic ``y``."""
+    if len(labels) != y.shape[0] or len(days) != y.shape[1]:
+        raise ValueError(f"{len(labels)} labels and {len(days)} days for hourly {y.shape}")
+    kinds = [day_kind(d, city) for d in days]
+    ki = np.array([KINDS.index(k) for k in kinds])
+    group = np.isin(kinds, ("saturday", "sunday")).astype(int)
+    clusters, code = np.unique(labels, return_inverse=True)
+    excluded = np.zeros(y.shape[:2], dtype=bool)
+    for _ in range(max(1, passes)):
+        m, P, e = _polish(y, excluded, code, len(clusters), ki, group)
+        prof = Profiles(kinds, P, m, e, clusters)
+        for b in _blocks(len(y), y[0].size * 8 * 2):
+            worst = np.nanmax(np.abs(y[b] - prof.expected(labels, b)), axis=2, initial=0.0)
+            excluded[b] = worst > exclude_above
+    return prof
 
 
 def expected_profiles(
@@ -106,30 +193,18 @@ def expected_profiles(
     """Fit the expectation to hourly traffic ``[tiles, days, hours]`` with cluster ``labels``.
     After each pass, tile-days with an hour off by more than ``exclude_above`` in log
     (about x2) are left out of the next fit."""
-    y = _log(hourly)
     labels = np.asarray(labels)
-    if len(labels) != y.shape[0] or len(days) != y.shape[1]:
-        raise ValueError(f"{len(labels)} labels and {len(days)} days for hourly {y.shape}")
-    kinds = [day_kind(d, city) for d in days]
-    ki = np.array([KINDS.index(k) for k in kinds])
-    group = np.isin(kinds, ("saturday", "sunday")).astype(int)
-    clusters, code = np.unique(labels, return_inverse=True)
-    fit_on = y
-    for _ in range(max(1, passes)):
-        m, P, e = _polish(fit_on, code, len(clusters), ki, group)
-        prof = Profiles(kinds, P, m, e, clusters)
-        worst = np.nanmax(np.abs(y - prof.expected(labels)), axis=2, initial=0.0)
-        fit_on = np.where((worst > exclude_above)[:, :, None], np.nan, y)
-    return prof
+    return _fit(_log(hourly), labels, days, city, passes, exclude_above)
 
 
-def _cluster_scale(r: np.ndarray, code: np.ndarray, n: int, floor: float) -> np.ndarray:
-    """Robust spread of residuals per cluster and hour, broadcast to ``[tiles, 1, hours]``."""
-    s = np.empty((n, r.shape[2]))
-    for c in range(n):
-        rc = r[code == c].reshape(-1, r.shape[2])
+def _cluster_scale(residual, members: list[np.ndarray], n_hours: int, floor: float) -> np.ndarray:
+    """Robust spread ``(clusters, hours)`` of the residuals of each cluster's tiles (1.4826 x
+    MAD over its tiles and days); ``residual(rows)`` gives those of some tiles."""
+    s = np.empty((len(members), n_hours))
+    for c, rows in enumerate(members):
+        rc = residual(rows).reshape(-1, n_hours)
         s[c] = MAD * _nanmedian(np.abs(rc - _nanmedian(rc, axis=0)), axis=0)
-    return np.maximum(np.nan_to_num(s, nan=floor), floor)[code][:, None, :]
+    return np.maximum(np.nan_to_num(s, nan=floor), floor)
 
 
 @dataclass
@@ -137,8 +212,6 @@ class AnomalyScores:
     """Per tile-day scores (rows as the labels, columns as ``days``)."""
 
     days: list[dt.date]
-    peer_z: np.ndarray  # [tiles, days, hours] residual against the cluster, in cluster MADs
-    own_z: np.ndarray  # [tiles, days, hours] residual against the tile's own days
     score: np.ndarray  # [tiles, days] signed: the combined score of the day's strongest hour
     profiles: Profiles
 
@@ -157,38 +230,63 @@ def score_tile_days(
     **fit_options,
 ) -> AnomalyScores:
     """Anomaly scores of every tile-day (see the module docstring). ``min_scale``: the smallest
-    spread (in log) a cluster's hour may have, so noiseless data do not give infinite z."""
+    spread (in log) a cluster's hour may have, so noiseless data do not give infinite z.
+
+    Memory: the log traffic and the own-history residual, float32 ``[tiles, days, hours]``
+    (1.05 GB each at 141,514 tiles x 77 days), beside the input; everything else is worked a
+    cluster or a block of tiles at a time (the peer residual is recomputed per block rather
+    than kept)."""
     y = _log(hourly)
     labels = np.asarray(labels)
-    prof = expected_profiles(hourly, labels, days, city, **fit_options)
+    options = {"passes": 2, "exclude_above": 0.7} | fit_options
+    prof = _fit(y, labels, days, city, options["passes"], options["exclude_above"])
     clusters, code = np.unique(labels, return_inverse=True)
-    peer = y - prof.expected(labels)
-    peer_z = peer / _cluster_scale(peer, code, len(clusters), min_scale)
-    peer_day = np.nanmax(np.abs(peer_z), axis=2, initial=0.0)
+    members = [np.flatnonzero(code == c) for c in range(len(clusters))]
+    T, D, H = y.shape
+    blocks = _blocks(T, D * H * 8 * 3)
+
+    def peer(rows):  # residual against the cluster
+        return y[rows] - prof.expected(labels, rows)
+
+    peer_scale = _cluster_scale(peer, members, H, min_scale)
+
+    def peer_z(b):
+        return peer(b) / peer_scale[code[b]][:, None, :]
+
+    peer_day = np.empty((T, D))
+    for b in blocks:
+        peer_day[b] = np.nanmax(np.abs(peer_z(b)), axis=2, initial=0.0)
     ordinary = float(np.quantile(peer_day, 0.9))  # days at most this odd are always a reference
 
     kinds = np.array(prof.kinds)
-    own = np.full_like(y, np.nan)
-    for kind in np.unique(kinds):
-        idx = np.flatnonzero(kinds == kind)
-        for d in idx:
-            others = idx[idx != d]
-            if not len(others):
-                continue
-            # reference: the tile's other days of this kind, unless they are more anomalous
-            # for the cluster than this one (an event day is nobody's reference)
-            ok = peer_day[:, others] <= np.maximum(peer_day[:, [d]], ordinary)
-            ref = np.where(ok[:, :, None], y[:, others], np.nan)
-            own[:, d] = y[:, d] - _nanmedian(ref, axis=1)
-    own -= _nanmedian(own, axis=0)[None]  # the city's mood of the day is not the tile's
-    own_z = own / _cluster_scale(own, code, len(clusters), min_scale)
+    own = np.full(y.shape, np.nan, dtype=np.float32)
+    for b in _blocks(T, D * H * 4):  # float32 temporaries: one day's references a tile
+        yb, day_b = y[b], peer_day[b]
+        for kind in np.unique(kinds):
+            idx = np.flatnonzero(kinds == kind)
+            for d in idx:
+                others = idx[idx != d]
+                if not len(others):
+                    continue
+                # reference: the tile's other days of this kind, unless they are more
+                # anomalous for the cluster than this one (an event day is nobody's reference)
+                ok = day_b[:, others] <= np.maximum(day_b[:, [d]], ordinary)
+                ref = np.where(ok[:, :, None], yb[:, others], np.nan)
+                own[b, d] = yb[:, d] - _nanmedian(ref, axis=1)
+    for d in range(D):  # the city's mood of the day is not the tile's
+        own[:, d] -= _nanmedian(own[:, d], axis=0)
+    own_scale = _cluster_scale(lambda rows: own[rows], members, H, min_scale)
 
-    agree = np.sign(peer_z) == np.sign(own_z)
-    both = np.where(agree, np.sign(peer_z) * np.minimum(np.abs(peer_z), np.abs(own_z)), 0.0)
-    both = np.nan_to_num(both)
-    strongest = np.abs(both).argmax(axis=2)
-    score = np.take_along_axis(both, strongest[:, :, None], axis=2)[:, :, 0]
-    return AnomalyScores(list(days), peer_z, own_z, score, prof)
+    score = np.empty((T, D))
+    for b in blocks:
+        pz = peer_z(b)
+        oz = own[b] / own_scale[code[b]][:, None, :]
+        agree = np.sign(pz) == np.sign(oz)
+        both = np.where(agree, np.sign(pz) * np.minimum(np.abs(pz), np.abs(oz)), 0.0)
+        both = np.nan_to_num(both)
+        strongest = np.abs(both).argmax(axis=2)
+        score[b] = np.take_along_axis(both, strongest[:, :, None], axis=2)[:, :, 0]
+    return AnomalyScores(list(days), score, prof)
 
 
 def zscore_baseline(
@@ -360,9 +458,15 @@ def city_days(
     - ``flagged`` when hours are missing or the score exceeds ``threshold``;
     - ``holiday`` and ``dst``: what the calendar says, to compare with.
     """
-    hourly = np.asarray(hourly, dtype=np.float64)
+    hourly = np.asarray(hourly)
     labels = np.asarray(labels)
-    y = np.log(np.nansum(np.maximum(hourly, 0.0), axis=2) + 1e-9)  # [T, D]
+    T, D, H = hourly.shape
+    y = np.empty((T, D))  # log daily totals, summed a block of tiles at a time in float64
+    silent = np.ones((D, H), dtype=bool)  # hours with no traffic on any tile
+    for b in _blocks(T, D * H * 8):
+        block = np.asarray(hourly[b], np.float64)
+        y[b] = np.log(np.nansum(np.maximum(block, 0.0), axis=2) + 1e-9)
+        silent &= (~np.isfinite(block) | (block == 0)).all(axis=0)
     plain = np.array(
         [{5: "saturday", 6: "sunday", 4: "friday"}.get(d.weekday(), "weekday") for d in days]
     )
@@ -378,7 +482,7 @@ def city_days(
     )
     z = per_cluster / np.maximum(spread, min_scale)[:, None]
     score = _nanmedian(np.abs(z), axis=0)
-    missing = (~np.isfinite(hourly) | (hourly == 0)).all(axis=0).sum(axis=1)
+    missing = silent.sum(axis=1)
     hol = holidays(city)
     table = pd.DataFrame(
         {

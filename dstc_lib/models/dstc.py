@@ -54,7 +54,6 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
-from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
@@ -62,6 +61,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ..checks import check_graph, check_n_clusters, check_samples
+from ..features import fit_standard_scaler
 from ..graph import normalise_graph, similarity_weights
 from ..resources import check_model_size
 from ..seeding import local_torch
@@ -370,7 +370,9 @@ class DSTC(ClusterMixin, BaseEstimator):
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         if self.mean_ is None:
             return X
-        return ((X - self.mean_) / self.scale_).astype(np.float32)
+        out = np.subtract(X, self.mean_, dtype=np.float32)  # one float32 copy, divided in place
+        out /= self.scale_
+        return out
 
     def _propagators(
         self, graph: sp.csr_array | None, hops: int, flat: np.ndarray
@@ -444,7 +446,7 @@ class DSTC(ClusterMixin, BaseEstimator):
         n, self.n_channels_, self.n_steps_ = X.shape
         self.n_features_in_ = self.n_channels_ * self.n_steps_
         if self.standardize:
-            scaler = StandardScaler().fit(X.reshape(n, -1))
+            scaler = fit_standard_scaler(X.reshape(n, -1))  # a block of tiles at a time
             self.mean_ = scaler.mean_.reshape(X.shape[1:]).astype(np.float32)
             self.scale_ = scaler.scale_.reshape(X.shape[1:]).astype(np.float32)
         else:
