@@ -89,11 +89,18 @@ def _log(hourly: np.ndarray) -> np.ndarray:
     hourly = np.asarray(hourly)
     if hourly.ndim != 3:
         raise ValueError(f"expected hourly traffic [tiles, days, hours], got {hourly.shape}")
-    positive = hourly[np.isfinite(hourly) & (hourly > 0)]
-    eps = 0.01 * _median64(positive) if positive.size else 1.0
+    blocks = _blocks(len(hourly), hourly[0].size * 8)
+    positive = np.empty(hourly.size, dtype=hourly.dtype)  # the positive hours, gathered a
+    n = 0  # block at a time (a 3-D mask would expand into index arrays 6 times the hours)
+    for b in blocks:
+        values = np.asarray(hourly[b]).ravel()
+        values = values[np.isfinite(values) & (values > 0)]
+        positive[n : n + len(values)] = values
+        n += len(values)
+    eps = 0.01 * _median64(positive[:n]) if n else 1.0
     del positive
     y = np.empty(hourly.shape, np.float32)
-    for b in _blocks(len(hourly), hourly[0].size * 8):
+    for b in blocks:
         y[b] = np.log(np.maximum(np.asarray(hourly[b], np.float64), 0.0) + eps)
     return y
 
@@ -108,21 +115,26 @@ class Profiles:
     city: np.ndarray  # e [days, hours]
     clusters: np.ndarray  # the cluster codes, P's first axis
 
-    def expected(self, labels: np.ndarray, tiles: slice | np.ndarray | None = None) -> np.ndarray:
+    def expected(
+        self, labels: np.ndarray, tiles: slice | np.ndarray | None = None, hour: int | None = None
+    ) -> np.ndarray:
         """Expected log traffic ``[tiles, days, hours]`` (of the ``tiles`` given, by a slice or
-        indices into ``labels``, or of all)."""
+        indices into ``labels``, or of all; ``[tiles, days]`` of one ``hour``)."""
         ki = np.array([KINDS.index(k) for k in self.kinds])
         group = np.isin(self.kinds, ("saturday", "sunday")).astype(int)
         tiles = slice(None) if tiles is None else tiles
         code = np.searchsorted(self.clusters, np.asarray(labels)[tiles])
+        if hour is not None:
+            tile, profile = self.tile[tiles][:, :, hour], self.profile[code][:, :, hour]
+            return tile[:, group] + profile[:, ki] + self.city[None, :, hour]
         return self.tile[tiles][:, group] + self.profile[code][:, ki] + self.city[None]
 
 
 def _polish(y, excluded, code, n_clusters, ki, group, iters=3):
     """Median polish of ``y`` (float32 ``[tiles, days, hours]``) with the tile-days of
-    ``excluded`` left out, worked per cluster and kind of day (P), per block of tiles (m) and
-    per day (e): the float64 temporaries stay at a cluster's days of one kind, never a copy of
-    ``y``."""
+    ``excluded`` left out, worked per cluster, kind of day and hour (P), per block of tiles (m)
+    and per day (e): the float64 temporaries stay at one hour of a cluster's days of one kind,
+    never a copy of ``y``."""
     T, D, H = y.shape
     m = np.zeros((T, 2, H))
     e = np.zeros((D, H))
@@ -137,8 +149,11 @@ def _polish(y, excluded, code, n_clusters, ki, group, iters=3):
         for c, rows in enumerate(members):
             for k in np.unique(ki):
                 days = np.flatnonzero(ki == k)
-                res = y[np.ix_(rows, days)] - m[rows][:, group[days]] - e[days][None]
-                P[c, k] = _nanmedian(masked(rows, days, res).reshape(-1, H), axis=0)
+                out = excluded[np.ix_(rows, days)]
+                for h in range(H):  # one hour at a time: a big cluster's days stay small
+                    res = y[rows[:, None], days, h] - m[rows, :, h][:, group[days]] - e[days, h]
+                    res[out] = np.nan
+                    P[c, k, h] = _nanmedian(res.ravel(), axis=0)
         Pk = np.nan_to_num(P)
         for g in (0, 1):
             days = np.flatnonzero(group == g)
@@ -199,11 +214,13 @@ def expected_profiles(
 
 def _cluster_scale(residual, members: list[np.ndarray], n_hours: int, floor: float) -> np.ndarray:
     """Robust spread ``(clusters, hours)`` of the residuals of each cluster's tiles (1.4826 x
-    MAD over its tiles and days); ``residual(rows)`` gives those of some tiles."""
+    MAD over its tiles and days); ``residual(rows, hour)`` gives those of some tiles at one
+    hour, ``[tiles, days]``: one hour at a time, a cluster of half the city costs a 24th of it."""
     s = np.empty((len(members), n_hours))
     for c, rows in enumerate(members):
-        rc = residual(rows).reshape(-1, n_hours)
-        s[c] = MAD * _nanmedian(np.abs(rc - _nanmedian(rc, axis=0)), axis=0)
+        for h in range(n_hours):
+            rc = residual(rows, h).ravel()
+            s[c, h] = MAD * _nanmedian(np.abs(rc - _nanmedian(rc, axis=0)), axis=0)
     return np.maximum(np.nan_to_num(s, nan=floor), floor)
 
 
@@ -245,13 +262,13 @@ def score_tile_days(
     T, D, H = y.shape
     blocks = _blocks(T, D * H * 8 * 3)
 
-    def peer(rows):  # residual against the cluster
-        return y[rows] - prof.expected(labels, rows)
+    def peer_hour(rows, h):  # residual against the cluster at one hour
+        return y[rows, :, h] - prof.expected(labels, rows, hour=h)
 
-    peer_scale = _cluster_scale(peer, members, H, min_scale)
+    peer_scale = _cluster_scale(peer_hour, members, H, min_scale)
 
     def peer_z(b):
-        return peer(b) / peer_scale[code[b]][:, None, :]
+        return (y[b] - prof.expected(labels, b)) / peer_scale[code[b]][:, None, :]
 
     peer_day = np.empty((T, D))
     for b in blocks:
@@ -275,7 +292,7 @@ def score_tile_days(
                 own[b, d] = yb[:, d] - _nanmedian(ref, axis=1)
     for d in range(D):  # the city's mood of the day is not the tile's
         own[:, d] -= _nanmedian(own[:, d], axis=0)
-    own_scale = _cluster_scale(lambda rows: own[rows], members, H, min_scale)
+    own_scale = _cluster_scale(lambda rows, h: own[rows, :, h], members, H, min_scale)
 
     score = np.empty((T, D))
     for b in blocks:
