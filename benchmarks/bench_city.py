@@ -49,7 +49,8 @@ def city(preset: str, name: str, cache_dir: Path):
     from dstc_lib import pipeline, synth
 
     out = ROOT / "data/synthetic" / preset
-    synth.generate(out, [name], preset=preset, seed=0, progress=False)
+    # both cities, as the book's profiles write them: the same manifest, so neither rewrites
+    synth.generate(out, ["Paris", "Lyon"], preset=preset, seed=0, progress=False)
     return pipeline.load_city(
         name, out / "traffic", out / "geo", out / "truth", cache_dir=cache_dir / preset
     )
