@@ -188,11 +188,14 @@ def merge_city(old: dict, new: dict) -> dict:
     >>> out = merge_city(old, new)
     >>> [(r["variant"], r["ARI head"]) for r in out["presets"]["ci"]["rows"]], out["variants"]
     ([('a', 0.1), ('b', 0.3)], {'a': {}, 'b': {'x': 2}})
+    >>> merge_city({**old, "seconds": 60.0}, {**new, "seconds": 5.0})["seconds"]
+    65.0
     """
     if old.get("steps") != new["steps"]:
         return new
     merged = dict(new)
     merged["variants"] = {**old.get("variants", {}), **new["variants"]}
+    merged["seconds"] = old.get("seconds", 0.0) + new.get("seconds", 0.0)  # all the runs
     merged["presets"] = {}
     for preset in {**old.get("presets", {}), **new["presets"]}:
         mine = new["presets"].get(preset)

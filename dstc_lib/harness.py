@@ -397,8 +397,10 @@ def city_markdown(table: pd.DataFrame, score: str = "ARI") -> str:
     --------
     >>> t = pd.DataFrame({("ci", "head"): [0.8, 0.6, 0.85], ("ci", "latent k-means"):
     ...     [0.8, 0.7, 0.7]}, index=[KMEANS_CITY, "the defaults", "v"])
-    >>> print(city_markdown(t).split("; ")[-1])
+    >>> print(city_markdown(t).splitlines()[0].split("; ")[-1])
     best variant v, 0.850 (head), above it.
+    >>> print(city_markdown(t).splitlines()[1])
+      - above the defaults' head: v (+0.250); above the defaults' latent k-means: none.
     """
     lines = []
     for preset in dict.fromkeys(p for p, _ in table.columns):
@@ -422,7 +424,19 @@ def city_markdown(table: pd.DataFrame, score: str = "ARI") -> str:
             value = others.loc[best, which]
             text += f"; best variant {best}, {value:.3f} ({which}), {side(value)}"
         lines.append(text + ".")
+        if len(others) and "the defaults" in part.index:
+            lines.append(_against_defaults(others, part.loc["the defaults"]))
     return "\n".join(lines)
+
+
+def _against_defaults(others: pd.DataFrame, defaults: pd.Series) -> str:
+    """Which variants raise the defaults' head or latent score, and by how much."""
+    parts = []
+    for read in ("head", "latent k-means"):
+        gain = (others[read] - defaults[read]).sort_values(ascending=False)
+        up = [f"{v} ({g:+.3f})" for v, g in gain.items() if g > 0]
+        parts.append(f"above the defaults' {read}: " + (", ".join(up) if up else "none"))
+    return "  - " + "; ".join(parts) + "."
 
 
 def transfer_summary(section: dict) -> pd.DataFrame:

@@ -190,7 +190,10 @@ def test_city_table_puts_kmeans_first_and_the_reading_says_which_side_of_it():
     assert list(table.index) == [harness.KMEANS_CITY, "the defaults", "scan"]
     assert table.loc["the defaults", ("ci", "head")] == pytest.approx(0.6)
     text = harness.city_markdown(table)
-    assert text.count("\n") == 1 and "the defaults 0.600 (head) and 0.700" in text
+    assert text.count("\n") == 3 and "the defaults 0.600 (head) and 0.700" in text
+    assert (
+        "above the defaults' head: scan (+0.300); above the defaults' latent k-means: none" in text
+    )
     assert "below it; best variant scan, 0.900 (head), above it." in text
     moved = {"rows": [{"variant": "a", "seed": 0, "ARI transferred vs truth": 0.4}]}
     assert harness.transfer_summary(moved).loc["a", "ARI transferred vs truth"] == 0.4
