@@ -434,7 +434,7 @@ def _against_defaults(others: pd.DataFrame, defaults: pd.Series) -> str:
     parts = []
     for read in ("head", "latent k-means"):
         gain = (others[read] - defaults[read]).sort_values(ascending=False)
-        up = [f"{v} ({g:+.3f})" for v, g in gain.items() if g > 0]
+        up = [f"{v} ({g:+.3f})" for v, g in gain.items() if round(g, 3) > 0]
         parts.append(f"above the defaults' {read}: " + (", ".join(up) if up else "none"))
     return "  - " + "; ".join(parts) + "."
 
