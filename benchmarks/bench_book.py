@@ -128,10 +128,27 @@ def run_chapter(
         "load_1min_after": round(os.getloadavg()[0], 2),
         "memory_limit_gb": memory_limit_gb,
         "parameters": {name: value for name, value in params or []},
+        "settings": chapter_settings(profile, chapter, params),
         "error": ""
         if ok
         else ("timed out" if timed_out else relative_paths(" | ".join(text.splitlines()[-3:]))),
     }
+
+
+def chapter_settings(profile: str, chapter: str, params: list | None = None) -> dict:
+    """The chapter's own settings in the profile (``chapters: <chapter>:``), with the command
+    line's ``-p`` values over them: what this run changed from the chapter's defaults beside
+    the profile's data parameters.
+
+    >>> chapter_settings("scale", "04_dstc")["n_seeds"]
+    1
+    >>> chapter_settings("scale", "04_dstc", [("n_seeds", "2")])["n_seeds"]
+    '2'
+    """
+    from dstc_lib.runner import load_profile
+
+    own = load_profile(profile, ROOT).get("chapters", {}).get(chapter) or {}
+    return {**own, **{name: value for name, value in params or []}}
 
 
 def generate(profile_name: str) -> dict | None:

@@ -248,7 +248,37 @@ def chapter_table(results: dict, profile: str = "scale") -> pd.DataFrame:
     table["minutes"] = table["seconds"] / 60
     table["peak_rss_gb"] = table["peak_rss_mb"] / 1024
     table["within_limit"] = table["peak_rss_gb"] <= limit
-    return table[["chapter", "seconds", "minutes", "peak_rss_gb", "within_limit", "ok", "error"]]
+    if "settings" not in table:
+        table["settings"] = None
+    table["settings"] = [settings_text(v) for v in table["settings"]]
+    columns = ["chapter", "seconds", "minutes", "peak_rss_gb", "within_limit", "ok", "error"]
+    return table[[*columns, "settings"]]
+
+
+def settings_text(settings: dict | None) -> str:
+    """A chapter's own settings in a run (the profile's ``chapters:`` entry, ``-p`` values over
+    it) as one short line; "" when the run did not record them, "defaults" when it had none.
+
+    Example
+    -------
+    >>> settings_text({"n_seeds": 1, "model_params": {"epochs": 2, "n_threads": 1}})
+    'n_seeds 1; model_params epochs 2, n_threads 1'
+    >>> settings_text({}), settings_text(None)
+    ('defaults', '')
+    """
+    if not isinstance(settings, dict):
+        return ""
+    if not settings:
+        return "defaults"
+
+    def show(value: object) -> str:
+        if isinstance(value, dict):
+            return ", ".join(f"{k} {show(v)}" for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return "[" + ", ".join(show(v) for v in value) + "]"
+        return str(value)
+
+    return "; ".join(f"{k} {show(v)}" for k, v in settings.items())
 
 
 def chapter_summary(table: pd.DataFrame, limit_gb: float = 8.0, target_hours: float = 3.0) -> str:

@@ -56,6 +56,16 @@ def test_bench_book_stores_a_chapter_error_without_machine_paths(tmp_path, monke
     )
     row = book.run_chapter("99_x", "ci", 60, tmp_path, 4.0)
     assert not row["ok"] and row["error"] == "boom in _build/x.ipynb"
+    assert row["settings"] == {}  # the ci profile sets nothing of its own for this chapter
+
+
+def test_bench_book_records_the_settings_a_chapter_ran_with():
+    """A row of chapter 4 measured with three seeds and one with one seed looked alike."""
+    book = _bench_book()
+    own = book.chapter_settings("scale", "04_dstc")
+    assert own["n_seeds"] == 1 and own["ablation"] is False
+    given = book.chapter_settings("scale", "04_dstc", [("n_seeds", "3"), ("epochs", "5")])
+    assert given["n_seeds"] == "3" and given["epochs"] == "5" and given["ablation"] is False
 
 
 def test_writer_stores_paths_relative_to_the_repository(tmp_path):

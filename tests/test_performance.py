@@ -79,6 +79,18 @@ def test_chapter_table_reads_each_chapters_time_and_memory_and_says_what_went_ov
         chapter_table({"book_scale": {"chapters": rows}}, profile="paper")
 
 
+def test_chapter_table_shows_each_runs_own_settings_and_marks_runs_that_kept_none():
+    from dstc_lib.performance import chapter_table
+
+    rows = [
+        {"chapter": "04_dstc", "seconds": 9.0, "peak_rss_mb": 1024, "ok": True, "error": ""},
+        {"chapter": "05_paris", "seconds": 9.0, "peak_rss_mb": 1024, "ok": True, "error": ""},
+    ]
+    rows[0]["settings"] = {"n_seeds": 1, "ablation": False}
+    table = chapter_table({"book_scale": {"chapters": rows}})
+    assert table["settings"].tolist() == ["n_seeds 1; ablation False", ""]
+
+
 def test_per_file_reading_follows_the_numbers():
     from dstc_lib.performance import say_per_file
 
