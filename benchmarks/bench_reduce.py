@@ -11,6 +11,8 @@ is its own (driver and worker processes together); each configuration runs REPEA
 fastest run counts (the machine may be shared: the slower tries are kept beside it).
 
     .venv/bin/python benchmarks/bench_reduce.py   -> benchmarks/results.json ("reduce")
+    .venv/bin/python benchmarks/bench_reduce.py --executors   # the executors again, the rest kept
+    .venv/bin/python benchmarks/bench_reduce.py --per-file    # the real-size cost per file again
 """
 
 from __future__ import annotations
@@ -174,14 +176,7 @@ def main() -> dict:
 
     read_traffic_file(traffic_path(root, CITY, "Facebook", preset().start, "DL"))  # compile once
     script = Path(__file__).resolve()
-    runs = {}
-    for d in DAYS:  # serial over every size, on one CPU: flat time per file and memory
-        payload = {"root": str(root), "days": d, "executor": "serial", "workers": 1}
-        payload["one_cpu"] = True
-        tries = [in_subprocess(script, payload) for _ in range(REPEAT)]
-        runs["serial", 1, d] = min(tries, key=lambda r: r["seconds"])  # the least disturbed
-        runs["serial", 1, d]["seconds_all_tries"] = [r["seconds"] for r in tries]
-    scaling = [runs["serial", 1, d] for d in DAYS]
+    scaling = days_scaling(script, root)  # flat time per file and memory over the sizes
     services_root = make_data("services")
     by_services = []
     for n in SERVICES:  # memory with the number of services (the typical week grows)
@@ -201,12 +196,48 @@ def main() -> dict:
     section |= executors_part(script)
     # the cost of one more file (slope over 2, 4, 8 files of one service, one CPU): what a real
     # city's 10,472 files pay each, the fixed costs of a run and of a service set apart
-    section["per_file"] |= real_size_per_file(scaling, section["per_file"])
+    section["per_file"] |= real_size_per_file(scaling, read_alone(script, root))
     save_section("reduce", section)
     return section
 
 
-def real_size_per_file(scaling: list[dict], per_file: dict, per_service: int = 154) -> dict:
+def days_scaling(script: Path, root: Path) -> list[dict]:
+    """Serial reductions of one service over 1, 2 and 4 days, one CPU, each the fastest of
+    ``REPEAT`` tries (all tries kept)."""
+    scaling = []
+    for d in DAYS:
+        payload = {"root": str(root), "days": d, "executor": "serial", "workers": 1}
+        payload["one_cpu"] = True
+        tries = [in_subprocess(script, payload) for _ in range(REPEAT)]
+        best = min(tries, key=lambda r: r["seconds"])  # the least disturbed
+        scaling.append({**best, "seconds_all_tries": [r["seconds"] for r in tries]})
+    return scaling
+
+
+def read_alone(script: Path, root: Path) -> dict:
+    """Reading every file of ``root`` once, one CPU, the fastest of ``REPEAT`` tries."""
+    payload = {"root": str(root), "read_only": True, "one_cpu": True}
+    reads = [in_subprocess(script, payload) for _ in range(REPEAT)]
+    best = min(reads, key=lambda r: r["seconds"])
+    return {**best, "seconds_all_tries": [r["seconds"] for r in reads]}
+
+
+def per_file_only() -> dict:
+    """Re-measure only the real-size cost per file (one service over 1, 2 and 4 days, and
+    reading the same files alone), keeping the rest of the ``reduce`` section."""
+    from common import RESULTS
+
+    script = Path(__file__).resolve()
+    root = make_data("days")
+    section = json.loads(RESULTS.read_text()).get("reduce", {}) if RESULTS.exists() else {}
+    section["scaling"] = days_scaling(script, root)
+    section.setdefault("per_file", {})
+    section["per_file"] |= real_size_per_file(section["scaling"], read_alone(script, root))
+    save_section("reduce", section)
+    return section
+
+
+def real_size_per_file(scaling: list[dict], read: dict, per_service: int = 154) -> dict:
     """The reduction's whole cost per file as a real city pays it, beside the read.
 
     The runs of one service over 1, 2 and 4 days (2, 4, 8 files) give, by least squares, the
@@ -215,7 +246,7 @@ def real_size_per_file(scaling: list[dict], per_file: dict, per_service: int = 1
     the service's typical week and the outputs). A real city has ``per_service`` = 77 days x 2
     directions files per service, so each file pays the marginal cost plus at most the fixed
     cost over ``per_service`` (at most: part of it is paid once per run, over 10,472 files).
-    Wall-clock and CPU time alike, against the read alone on the executors' 24 files. One
+    Wall-clock and CPU time alike, against ``read``: reading the same files alone. One
     caveat: a service's typical week is written into a file of all the services' rows, and with
     68 services each tile's row spans pages of its own, so writing a service costs more page
     faults there than in these one-service runs (a fraction of a second per service, over 154
@@ -225,19 +256,24 @@ def real_size_per_file(scaling: list[dict], per_file: dict, per_service: int = 1
     files = [r["files"] for r in scaling]
     fixed, marginal = fit_cost(files, [r["seconds"] for r in scaling])
     fixed_cpu, marginal_cpu = fit_cost(files, [r["cpu_seconds"] for r in scaling])
+    read_s, read_cpu = read["seconds"] / read["files"], read["cpu_seconds"] / read["files"]
     whole = marginal + max(fixed, 0.0) / per_service
     whole_cpu = marginal_cpu + max(fixed_cpu, 0.0) / per_service
     return {
         "reduce_marginal_seconds_per_file": marginal,
-        "reduce_marginal_over_read": marginal / per_file["read_seconds_per_file"],
+        "reduce_marginal_over_read": marginal / read_s,
         "reduce_fixed_seconds_one_service": fixed,
         "reduce_marginal_cpu_seconds_per_file": marginal_cpu,
         "reduce_fixed_cpu_seconds_one_service": fixed_cpu,
         "real_size_files_per_service": per_service,
         "reduce_real_size_seconds_per_file": whole,
-        "reduce_real_size_over_read": whole / per_file["read_seconds_per_file"],
+        "reduce_real_size_over_read": whole / read_s,
         "reduce_real_size_cpu_seconds_per_file": whole_cpu,
-        "reduce_real_size_over_read_cpu": whole_cpu / per_file["read_cpu_seconds_per_file"],
+        "reduce_real_size_over_read_cpu": whole_cpu / read_cpu,
+        "real_size_read_files": read["files"],
+        "real_size_read_seconds_per_file": read_s,
+        "real_size_read_cpu_seconds_per_file": read_cpu,
+        "real_size_read_seconds_all_tries": read.get("seconds_all_tries", [read["seconds"]]),
     }
 
 
@@ -335,5 +371,7 @@ if __name__ == "__main__":
         print(json.dumps(one(json.loads(sys.argv[2]))))
     elif sys.argv[1:] == ["--executors"]:
         print(json.dumps(executors_only(), indent=2))
+    elif sys.argv[1:] == ["--per-file"]:
+        print(json.dumps(per_file_only()["per_file"], indent=2))
     else:
         print(json.dumps(main(), indent=2))

@@ -4,6 +4,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -161,3 +163,29 @@ def test_a_full_benchmark_run_keeps_the_sections_other_runners_wrote(tmp_path, m
     assert on_file["book_scale"] == {"chapters": [1]}
     assert on_file["fake"] == {"new": True}
     assert set(on_file) == {"book_scale", "fake", "environment", "bench_seconds"}
+
+
+def test_the_real_size_cost_per_file_is_set_against_reading_the_same_files():
+    """The real-size cost per file was divided by a read measured on other files (the
+    executors' data, another load): the ratio must use the read of the files it folds."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "bench_reduce", ROOT / "benchmarks/bench_reduce.py"
+        )
+        reduce_bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(reduce_bench)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    # 1 s fixed per run of a service, 0.3 s (0.25 s of CPU) per file
+    scaling = [{"files": f, "seconds": 1 + 0.3 * f, "cpu_seconds": 1 + 0.25 * f} for f in (2, 4, 8)]
+    read = {"files": 8, "seconds": 8 * 0.2, "cpu_seconds": 8 * 0.125}
+    p = reduce_bench.real_size_per_file(scaling, read, per_service=100)
+    assert p["reduce_marginal_seconds_per_file"] == pytest.approx(0.3)
+    assert p["reduce_fixed_seconds_one_service"] == pytest.approx(1.0)
+    assert p["reduce_real_size_seconds_per_file"] == pytest.approx(0.31)
+    assert p["reduce_real_size_over_read"] == pytest.approx(0.31 / 0.2)
+    assert p["reduce_real_size_over_read_cpu"] == pytest.approx(0.26 / 0.125)
+    assert p["real_size_read_files"] == 8
