@@ -37,10 +37,21 @@ VARIANTS: dict[str, dict] = {
     "SCAN phase": {"scan_steps": 1000},
     "size prior from k-means + SCAN phase": {"size_prior": "kmeans", "scan_steps": 1000},
     "TS2Vec contextual consistency": {"contextual": True},
+    "spatial positives 0.5": {"spatial_positives": 0.5},
+    "spatial positives 1": {"spatial_positives": 1.0},
+    "stop once under 1% of tiles change head cluster (at most 600 steps)": {
+        "steps": 600,
+        "label_tol": 0.01,
+        "n_iter_no_change": 5,
+    },
 }
 TRANSFER = {
     "with neighbour_mix": {"augmentations": "auto"},
     "without neighbour_mix": {"augmentations": ["noise", "scale"]},
+    "with neighbour_mix and spatial positives 0.5": {
+        "augmentations": "auto",
+        "spatial_positives": 0.5,
+    },
 }
 
 
@@ -99,13 +110,14 @@ def score_city(data, variants: dict, seeds, steps: int) -> list[dict]:
     return rows
 
 
-def transfer(seeds, steps: int, cache_dir: Path) -> list[dict]:
-    """Paris -> Lyon (ci) with and without the spatial augmentation."""
+def transfer(seeds, steps: int, cache_dir: Path, variants: dict = TRANSFER) -> list[dict]:
+    """Paris -> Lyon (ci) with and without the spatial augmentation (and the spatial
+    positives)."""
     from dstc_lib.apps.transfer import transfer_scores
 
     paris, lyon = city("ci", "Paris", cache_dir), city("ci", "Lyon", cache_dir)
     rows = []
-    for name, kwargs in TRANSFER.items():
+    for name, kwargs in variants.items():
         for seed in seeds:
             out = transfer_scores(paris, lyon, "contrastive", 9, seed, steps=steps, **kwargs)
             rows.append({"variant": name, "seed": seed, **out["scores"]})
@@ -126,6 +138,12 @@ def main(argv: list[str] | None = None) -> dict:
         help="a variant to fit instead of the default list (repeatable)",
     )
     parser.add_argument("--no-transfer", action="store_true")
+    parser.add_argument(
+        "--transfer-variant",
+        action="append",
+        choices=list(TRANSFER),
+        help="a transfer variant to fit instead of all (repeatable; the others stay on file)",
+    )
     parser.add_argument("--no-save", action="store_true", help="print only")
     parser.add_argument("--cache-dir", default=str(ROOT / "data/cache"))
     args = parser.parse_args(argv)
@@ -145,6 +163,7 @@ def main(argv: list[str] | None = None) -> dict:
         "environment": None,
     }
     start = time.perf_counter()
+    moving = {k: TRANSFER[k] for k in args.transfer_variant} if args.transfer_variant else TRANSFER
     with threadpool_limits(1):
         for preset in args.presets:
             data = city(preset, "Paris", cache_dir)
@@ -160,17 +179,18 @@ def main(argv: list[str] | None = None) -> dict:
         if not args.no_transfer:
             t0 = time.perf_counter()
             moved = {
-                "rows": transfer(args.seeds, args.steps, cache_dir),
+                "rows": transfer(args.seeds, args.steps, cache_dir, moving),
                 "seeds": args.seeds,
                 "steps": args.steps,
-                "variants": TRANSFER,
+                "variants": moving,
                 "seconds": time.perf_counter() - t0,
                 "environment": environment(),
             }
     if not args.no_save:
-        save_section("contrastive_city", section, merge=merge_city)
+        if args.presets:
+            save_section("contrastive_city", section, merge=merge_city)
         if moved is not None:
-            save_section("contrastive_transfer", moved)
+            save_section("contrastive_transfer", moved, merge=merge_transfer)
     return section
 
 
@@ -206,6 +226,31 @@ def merge_city(old: dict, new: dict) -> dict:
         done = {(r["variant"], r["seed"]) for r in mine["rows"]}
         kept = [r for r in (theirs or {}).get("rows", []) if (r["variant"], r["seed"]) not in done]
         merged["presets"][preset] = {**mine, "rows": kept + mine["rows"]}
+    return merged
+
+
+def merge_transfer(old: dict, new: dict) -> dict:
+    """A transfer run's rows replace those of the same variant and seed on file; others stay
+    when the steps are the same (the variants in the order first written).
+
+    Examples
+    --------
+    >>> row = lambda v, a: {"variant": v, "seed": 0, "ARI transferred vs truth": a}
+    >>> old = {"steps": 9, "variants": {"a": {}, "b": {}}, "rows": [row("a", 0.1), row("b", 0.2)]}
+    >>> new = {"steps": 9, "variants": {"a": {"x": 1}}, "rows": [row("a", 0.3)], "seconds": 1.0}
+    >>> out = merge_transfer(old, new)
+    >>> [(r["variant"], r["ARI transferred vs truth"]) for r in out["rows"]], out["variants"]
+    ([('a', 0.3), ('b', 0.2)], {'a': {'x': 1}, 'b': {}})
+    """
+    if old.get("steps") != new["steps"]:
+        return new
+    variants = {**old.get("variants", {}), **new["variants"]}
+    done = {(r["variant"], r["seed"]) for r in new["rows"]}
+    rows = [r for r in old.get("rows", []) if (r["variant"], r["seed"]) not in done] + new["rows"]
+    order = list(variants)
+    rows.sort(key=lambda r: order.index(r["variant"]) if r["variant"] in order else len(order))
+    merged = {**new, "variants": variants, "rows": rows}
+    merged["seconds"] = old.get("seconds", 0.0) + new.get("seconds", 0.0)
     return merged
 
 

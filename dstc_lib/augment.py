@@ -211,6 +211,37 @@ def neighbour_mix(
     return torch.where(has[:, None, None], mixed, x)
 
 
+def neighbour_positives(
+    index: torch.Tensor,
+    probability: float,
+    *,
+    generator: torch.Generator | None = None,
+    context: Context,
+) -> torch.Tensor:
+    """The rows the second view of a batch is made from: each tile's own row ``index[i]`` or,
+    with ``probability``, one of its grid neighbours drawn at random (a tile without
+    neighbours keeps its own). The two views of a tile then come from two neighbouring tiles,
+    so the contrastive losses treat neighbours as positive pairs: the poster's spatial
+    positives. Needs ``context.neighbours``.
+
+    Examples
+    --------
+    >>> ring = sp.csr_array(np.roll(np.eye(4), 1, axis=1) + np.roll(np.eye(4), -1, axis=1))
+    >>> out = neighbour_positives(torch.arange(4), 1.0, context=Context(neighbours=ring))
+    >>> [(int(o) - i) % 2 for i, o in enumerate(out)]  # on a ring of 4: i - 1 or i + 1
+    [1, 1, 1, 1]
+    """
+    if context._csr is None:
+        raise ValueError("neighbour_positives needs a Context with neighbours")
+    indptr, indices = context._csr
+    start, degree = indptr[index], indptr[index + 1] - indptr[index]
+    moved = (_rand(generator, len(index)) < probability) & (degree > 0)
+    pick = start + (_rand(generator, len(index)) * degree.clamp(min=1)).long()
+    out = index.clone()
+    out[moved] = indices[pick[moved]]
+    return out
+
+
 def noise(
     x: torch.Tensor,
     strength: float = 0.2,

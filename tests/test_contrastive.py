@@ -420,3 +420,107 @@ def test_score_variants_takes_augmentation_views_and_parameter_variants():
     assert models["prior", 0].size_prior_ is not None
     assert models["prior", 0].augmentations_["weak"][-1] == "neighbour_mix"
     assert [r["variant"] for r in rows] == ["all", "views", "prior"]
+
+
+def _ring(n):
+    """Each sample's grid neighbours are the samples before and after it (no wrap)."""
+    return sp.csr_array(sp.diags_array([np.ones(n - 1), np.ones(n - 1)], offsets=[1, -1]))
+
+
+def _record_views(monkeypatch):
+    """Wrap the estimator's ``augment``: the list of (view inputs) of each call, in order."""
+    import dstc_lib.models.contrastive as module
+
+    calls, real = [], module.augment
+
+    def spy(x, names, **kw):
+        calls.append(x.clone())
+        return real(x, names, **kw)
+
+    monkeypatch.setattr(module, "augment", spy)
+    return calls
+
+
+def test_spatial_positives_make_the_second_view_from_a_grid_neighbour(monkeypatch):
+    X, _ = _two_kinds(n=24)
+    X += np.arange(24, dtype=np.float32)[:, None, None]  # every sample's rows are its own
+    calls = _record_views(monkeypatch)
+    kw = dict(steps=3, batch_size=8, augmentations=["noise"], augment_probability=0.0)
+    model = _small(spatial_positives=1.0, **kw).fit(X, graph=_ring(24))
+    standard = torch.from_numpy(((X - model.mean_) / model.scale_).astype(np.float32))
+
+    def which(rows):  # the sample each row of a view input is
+        return [int(torch.isclose(standard, r[None]).all(dim=(1, 2)).nonzero()) for r in rows]
+
+    assert len(calls) == 6  # two views per step
+    for first, second in zip(calls[::2], calls[1::2], strict=True):
+        a, b = which(first), which(second)
+        assert all(abs(i - j) == 1 for i, j in zip(a, b, strict=True))  # always a neighbour
+    # the option off, or no graph: both views from the same samples
+    for options, graph in (({"spatial_positives": 0.0}, _ring(24)), ({}, None)):
+        calls.clear()
+        _small(**options, **kw).fit(X, graph=graph)
+        assert all(torch.equal(a, b) for a, b in zip(calls[::2], calls[1::2], strict=True))
+    # about half the second views move at probability 0.5
+    calls.clear()
+    _small(spatial_positives=0.5, **kw).fit(X, graph=_ring(24))
+    moved = np.mean(
+        [
+            which(a) != which(b)
+            for f, s in zip(calls[::2], calls[1::2], strict=True)
+            for a, b in zip(f[:, None], s[:, None], strict=True)
+        ]
+    )
+    assert 0.25 < moved < 0.75
+
+
+def test_spatial_positives_are_reproducible_change_the_fit_and_reject_bad_values():
+    X, _ = _two_kinds(n=24, seed=4)
+    a = _small(steps=6, spatial_positives=0.7).fit(X, graph=_ring(24))
+    b = _small(steps=6, spatial_positives=0.7).fit(X, graph=_ring(24))
+    assert a.history_["loss"] == b.history_["loss"]
+    assert np.array_equal(a.transform(X), b.transform(X))
+    plain = _small(steps=6).fit(X, graph=_ring(24))
+    assert a.history_["loss"] != plain.history_["loss"]
+    # without a graph the option changes nothing
+    alone = _small(steps=6, spatial_positives=0.7).fit(X)
+    assert alone.history_["loss"] == _small(steps=6).fit(X).history_["loss"]
+    for bad in (-0.1, 1.5, "half", True, None):
+        with pytest.raises(ValueError, match="spatial_positives="):
+            _small(spatial_positives=bad).fit(X, graph=_ring(24))
+
+
+def test_label_tol_stops_once_the_heads_clusters_settle_and_records_when(tmp_path):
+    X, kind = _two_kinds(n=48, seed=3)
+    full = _small(steps=60, label_tol=None).fit(X)  # 20 passes of 3 batches
+    assert (full.n_steps_, full.converged_, full.history_["changed"]) == (60, False, [])
+    # the untrained head puts every sample in one cluster: no change, yet no stop
+    assert full.history_["changed"] == [] and full.n_steps_ == 60
+    never = _small(steps=60, label_tol=0.0).fit(X)
+    changed = never.history_["changed"]
+    assert math.isnan(changed[0]) and changed[1] == 0.0 and len(changed) == 20
+    # a threshold every pass meets: the first pass has no previous one (NaN); the rule counts
+    # from the first pass with both clusters in use and stops 2 passes later
+    path = tmp_path / "cc.pt"
+    stopped = _small(steps=300, label_tol=1.0, n_iter_no_change=2, checkpoint=path).fit(X)
+    reference = _small(steps=300, snapshot_steps=range(0, 301, 3)).fit(X)  # no stop rule
+    used = [np.unique(s["labels"]).size for s in reference.history_["snapshots"].values()]
+    formed = used.index(2)  # the first pass (snapshot at its end) with both clusters
+    assert (stopped.n_epochs_, stopped.converged_) == (formed + 1, True)
+    assert stopped.n_steps_ == 3 * stopped.n_epochs_ < 300
+    assert all(0 <= c <= 1 for c in stopped.history_["changed"][1:])
+    assert stopped.history_["loss"] == pytest.approx(reference.history_["loss"][: stopped.n_steps_])
+    again = _small(steps=600, label_tol=1.0, n_iter_no_change=2, checkpoint=path).fit(X)
+    assert (again.n_epochs_, again.converged_) == (stopped.n_epochs_, True)
+    # a threshold of 0 is never met: all the steps; following the labels draws nothing
+    assert (never.n_steps_, never.converged_) == (60, False)
+    assert never.history_["loss"] == full.history_["loss"]
+    # on the two kinds the clusters settle before 300 steps at a realistic threshold
+    settled = _small(steps=300, label_tol=0.02, n_iter_no_change=5).fit(X)
+    assert settled.converged_ and settled.n_steps_ < 300
+    assert adjusted_rand_score(kind, settled.labels_) == 1.0
+    for bad in (-0.1, 2, "x"):
+        with pytest.raises(ValueError, match="label_tol="):
+            _small(label_tol=bad).fit(X)
+    with pytest.raises(ValueError, match="n_iter_no_change"):
+        _small(label_tol=0.1, n_iter_no_change=0).fit(X)

@@ -42,7 +42,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from tqdm import tqdm
 
-from ..augment import HOURS_PER_DAY, WEEK_DAY_KINDS, Context, augment
+from ..augment import HOURS_PER_DAY, WEEK_DAY_KINDS, Context, augment, neighbour_positives
 from ..augment import check_names as check_augmentations
 from ..checks import check_graph, check_n_clusters, check_samples
 from ..resources import check_model_size
@@ -62,6 +62,8 @@ SHARPEN = 4
 # Adam's learning rate in the SCAN phase (the head alone on a fixed latent: at 3e-4 it lingers
 # for hundreds of steps at the uniform assignment, SCAN's saddle)
 SCAN_LR = 1e-3
+# how many samples (at most) the ``label_tol`` rule follows from pass to pass
+LABEL_SAMPLE = 2048
 
 
 def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -310,6 +312,15 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         Stop before ``steps`` once a pass's mean loss has not fallen below the best so far by
         more than ``tol`` for ``n_iter_no_change`` passes in a row (``converged_`` then says
         so); ``tol=None`` trains all ``steps``.
+    label_tol : float or None
+        An unsupervised stop judged on the clusters rather than the loss (the ``tol`` rule of
+        DSTC and DEC): after each pass the cluster head labels a fixed random subsample of up
+        to :data:`LABEL_SAMPLE` samples, and the training stops before ``steps`` once the share
+        of them that changed cluster since the previous pass has stayed below ``label_tol``,
+        with every cluster in use, for ``n_iter_no_change`` passes in a row (``converged_``
+        then says so; the shares are in ``history_["changed"]``). The untrained head puts every
+        sample in one cluster and keeps it there for a while: a pass with an empty cluster
+        never counts. None: no such stop.
     temperature_instance, temperature_cluster : float
         NT-Xent temperatures (Li et al.: 0.5 and 1.0).
     entropy_weight : float
@@ -349,6 +360,12 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         view is also cut to one of two overlapping random crops (TS2Vec's cropping), the
         backbone's step-wise features of the overlapping steps are contrasted across samples
         and across time, and the latents and heads see the crops.
+    spatial_positives : float
+        With a ``graph`` at ``fit``: the probability that a sample's second view is made from
+        one of its grid neighbours (drawn at random) instead of from the sample itself, so
+        that neighbouring tiles are positive pairs for the instance and the cluster losses
+        (the poster's spatial positives; :func:`dstc_lib.augment.neighbour_positives`). 0,
+        or no graph: both views come from the sample.
     scan_steps : int
         After the contrastive training, this many steps of SCAN (Van Gansbeke et al. 2020,
         :func:`scan_loss`) that fine-tune the cluster head alone on the fixed latent: each
@@ -378,7 +395,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     history_ : dict
         ``"loss"``, ``"instance"``, ``"cluster"``, ``"entropy"``: one value per step;
         ``"contextual"``: one value per step with ``contextual``; ``"scan"``: one value per
-        SCAN step;
+        SCAN step; ``"changed"``: with ``label_tol``, the share of the followed samples whose
+        cluster changed in each pass (NaN for the first);
         ``"snapshots"``: {step: {"latent", "labels"}}.
     augmentations_ : dict
         The names used for the ``"weak"`` and the ``"strong"`` view.
@@ -391,7 +409,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
     n_steps_, n_epochs_ : int
         Steps trained, and passes over the data begun.
     converged_ : bool
-        The ``tol`` rule stopped the training.
+        The ``tol`` or the ``label_tol`` rule stopped the training (at step ``n_steps_``).
 
     Examples
     --------
@@ -416,6 +434,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         weight_decay: float = 0.0,
         tol: float | None = None,
         n_iter_no_change: int = 10,
+        label_tol: float | None = None,
         temperature_instance: float = 0.5,
         temperature_cluster: float = 1.0,
         entropy_weight: float = 1.0,
@@ -428,6 +447,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         assign: str = "head",
         standardize: bool = True,
         contextual: bool = False,
+        spatial_positives: float = 0.0,
         scan_steps: int = 0,
         scan_neighbours: int = 5,
         scan_weight: float = 5.0,
@@ -447,6 +467,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.label_tol = label_tol
         self.temperature_instance = temperature_instance
         self.temperature_cluster = temperature_cluster
         self.entropy_weight = entropy_weight
@@ -459,6 +480,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.assign = assign
         self.standardize = standardize
         self.contextual = contextual
+        self.spatial_positives = spatial_positives
         self.scan_steps = scan_steps
         self.scan_neighbours = scan_neighbours
         self.scan_weight = scan_weight
@@ -487,7 +509,14 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         graph = check_graph(graph, n, who=type(self).__name__)
         if self.assign not in ASSIGNMENTS:
             raise ValueError(f"assign={self.assign!r}; choose one of {ASSIGNMENTS}")
-        if self.tol is not None and self.n_iter_no_change < 1:
+        for name in ("label_tol", "spatial_positives"):
+            value = getattr(self, name)
+            if value is None and name == "label_tol":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ValueError(f"{name}={value!r}: must be a number between 0 and 1")
+        stops = self.tol is not None or self.label_tol is not None
+        if stops and self.n_iter_no_change < 1:
             raise ValueError(f"n_iter_no_change={self.n_iter_no_change}: at least 1 pass")
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
             raise ValueError(f"steps={self.steps!r}: must be an integer >= 0")
@@ -539,9 +568,10 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             net = build()
         optimiser = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         history = {"loss": [], "instance": [], "cluster": [], "entropy": [], "snapshots": {}}
-        history["contextual"] = []
+        history["contextual"], history["changed"] = [], []
         epoch, step = 0, 0
-        stop = {"best": math.inf, "stale": 0, "converged": False}  # the tol rule's state
+        # the tol and label_tol rules' state
+        stop = {"best": math.inf, "stale": 0, "converged": False, "labels": None, "calm": 0}
         tag = self._checkpoint_tag(X.shape, names)
         if self.checkpoint is not None and Path(self.checkpoint).is_file():
             state = load_checkpoint(self.checkpoint)
@@ -551,7 +581,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 generator.set_state(state["generator"])
                 epoch, step = state["epoch"], state["step"]
                 history = _history_from_state(state["history"])
-                stop = state.get("stop", stop)
+                stop = {**stop, **state.get("stop", {})}
+                history.setdefault("changed", [])
         self.network_ = net
         wanted = set(int(s) for s in self.snapshot_steps)
         if 0 in wanted and step == 0:
@@ -564,6 +595,10 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             disable=not self.progress,
         )
         data = context.data
+        spatial = graph is not None and self.spatial_positives > 0
+        if self.label_tol is not None:  # the samples the label_tol rule follows (numpy's draw)
+            size = min(n, LABEL_SAMPLE)
+            follow = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
         while step < self.steps and not stop["converged"]:
             first = step
             order = torch.randperm(n, generator=generator)
@@ -574,6 +609,11 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
                 context.index = index
                 batch = data[index]
                 view_a = augment(batch, names["weak"], **self._augment_kw(generator, context))
+                if spatial:  # the second view from a grid neighbour (spatial_positives)
+                    context.index = neighbour_positives(
+                        index, self.spatial_positives, generator=generator, context=context
+                    )
+                    batch = data[context.index]
                 view_b = augment(batch, names["strong"], **self._augment_kw(generator, context))
                 if self.contextual:
                     (_, z_a, p_a), (_, z_b, p_b), context_loss = self._contextual(
@@ -605,6 +645,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             epoch += 1
             if self.tol is not None:
                 self._update_stop(stop, float(np.mean(history["loss"][first:])))
+            if self.label_tol is not None:
+                history["changed"].append(self._update_label_stop(stop, data[follow]))
             if self.checkpoint is not None:
                 save_checkpoint(
                     self.checkpoint,
@@ -690,6 +732,24 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             stop["stale"] += 1
         stop["best"] = min(stop["best"], epoch_loss)
         stop["converged"] = stop["stale"] >= self.n_iter_no_change
+
+    def _update_label_stop(self, stop: dict, sample: torch.Tensor) -> float:
+        """The ``label_tol`` rule: the share of ``sample`` whose head cluster changed since the
+        previous pass (NaN at the first); count the passes in a row below ``label_tol``."""
+        net = self.network_
+        net.eval()
+        with torch.no_grad():
+            labels = torch.cat([net(chunk)[2].argmax(dim=1) for chunk in sample.split(1024)])
+        previous, stop["labels"] = stop["labels"], labels
+        if previous is None:
+            return math.nan
+        changed = float((labels != previous).float().mean())
+        # a head that leaves a cluster empty has not settled: at initialisation it puts every
+        # sample in one cluster, and no pass changes that until the clusters form
+        formed = len(torch.unique(labels)) == min(self.n_clusters, len(labels))
+        stop["calm"] = stop["calm"] + 1 if changed < self.label_tol and formed else 0
+        stop["converged"] = stop["converged"] or stop["calm"] >= self.n_iter_no_change
+        return changed
 
     def fit_predict(
         self, X: np.ndarray, y: object = None, *, graph: sp.sparray | None = None
