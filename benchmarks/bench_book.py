@@ -90,6 +90,7 @@ def run_chapter(
     cmd += ["--profile", profile, "--output", str(out_dir / f"{chapter}.ipynb")]
     for name, value in params or []:
         cmd += ["-p", name, value]
+    settings = chapter_settings(profile, chapter, params)  # read before: the file may change
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     log = out_dir / f"{chapter}.log"
@@ -128,7 +129,7 @@ def run_chapter(
         "load_1min_after": round(os.getloadavg()[0], 2),
         "memory_limit_gb": memory_limit_gb,
         "parameters": {name: value for name, value in params or []},
-        "settings": chapter_settings(profile, chapter, params),
+        "settings": settings,
         "error": ""
         if ok
         else ("timed out" if timed_out else relative_paths(" | ".join(text.splitlines()[-3:]))),
