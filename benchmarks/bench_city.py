@@ -39,6 +39,11 @@ VARIANTS: dict[str, dict] = {
     "TS2Vec contextual consistency": {"contextual": True},
     "spatial positives 0.5": {"spatial_positives": 0.5},
     "spatial positives 1": {"spatial_positives": 1.0},
+    "the defaults, 25 steps": {"steps": 25},
+    "the defaults, 50 steps": {"steps": 50},
+    "the defaults, 100 steps": {"steps": 100},
+    "the defaults, 600 steps": {"steps": 600},
+    "spatial positives 0.5, 50 steps": {"spatial_positives": 0.5, "steps": 50},
     "stop once under 1% of tiles change head cluster (at most 600 steps)": {
         "steps": 600,
         "label_tol": 0.01,
