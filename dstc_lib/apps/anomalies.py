@@ -619,6 +619,53 @@ def say_detection(table: pd.DataFrame, main: str, reference: float = 0.8) -> str
     return " ".join(parts)
 
 
+def hourly_coverage(hourly: np.ndarray) -> np.ndarray:
+    """Which days of an hourly ``[tiles, days, 24]`` array hold any traffic value (a day without
+    raw files is all NaN), one day at a time.
+
+    Example
+    -------
+    >>> h = np.full((2, 3, 24), np.nan, np.float32)
+    >>> h[0, 1, 5] = 1.0
+    >>> hourly_coverage(h).tolist()
+    [False, True, False]
+    """
+    return np.array([bool(np.isfinite(hourly[:, d]).any()) for d in range(hourly.shape[1])])
+
+
+def say_coverage(covered: dict[str, np.ndarray], events: dict[str, list]) -> str:
+    """A sentence for each city whose hourly traffic misses days: how many days have it, and
+    how many planted events fall on a day without it (which no hourly detector can find);
+    "" when every day has hourly traffic.
+
+    Example
+    -------
+    >>> import datetime as dt
+    >>> days = [dt.date(2019, 3, 16), dt.date(2019, 3, 17), dt.date(2019, 3, 18)]
+    >>> cov = {"Paris": np.array([True, False, False])}
+    >>> print(say_coverage(cov, {"Paris": [False, True, True]}))  # doctest: +NORMALIZE_WHITESPACE
+    Paris: hourly traffic exists on 1 of 3 days (the other days have daily totals but no raw
+    files); 2 of the 3 planted events fall on days without it, where only the detectors on daily
+    totals can see them.
+    """
+    parts = []
+    for city, cov in covered.items():
+        if cov.all():
+            continue
+        missed = events.get(city, [])
+        text = (
+            f"{city}: hourly traffic exists on {int(cov.sum())} of {len(cov)} days (the other days"
+            " have daily totals but no raw files)"
+        )
+        if len(missed):
+            text += (
+                f"; {int(np.sum(missed))} of the {len(missed)} planted events fall on days without"
+                " it, where only the detectors on daily totals can see them"
+            )
+        parts.append(text + ".")
+    return " ".join(parts)
+
+
 def say_peers(table: pd.DataFrame, clusters: str) -> str:
     """What the clusters add as peer groups: per city, the F1 of the detector with the
     ``clusters`` row against the other groupings (a table indexed by city and peer groups).
@@ -629,6 +676,10 @@ def say_peers(table: pd.DataFrame, clusters: str) -> str:
     ...     [("Paris", "dstc clusters"), ("Paris", "one group"), ("Paris", "random")]))
     >>> print(say_peers(t, "dstc clusters"))
     Paris: F1 0.800 with dstc clusters as peers, against 0.400 (one group) and 0.500 (random).
+    >>> print(say_peers(t * 0, "dstc clusters"))  # doctest: +NORMALIZE_WHITESPACE
+    Paris: F1 0.000 with dstc clusters as peers, against 0.000 (one group) and 0.000 (random).
+    No grouping lets the detector find a planted event here, so this comparison says nothing
+    about the peer groups.
     """
     from ..report import _join, fmt
 
@@ -641,7 +692,12 @@ def say_peers(table: pd.DataFrame, clusters: str) -> str:
         text = (
             f"{city}: F1 {fmt(rows[clusters])} with {clusters} as peers, against {_join(others)}."
         )
-        if rows.max() - rows.min() < 0.01:
+        if not rows.max() > 0:  # no grouping finds an event (or nothing was scored)
+            text += (
+                " No grouping lets the detector find a planted event here, so this comparison"
+                " says nothing about the peer groups."
+            )
+        elif rows.max() - rows.min() < 0.01:
             text += (
                 " The peer groups make no difference here: the planted events stand out whatever"
                 " the grouping."
