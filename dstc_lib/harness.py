@@ -156,6 +156,8 @@ def variant_label(row: dict, defaults: dict) -> str:
     'the defaults'
     >>> variant_label({"variant": "fft", "defaults": {}}, {})
     'k-means (FFT magnitudes)'
+    >>> variant_label({"variant": "default", "defaults": {}}, {"backbone": "dilated"})
+    'backbone=fcn'
     >>> views = {"weak": ["noise", "scale"], "strong": ["crop_resize", "time_warp",
     ...          "permutation", "noise"]}
     >>> variant_label({"variant": "default", "defaults": {"augmentations": views}}, {})
@@ -167,7 +169,10 @@ def variant_label(row: dict, defaults: dict) -> str:
     if name in BASELINES:
         return BASELINES[name]
     params = {} if name == "default" else json.loads(name)
-    effective = {**row.get("defaults", {}), **params}
+    recorded = dict(row.get("defaults", {}))
+    if "backbone" in defaults:  # rows from before the backbone parameter ran the FCN
+        recorded.setdefault("backbone", "fcn")
+    effective = {**recorded, **params}
     changed = {
         key: value
         for key, value in effective.items()
@@ -273,7 +278,8 @@ def estimator_defaults() -> dict:
     """
     from .models.contrastive import STRONG, WEAK, ContrastiveClustering
 
-    keys = ("width", "head_width", "augmentations", "augment_probability", "max_length")
+    keys = ("backbone", "width", "head_width", "augmentations", "augment_probability")
+    keys += ("max_length",)
     params = ContrastiveClustering().get_params()
     out = {key: params[key] for key in keys}
     if out["augmentations"] == "auto":

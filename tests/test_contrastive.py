@@ -524,3 +524,66 @@ def test_label_tol_stops_once_the_heads_clusters_settle_and_records_when(tmp_pat
             _small(label_tol=bad).fit(X)
     with pytest.raises(ValueError, match="n_iter_no_change"):
         _small(label_tol=0.1, n_iter_no_change=0).fit(X)
+
+
+@pytest.mark.parametrize("length", [1, 24, 100, 128])
+def test_dilated_backbone_sees_the_whole_series(length):
+    from dstc_lib.models.contrastive import _Network, dilated_depth, receptive_field
+
+    depth = dilated_depth(length)
+    assert (receptive_field(depth) - 1) // 2 >= length - 1  # each side reaches the far end
+    assert depth == 1 or (receptive_field(depth - 1) - 1) // 2 < length - 1  # the fewest
+    torch.manual_seed(0)
+    net = _Network(2, 8, 3, 4, backbone="dilated", length=length).eval()
+    x = torch.randn(1, 2, length, requires_grad=True)
+    f = net.steps(net.stem(x))
+    assert f.shape == (1, 8, length)  # the padding keeps every step
+    # the first output step depends on the last input step and the last on the first
+    (grad_first,) = torch.autograd.grad(f[0, :, 0].sum(), x, retain_graph=True)
+    (grad_last,) = torch.autograd.grad(f[0, :, -1].sum(), x)
+    assert grad_first[0, :, -1].abs().sum() > 0 and grad_last[0, :, 0].abs().sum() > 0
+    h, z, p = net(torch.randn(5, 2, length))
+    assert h.shape == (5, 8) and z.shape == (5, 4) and p.shape == (5, 3)
+
+
+def test_fcn_backbone_sees_only_fourteen_steps():
+    from dstc_lib.models.contrastive import _Network
+
+    torch.manual_seed(0)
+    net = _Network(1, 8, 2, 4).eval()
+    x = torch.randn(1, 1, 64, requires_grad=True)
+    (grad,) = torch.autograd.grad(net.steps(net.stem(x))[0, :, 32].sum(), x)
+    seen = torch.nonzero(grad[0, 0]).flatten()
+    assert int(seen.max() - seen.min()) + 1 == 14  # kernels 8, 5 and 3: 8 + 4 + 2 steps
+
+
+@pytest.mark.parametrize("backbone", ["dilated", "mlp"])
+def test_other_backbones_fit_deterministically_and_keep_the_contract(backbone, tmp_path):
+    from sklearn.base import clone
+
+    X, kind = _two_kinds(n=32, steps=40)
+    model = _small(backbone=backbone, steps=30, max_length=16)
+    assert clone(model).get_params()["backbone"] == backbone
+    a = model.fit(X)
+    b = clone(model).fit(X)
+    assert a.transform(X).shape == (32, 8)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))  # same random_state
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.predict_proba(X[:3]).shape == (3, 2)
+    other = _small(backbone=backbone, steps=30, max_length=16, random_state=1).fit(X)
+    assert not np.array_equal(a.transform(X), other.transform(X))
+    # a checkpoint of one backbone is not resumed by another
+    path = tmp_path / "state.pt"
+    _small(backbone=backbone, steps=2, checkpoint=path).fit(X)
+    assert backbone in load_checkpoint(path)["tag"]
+
+
+def test_backbone_is_checked():
+    X = _two_kinds(n=8)[0]
+    with pytest.raises(ValueError, match="backbone='resnet'"):
+        _small(backbone="resnet").fit(X)
+    with pytest.raises(ValueError, match="mlp"):
+        _small(backbone="mlp", contextual=True).fit(X)
+    # the dilated backbone's step-wise features carry the contextual loss
+    model = _small(backbone="dilated", contextual=True, steps=3).fit(X)
+    assert len(model.history_["contextual"]) == 3

@@ -224,8 +224,88 @@ def _ts2vec_crops(
     return first, second, overlap
 
 
+BACKBONES = ("fcn", "dilated", "mlp")
+# hidden units of the "mlp" backbone's two layers (the plain reference of
+# benchmarks/diag_contrastive.py)
+MLP_HIDDEN = 512
+
+
+def dilated_depth(length: int, kernel: int = 3) -> int:
+    """Residual blocks of the ``"dilated"`` backbone for series of ``length`` steps: the fewest
+    with which *every* output step sees every input step. Block ``i`` has two convolutions of
+    ``kernel`` dilated by ``2**i``, padded to keep the length (centred), so ``n`` blocks see
+    ``(kernel - 1) (2**n - 1)`` steps on each side (:func:`receptive_field`): the first step
+    sees the last when that reaches ``length - 1``.
+
+    Examples
+    --------
+    >>> dilated_depth(128), dilated_depth(121), dilated_depth(24), dilated_depth(1)
+    (7, 6, 4, 1)
+    >>> receptive_field(dilated_depth(121))  # 126 steps on each side of a step
+    253
+    """
+    n = 1
+    while (receptive_field(n, kernel) - 1) // 2 < length - 1:
+        n += 1
+    return n
+
+
+def receptive_field(blocks: int, kernel: int = 3) -> int:
+    """Steps one output step of ``blocks`` dilated residual blocks depends on, centred on it."""
+    return 1 + 2 * (kernel - 1) * (2**blocks - 1)
+
+
+class _DilatedBlock(nn.Module):
+    """TS2Vec's residual block (Yue et al. 2022, ``models/dilated_conv.py`` of the official
+    code): GELU, a convolution of ``kernel`` dilated by ``dilation``, GELU, a second such
+    convolution, plus the input (through a 1x1 convolution when ``project``). Padding keeps the
+    length (an even receptive field drops its last step, as the reference's ``SamePadConv``)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, dilation: int, project: bool):
+        super().__init__()
+        field = (kernel - 1) * dilation + 1
+        self.remove = 1 - field % 2
+        self.conv1 = nn.Conv1d(c_in, c_out, kernel, padding=field // 2, dilation=dilation)
+        self.conv2 = nn.Conv1d(c_out, c_out, kernel, padding=field // 2, dilation=dilation)
+        self.projector = nn.Conv1d(c_in, c_out, 1) if project or c_in != c_out else None
+
+    def _same(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, : x.shape[2] - self.remove]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = x if self.projector is None else self.projector(x)
+        x = self._same(self.conv1(F.gelu(x)))
+        x = self._same(self.conv2(F.gelu(x)))
+        return x + residual
+
+
+def _fcn_layers(channels: int, width: int) -> list[nn.Module]:
+    """Wang et al.'s three convolutions (kernels 8, 5, 3; ``width``, ``2 width``, ``width``
+    filters), each with batch normalisation and ReLU."""
+    layers, c_in = [], channels
+    for c_out, kernel in ((width, 8), (2 * width, 5), (width, 3)):
+        layers += [
+            nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2),
+            nn.BatchNorm1d(c_out),
+            nn.ReLU(),
+        ]
+        c_in = c_out
+    return layers
+
+
+def _dilated_layers(channels: int, width: int, length: int) -> list[nn.Module]:
+    """TS2Vec's encoder at ``width`` units: a linear map of each step's channels (a 1x1
+    convolution), then :func:`dilated_depth` residual blocks of kernel 3 dilated by 1, 2, 4,
+    ..., the last one with a projected residual (TS2Vec's ``final`` block)."""
+    depth = dilated_depth(length)
+    layers: list[nn.Module] = [nn.Conv1d(channels, width, 1)]
+    layers += [_DilatedBlock(width, width, 3, 2**i, project=i == depth - 1) for i in range(depth)]
+    return layers
+
+
 class _Network(nn.Module):
-    """The FCN backbone of Wang et al. (2017) and the two heads of Li et al. (2021)."""
+    """A backbone (the FCN of Wang et al. 2017, TS2Vec's dilated convolutions, or an MLP) and
+    the two heads of Li et al. (2021)."""
 
     def __init__(
         self,
@@ -236,30 +316,50 @@ class _Network(nn.Module):
         pool: int = 1,
         segments: int = 1,
         hidden: int | None = None,
+        backbone: str = "fcn",
+        length: int | None = None,
     ):
         super().__init__()
         hidden = width if hidden is None else hidden
-        layers, c_in = [], channels
+        layers: list[nn.Module] = []
         if pool > 1:  # average of ``pool`` consecutive steps (long series, see max_length)
             layers.append(nn.AvgPool1d(pool, ceil_mode=True))
-        for c_out, kernel in ((width, 8), (2 * width, 5), (width, 3)):
+        stem = len(layers)
+        if backbone == "mlp":  # the (pooled) series flattened: no step-wise features
+            if length is None:
+                raise ValueError("the mlp backbone needs the series' length")
+            pooled = -(-length // pool)
             layers += [
-                nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2),
-                nn.BatchNorm1d(c_out),
-                nn.ReLU(),
-            ]
-            c_in = c_out
-        if segments == 1:  # global average pooling: the latent ignores where a pattern is
-            head = [nn.AdaptiveAvgPool1d(1), nn.Flatten()]
-        else:  # average over ``segments`` parts of the series, kept in order: where matters
-            head = [
-                nn.AdaptiveAvgPool1d(segments),
                 nn.Flatten(),
-                nn.Linear(width * segments, width),
+                nn.Linear(channels * pooled, MLP_HIDDEN),
                 nn.ReLU(),
+                nn.Linear(MLP_HIDDEN, MLP_HIDDEN),
+                nn.ReLU(),
+                nn.Linear(MLP_HIDDEN, width),
             ]
+            head: list[nn.Module] = []
+        else:
+            if backbone == "fcn":
+                layers += _fcn_layers(channels, width)
+                reduce = nn.AdaptiveAvgPool1d  # Wang et al.'s global average pooling
+            elif backbone == "dilated":
+                if length is None:
+                    raise ValueError("the dilated backbone needs the series' length")
+                layers += _dilated_layers(channels, width, -(-length // pool))
+                reduce = nn.AdaptiveMaxPool1d  # TS2Vec's instance representation: max over time
+            else:
+                raise ValueError(f"backbone={backbone!r}; choose one of {BACKBONES}")
+            if segments == 1:  # pooled over all steps: the latent ignores where a pattern is
+                head = [reduce(1), nn.Flatten()]
+            else:  # pooled over ``segments`` parts of the series, kept in order: where matters
+                head = [
+                    reduce(segments),
+                    nn.Flatten(),
+                    nn.Linear(width * segments, width),
+                    nn.ReLU(),
+                ]
         self.backbone = nn.Sequential(*layers, *head)
-        self._parts = (int(pool > 1), len(layers), len(layers) + len(head))
+        self._parts = (stem, len(layers), len(layers) + len(head))
         self.instance_head = nn.Sequential(
             nn.Linear(width, hidden), nn.ReLU(), nn.Linear(hidden, proj)
         )
@@ -281,7 +381,7 @@ class _Network(nn.Module):
         return self.backbone[self._parts[0] : self._parts[1]](x)
 
     def readout(self, f: torch.Tensor) -> torch.Tensor:
-        """The latent of step-wise features (global average or ordered segments)."""
+        """The latent of step-wise features (pooled globally or over ordered segments)."""
         return self.backbone[self._parts[1] : self._parts[2]](f)
 
 
@@ -329,9 +429,22 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         The cluster sizes the penalty pulls towards: ``"uniform"`` (Li et al.'s entropy term,
         equal sizes), ``"kmeans"`` (the sizes of a k-means on the standardised input, for
         data whose groups are unequal) or ``n_clusters`` shares (see :func:`cluster_loss`).
+    backbone : {"fcn", "dilated", "mlp"}
+        The encoder whose pooled output is the latent. ``"fcn"``: Wang et al.'s three
+        convolutions (kernels 8, 5, 3, batch normalisation, ReLU) and global average pooling;
+        one output step sees 14 input steps, so the latent is a bag of local patterns.
+        ``"dilated"``: TS2Vec's encoder (Yue et al. 2022): a 1x1 convolution to ``width``
+        units, then residual blocks of two GELU + kernel-3 convolutions dilated by 1, 2, 4,
+        ..., as many blocks as it takes for every output step to see the whole (pooled)
+        series (:func:`dilated_depth`: 6 blocks for 64 to 127 steps, 7 for 128), and max
+        pooling over the steps.
+        ``"mlp"``: the (pooled) series flattened, two ReLU layers of :data:`MLP_HIDDEN` units
+        and a linear layer to ``width`` (no step-wise features: neither ``contextual`` nor
+        ``segments``).
     width : int
-        Filters of the FCN's first and last convolution (the middle one has twice as many);
-        also the size of the latent. Wang et al. use 128.
+        Size of the latent, and the backbone's width: the filters of the FCN's first and last
+        convolution (the middle one has twice as many; Wang et al. use 128), the units of every
+        dilated block (TS2Vec: 64).
     projection_dim : int
         Size of the instance projection (Li et al.: 128).
     head_width : int or None
@@ -439,6 +552,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         temperature_cluster: float = 1.0,
         entropy_weight: float = 1.0,
         size_prior: str | Sequence[float] = "uniform",
+        backbone: str = "fcn",
         width: int = 32,
         projection_dim: int = 128,
         head_width: int | None = None,
@@ -472,6 +586,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.temperature_cluster = temperature_cluster
         self.entropy_weight = entropy_weight
         self.size_prior = size_prior
+        self.backbone = backbone
         self.width = width
         self.projection_dim = projection_dim
         self.head_width = head_width
@@ -526,6 +641,10 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             or self.segments < 1
         ):
             raise ValueError(f"segments={self.segments!r}: must be an integer >= 1")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone={self.backbone!r}; choose one of {BACKBONES}")
+        if self.backbone == "mlp" and (self.contextual or self.segments != 1):
+            raise ValueError("backbone='mlp' has no step-wise features: contextual and segments")
         if self.max_length is not None and not (
             isinstance(self.max_length, int) and self.max_length >= 1
         ):
@@ -814,6 +933,8 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             pool=_pool_factor(steps, self.max_length),
             segments=self.segments,
             hidden=self.head_width,
+            backbone=self.backbone,
+            length=steps,
         )
 
     # --- persistence (dstc_lib.persist): tensors, arrays and plain values only ----------------
