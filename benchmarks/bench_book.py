@@ -13,6 +13,7 @@ the performance chapter reads them (:func:`dstc_lib.performance.chapter_table`).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import re
@@ -130,6 +131,7 @@ def run_chapter(
         "memory_limit_gb": memory_limit_gb,
         "parameters": {name: value for name, value in params or []},
         "settings": settings,
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "error": ""
         if ok
         else ("timed out" if timed_out else relative_paths(" | ".join(text.splitlines()[-3:]))),
@@ -174,12 +176,15 @@ def generate(profile_name: str) -> dict | None:
 def save(name: str, section: dict) -> dict:
     """Save the section, its chapters merged with those on file: runs of other chapters made at
     the same time (another ``bench_book.py``) keep theirs; a chapter measured again replaces its
-    row. The chapters are kept in reading order."""
+    row unless the row on file was measured later (another run that ended after this one's
+    chapter: each row keeps when it ``finished``). The chapters are kept in reading order."""
     from common import save_section
 
     def merge(on_file: dict, mine: dict) -> dict:
         rows = {r["chapter"]: r for r in on_file.get("chapters", [])}
-        rows |= {r["chapter"]: r for r in mine.get("chapters", [])}
+        for r in mine.get("chapters", []):  # the later measurement of a chapter wins
+            if r.get("finished", "") >= rows.get(r["chapter"], {}).get("finished", ""):
+                rows[r["chapter"]] = r
         merged = on_file | mine
         if "generate" in on_file and "generate" not in mine:
             merged["generate"] = on_file["generate"]

@@ -131,6 +131,29 @@ def test_two_runs_of_chapters_at_once_keep_each_others_rows(tmp_path, monkeypatc
     assert on_file["book_scale"]["generate"] == {"seconds": 1.0}
 
 
+def test_a_chapter_measured_later_by_another_run_is_not_overwritten(tmp_path, monkeypatch):
+    """A run of chapters 9, 6, 8 saved after each chapter all the rows it had measured: its
+    early chapter-9 row (timed out) replaced the row of chapter 9 that another run had
+    measured later (completed)."""
+    book = _bench_book()
+    results = tmp_path / "results.json"
+    results.write_text("{}")
+    common = __import__("sys").modules["common"]
+    monkeypatch.setattr(common, "RESULTS", results)
+    original = common.save_section
+    monkeypatch.setattr(
+        common, "save_section", lambda n, s, merge=None: original(n, s, results, merge)
+    )
+    early = {"chapter": "09_anomalies", "ok": False, "finished": "2026-12-03T12:33:00+00:00"}
+    later = {"chapter": "09_anomalies", "ok": True, "finished": "2026-12-03T13:20:00+00:00"}
+    book.save("book_scale", {"chapters": [early]})
+    book.save("book_scale", {"chapters": [later]})  # the other run
+    other = {"chapter": "08_transfer", "ok": True, "finished": "2026-12-03T13:21:00+00:00"}
+    book.save("book_scale", {"chapters": [early, other]})  # the first run saves again
+    rows = {r["chapter"]: r for r in json.loads(results.read_text())["book_scale"]["chapters"]}
+    assert rows["09_anomalies"]["ok"] and rows["08_transfer"]["ok"]
+
+
 def test_a_full_benchmark_run_keeps_the_sections_other_runners_wrote(tmp_path, monkeypatch):
     """``make bench`` (run_all.py with no names) used to delete the results file first, losing
     the book-at-real-size rows, the clustering harness and the scale generator, which other
