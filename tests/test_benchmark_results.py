@@ -85,13 +85,16 @@ def test_writer_stores_paths_relative_to_the_repository(tmp_path):
 
 
 def _bench_book():
+    return _benchmark("bench_book")
+
+
+def _benchmark(name: str):
+    """A script of ``benchmarks/`` imported as a module (its folder on the path meanwhile)."""
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        spec = importlib.util.spec_from_file_location(
-            "bench_book", ROOT / "benchmarks/bench_book.py"
-        )
+        spec = importlib.util.spec_from_file_location(name, ROOT / f"benchmarks/{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
@@ -191,17 +194,7 @@ def test_a_full_benchmark_run_keeps_the_sections_other_runners_wrote(tmp_path, m
 def test_the_real_size_cost_per_file_is_set_against_reading_the_same_files():
     """The real-size cost per file was divided by a read measured on other files (the
     executors' data, another load): the ratio must use the read of the files it folds."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "bench_reduce", ROOT / "benchmarks/bench_reduce.py"
-        )
-        reduce_bench = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(reduce_bench)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    reduce_bench = _benchmark("bench_reduce")
     # 1 s fixed per run of a service, 0.3 s (0.25 s of CPU) per file
     scaling = [{"files": f, "seconds": 1 + 0.3 * f, "cpu_seconds": 1 + 0.25 * f} for f in (2, 4, 8)]
     read = {"files": 8, "seconds": 8 * 0.2, "cpu_seconds": 8 * 0.125}
