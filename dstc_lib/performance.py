@@ -317,6 +317,11 @@ def chapter_summary(table: pd.DataFrame, limit_gb: float = 8.0, target_hours: fl
     text += f"; over it: {', '.join(over)}." if over else "."
     if failed:
         text += f" Did not complete: {', '.join(failed)} (the time shown is until it stopped)."
+    if "settings" in table and (table["settings"] == "").any():
+        text += (
+            " A chapter without settings shown was measured before the runs recorded them"
+            " (it ran with the profile's settings of its day)."
+        )
     return text
 
 

@@ -80,7 +80,7 @@ def test_chapter_table_reads_each_chapters_time_and_memory_and_says_what_went_ov
 
 
 def test_chapter_table_shows_each_runs_own_settings_and_marks_runs_that_kept_none():
-    from dstc_lib.performance import chapter_table
+    from dstc_lib.performance import chapter_summary, chapter_table
 
     rows = [
         {"chapter": "04_dstc", "seconds": 9.0, "peak_rss_mb": 1024, "ok": True, "error": ""},
@@ -89,6 +89,8 @@ def test_chapter_table_shows_each_runs_own_settings_and_marks_runs_that_kept_non
     rows[0]["settings"] = {"n_seeds": 1, "ablation": False}
     table = chapter_table({"book_scale": {"chapters": rows}})
     assert table["settings"].tolist() == ["n_seeds 1; ablation False", ""]
+    assert "without settings shown was measured before" in chapter_summary(table)
+    assert "without settings" not in chapter_summary(table.iloc[:1])
 
 
 def test_per_file_reading_follows_the_numbers():
