@@ -765,7 +765,7 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
             if self.tol is not None:
                 self._update_stop(stop, float(np.mean(history["loss"][first:])))
             if self.label_tol is not None:
-                history["changed"].append(self._update_label_stop(stop, data[follow]))
+                history["changed"].append(self._update_label_stop(stop, X[follow]))
             if self.checkpoint is not None:
                 save_checkpoint(
                     self.checkpoint,
@@ -852,13 +852,11 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         stop["best"] = min(stop["best"], epoch_loss)
         stop["converged"] = stop["stale"] >= self.n_iter_no_change
 
-    def _update_label_stop(self, stop: dict, sample: torch.Tensor) -> float:
-        """The ``label_tol`` rule: the share of ``sample`` whose head cluster changed since the
-        previous pass (NaN at the first); count the passes in a row below ``label_tol``."""
-        net = self.network_
-        net.eval()
-        with torch.no_grad():
-            labels = torch.cat([net(chunk)[2].argmax(dim=1) for chunk in sample.split(1024)])
+    def _update_label_stop(self, stop: dict, sample: np.ndarray) -> float:
+        """The ``label_tol`` rule: the share of ``sample`` (standardised) whose head cluster
+        changed since the previous pass (NaN at the first); count the passes in a row below
+        ``label_tol``. The labels are kept as a tensor: checkpoints hold tensors only."""
+        labels = torch.from_numpy(self._forward_standardised(sample)[1].argmax(axis=1))
         previous, stop["labels"] = stop["labels"], labels
         if previous is None:
             return math.nan
