@@ -5,8 +5,10 @@ days (24 files) through each executor: serial on one CPU (one parsing thread), `
 and Dask with 1 and 2 single-threaded workers, the speed-up with and without starting the Dask
 cluster (its worker processes and their imports, timed apart), and checksums showing that every
 executor gives the same bits. Beside them, on the same files and the same single CPU, reading
-alone: the reduction's cost per file against the read's. And the projection of the 20-city
-reduction from the measured cost per file. Each run is a fresh process, so that its peak memory
+alone: the reduction's cost per file against the read's, and the same at real size on one
+service over 14 days (28 files; ``fortnight_per_file``), the whole reduction with its fixed costs
+against reading the files alone. And the projection of the 20-city reduction from the measured
+cost per file. Each run is a fresh process, so that its peak memory
 is its own (driver and worker processes together); each configuration runs REPEAT times and the
 fastest run counts (the machine may be shared: the slower tries are kept beside it).
 
@@ -41,18 +43,24 @@ EXECUTORS = (("serial", 1), ("processes", 1), ("processes", 2), ("dask", 1), ("d
 # 64 files: enough that the per-process start (loading the compiled parser and fold, about 1 s
 # in each worker) is a small part of the run, as it is of a city's 952 files
 EXECUTOR_SERVICES, EXECUTOR_DAYS = 8, 4
+# two weeks of one service (28 files): every weekday of the typical week touched twice, and the
+# fixed costs of a run spread over enough files to bound a real service's 154 from above
+FORTNIGHT_DAYS, WEEK_DAYS = 14, 7
 
 
 def preset(kind: str = "days"):
-    """``days``: one service over ``max(DAYS)`` days; ``services``: ``max(SERVICES)`` services
-    over one day; ``executors``: ``EXECUTOR_SERVICES`` services over ``EXECUTOR_DAYS`` days. All
-    on the real Paris grid."""
+    """``days``: one service over ``max(DAYS)`` days; ``fortnight``: one service over
+    ``FORTNIGHT_DAYS`` days; ``services``: ``max(SERVICES)`` services over one day;
+    ``executors``: ``EXECUTOR_SERVICES`` services over ``EXECUTOR_DAYS`` days. All on the real
+    Paris grid, from Monday 2019-03-18."""
     from dstc_lib.synth import PAPER_SERVICES, PRESETS, Preset
 
     grid = PRESETS["fullgrid"].grids[CITY]
     start = dt.date(2019, 3, 18)
     if kind == "days":
         return Preset({CITY: grid}, ("Facebook",), start, max(DAYS), zone_tiles=400)
+    if kind == "fortnight":
+        return Preset({CITY: grid}, ("Facebook",), start, FORTNIGHT_DAYS, zone_tiles=400)
     services = ("Facebook", "Netflix", "Spotify", "YouTube")[: max(SERVICES)]
     if kind == "executors":
         named = services + tuple(s for s in PAPER_SERVICES if s not in services)
@@ -150,6 +158,7 @@ def read_only(payload: dict) -> dict:
 
     files = list(discover(payload["root"], CITY).files["path"])
     read_traffic_file(files[0])  # compile once
+    load_before = os.getloadavg()[0]
     cpu0 = _cpu(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     for path in files:
@@ -161,6 +170,7 @@ def read_only(payload: dict) -> dict:
         "seconds": seconds,
         "seconds_per_file": seconds / len(files),
         "cpu_seconds": _cpu(resource.RUSAGE_SELF) - cpu0,
+        "load_1min_before": load_before,
     }
 
 
@@ -194,9 +204,9 @@ def main() -> dict:
         "services_scaling": by_services,
     }
     section |= executors_part(script)
-    # the cost of one more file (slope over 2, 4, 8 files of one service, one CPU): what a real
-    # city's 10,472 files pay each, the fixed costs of a run and of a service set apart
-    section["per_file"] |= real_size_per_file(scaling, read_alone(script, root))
+    # the whole cost per file of a fortnight of one service against reading it alone, and the
+    # cost of one more file (between its first week and the whole): what a real city pays
+    section["per_file"] = with_fortnight(section["per_file"], fortnight_per_file())
     save_section("reduce", section)
     return section
 
@@ -214,67 +224,187 @@ def days_scaling(script: Path, root: Path) -> list[dict]:
     return scaling
 
 
-def read_alone(script: Path, root: Path) -> dict:
-    """Reading every file of ``root`` once, one CPU, the fastest of ``REPEAT`` tries."""
-    payload = {"root": str(root), "read_only": True, "one_cpu": True}
-    reads = [in_subprocess(script, payload) for _ in range(REPEAT)]
-    best = min(reads, key=lambda r: r["seconds"])
-    return {**best, "seconds_all_tries": [r["seconds"] for r in reads]}
+# what the regression over 2, 4 and 8 files of one service wrote into ``per_file``: replaced by
+# the fortnight's direct measurement (the short runs did not grow in proportion with their files,
+# and the fixed cost fitted came out below zero); dropped when the fortnight is measured again,
+# so that the file holds no numbers from two methods
+REGRESSION_KEYS = (
+    "reduce_marginal_seconds_per_file",
+    "reduce_marginal_over_read",
+    "reduce_fixed_seconds_one_service",
+    "reduce_marginal_cpu_seconds_per_file",
+    "reduce_fixed_cpu_seconds_one_service",
+    "real_size_files_per_service",
+    "reduce_real_size_seconds_per_file",
+    "reduce_real_size_over_read",
+    "reduce_real_size_cpu_seconds_per_file",
+    "reduce_real_size_over_read_cpu",
+    "real_size_read_files",
+    "real_size_read_seconds_per_file",
+    "real_size_read_cpu_seconds_per_file",
+    "real_size_read_seconds_all_tries",
+)
 
 
 def per_file_only() -> dict:
-    """Re-measure only the real-size cost per file (one service over 1, 2 and 4 days, and
-    reading the same files alone), keeping the rest of the ``reduce`` section."""
+    """Re-measure only the real-size cost per file (:func:`fortnight_per_file`), keeping the
+    rest of the ``reduce`` section."""
     from common import RESULTS
 
-    script = Path(__file__).resolve()
-    root = make_data("days")
     section = json.loads(RESULTS.read_text()).get("reduce", {}) if RESULTS.exists() else {}
-    section["scaling"] = days_scaling(script, root)
-    section.setdefault("per_file", {})
-    section["per_file"] |= real_size_per_file(section["scaling"], read_alone(script, root))
+    section["per_file"] = with_fortnight(section.get("per_file", {}), fortnight_per_file())
     save_section("reduce", section)
     return section
 
 
-def real_size_per_file(scaling: list[dict], read: dict, per_service: int = 154) -> dict:
-    """The reduction's whole cost per file as a real city pays it, beside the read.
+def with_fortnight(per_file: dict, fortnight: dict) -> dict:
+    """``per_file`` with the fortnight's measurement under ``fortnight``, and the keys of the
+    former regression over 2, 4 and 8 files (:data:`REGRESSION_KEYS`) dropped.
 
-    The runs of one service over 1, 2 and 4 days (2, 4, 8 files) give, by least squares, the
-    cost of one more file (the marginal cost: reading and folding it) and the fixed cost of a
-    run of one service (setting up, reading the first file once more to fix the tiles, writing
-    the service's typical week and the outputs). A real city has ``per_service`` = 77 days x 2
-    directions files per service, so each file pays the marginal cost plus at most the fixed
-    cost over ``per_service`` (at most: part of it is paid once per run, over 10,472 files).
-    Wall-clock and CPU time alike, against ``read``: reading the same files alone. One
-    caveat: a service's typical week is written into a file of all the services' rows, and with
-    68 services each tile's row spans pages of its own, so writing a service costs more page
-    faults there than in these one-service runs (a fraction of a second per service, over 154
-    files)."""
-    from dstc_lib.performance import fit_cost
+    Examples
+    --------
+    >>> with_fortnight({"files": 64, "reduce_real_size_over_read": 3.5}, {"files": 28})
+    {'files': 64, 'fortnight': {'files': 28}}
+    """
+    kept = {k: v for k, v in per_file.items() if k not in REGRESSION_KEYS}
+    return kept | {"fortnight": fortnight}
 
-    files = [r["files"] for r in scaling]
-    fixed, marginal = fit_cost(files, [r["seconds"] for r in scaling])
-    fixed_cpu, marginal_cpu = fit_cost(files, [r["cpu_seconds"] for r in scaling])
-    read_s, read_cpu = read["seconds"] / read["files"], read["cpu_seconds"] / read["files"]
-    whole = marginal + max(fixed, 0.0) / per_service
-    whole_cpu = marginal_cpu + max(fixed_cpu, 0.0) / per_service
-    return {
-        "reduce_marginal_seconds_per_file": marginal,
-        "reduce_marginal_over_read": marginal / read_s,
-        "reduce_fixed_seconds_one_service": fixed,
-        "reduce_marginal_cpu_seconds_per_file": marginal_cpu,
-        "reduce_fixed_cpu_seconds_one_service": fixed_cpu,
-        "real_size_files_per_service": per_service,
-        "reduce_real_size_seconds_per_file": whole,
-        "reduce_real_size_over_read": whole / read_s,
-        "reduce_real_size_cpu_seconds_per_file": whole_cpu,
-        "reduce_real_size_over_read_cpu": whole_cpu / read_cpu,
-        "real_size_read_files": read["files"],
-        "real_size_read_seconds_per_file": read_s,
-        "real_size_read_cpu_seconds_per_file": read_cpu,
-        "real_size_read_seconds_all_tries": read.get("seconds_all_tries", [read["seconds"]]),
+
+def warm_cache(paths, chunk: int = 1 << 24) -> int:
+    """Read every byte of ``paths`` once, so that the run that follows finds them in the page
+    cache (as far as the memory holds them); returns the bytes read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     (Path(d) / "a").write_bytes(b"x" * 10)
+    ...     warm_cache([Path(d) / "a"], chunk=4)
+    10
+    10
+    """
+    total = 0
+    for path in paths:
+        with open(path, "rb", buffering=0) as f:
+            while block := f.read(chunk):
+                total += len(block)
+    return total
+
+
+def fortnight_per_file(repeat: int = 3) -> dict:
+    """The reduction's whole cost per file against reading the same files alone, measured
+    directly on one service over 14 days (28 files) of the real-size Paris grid.
+
+    Each run is a fresh process on one CPU: (a) the serial reduction of the 28 files, the whole
+    ``reduce_city`` call (loading the compiled parser, reading the first file once more to fix
+    the tiles, writing the typical week and the outputs: the fixed costs are included, spread
+    over 28 files, an upper bound for a real service's 154); (b) reading the same 28 files
+    alone (:func:`read_only`); (c) the reduction of the first 7 days (14 files). Both the 7-
+    and the 14-day runs touch every weekday of the typical week, so the difference between them
+    is the cost of 14 more files free of the typical week's first touches: the marginal cost.
+    The runs are interleaved (reduce, read, week; reduce, read, week; ...) over ``repeat``
+    tries, so that a change in the machine's load touches them alike, and before each run every
+    file is read once (:func:`warm_cache`), so that every run starts from a warm page cache and
+    none pays the disk for the others. Each try is kept with the load average before it.
+
+    One caveat to the upper bound: a service's typical week is written into a file of all the
+    services' rows, and with 68 services each tile's row spans pages of its own, so writing a
+    service costs more page faults there than in this one-service run (a fraction of a second
+    per service, spread over its 154 files)."""
+    script = Path(__file__).resolve()
+    root = make_data("fortnight")
+    from dstc_lib.netmob import discover
+
+    files = list(discover(root, CITY).files["path"])
+    base = {"root": str(root), "executor": "serial", "workers": 1, "one_cpu": True}
+    runs = {
+        "reduce": base | {"days": FORTNIGHT_DAYS},
+        "read": {"root": str(root), "read_only": True, "one_cpu": True},
+        "week": base | {"days": WEEK_DAYS},
     }
+    tries: dict = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, payload in runs.items():
+            warm_cache(files)
+            tries[name].append(in_subprocess(script, payload))
+    return fortnight_summary(tries["reduce"], tries["read"], tries["week"])
+
+
+def _least(runs: list[dict]) -> dict:
+    """Wall and CPU seconds per file, each the least of ``runs`` (the least disturbed)."""
+    return {
+        "files": runs[0]["files"],
+        "seconds_per_file": min(r["seconds"] for r in runs) / runs[0]["files"],
+        "cpu_seconds_per_file": min(r["cpu_seconds"] for r in runs) / runs[0]["files"],
+    }
+
+
+def fortnight_summary(
+    reduces: list[dict], reads: list[dict], weeks: list[dict] | None = None, goal: float = 1.5
+) -> dict:
+    """Per file, wall-clock and CPU: the reduction of the fortnight and reading it alone (each
+    the least of its tries), their ratios against ``goal``, and, given the week's runs, the
+    marginal cost of a file (the fortnight's seconds less the week's, over the files between).
+    Every try is kept with the load average before it.
+
+    Examples
+    --------
+    >>> reduces = [{"files": 28, "seconds": 7.0, "cpu_seconds": 6.0, "load_1min_before": 2.0},
+    ...            {"files": 28, "seconds": 8.4, "cpu_seconds": 6.2, "load_1min_before": 3.0}]
+    >>> reads = [{"files": 28, "seconds": 5.6, "cpu_seconds": 5.0, "load_1min_before": 2.5}]
+    >>> weeks = [{"files": 14, "seconds": 4.2, "cpu_seconds": 3.2, "load_1min_before": 2.1}]
+    >>> s = fortnight_summary(reduces, reads, weeks)
+    >>> round(s["reduce_seconds_per_file"], 3), round(s["reduce_over_read"], 3)
+    (0.25, 1.25)
+    >>> round(s["reduce_over_read_cpu"], 3), round(s["marginal_over_read"], 3)
+    (1.2, 1.0)
+    >>> s["tries"][3]
+    {'run': 'reduce', 'files': 28, 'seconds': 8.4, 'cpu_seconds': 6.2, 'load_1min_before': 3.0}
+    """
+    reduce, read = _least(reduces), _least(reads)
+    out = {
+        "days": reduces[0].get("days", FORTNIGHT_DAYS),
+        "files": reduce["files"],
+        "read_files": read["files"],
+        "reduce_seconds_per_file": reduce["seconds_per_file"],
+        "reduce_cpu_seconds_per_file": reduce["cpu_seconds_per_file"],
+        "read_seconds_per_file": read["seconds_per_file"],
+        "read_cpu_seconds_per_file": read["cpu_seconds_per_file"],
+        "reduce_over_read": reduce["seconds_per_file"] / read["seconds_per_file"],
+        "reduce_over_read_cpu": reduce["cpu_seconds_per_file"] / read["cpu_seconds_per_file"],
+        "goal_reduce_over_read": goal,
+        "real_size_files_per_service": 154,
+        "repeat": len(reduces),
+    }
+    named = [("reduce", reduces), ("read", reads)]
+    if weeks:
+        between = reduce["files"] - weeks[0]["files"]
+        marginal = (min(r["seconds"] for r in reduces) - min(r["seconds"] for r in weeks)) / between
+        marginal_cpu = (
+            min(r["cpu_seconds"] for r in reduces) - min(r["cpu_seconds"] for r in weeks)
+        ) / between
+        out |= {
+            "week_files": weeks[0]["files"],
+            "week_seconds_per_file": min(r["seconds"] for r in weeks) / weeks[0]["files"],
+            "marginal_seconds_per_file": marginal,
+            "marginal_cpu_seconds_per_file": marginal_cpu,
+            "marginal_over_read": marginal / read["seconds_per_file"],
+            "marginal_over_read_cpu": marginal_cpu / read["cpu_seconds_per_file"],
+        }
+        named.append(("week", weeks))
+    keys = ("files", "seconds", "cpu_seconds", "load_1min_before")
+    out["tries"] = [  # in the order they ran: reduce, read, week, then again
+        {"run": name} | {k: runs[i][k] for k in keys if k in runs[i]}
+        for i in range(max(len(runs) for _, runs in named))
+        for name, runs in named
+        if i < len(runs)
+    ]
+    out["note"] = (
+        "one CPU each, fresh processes, the page cache warmed before each run; the reduction "
+        "is the whole reduce_city call (its fixed costs spread over these files: an upper "
+        "bound for a real service of 154 files); each figure is the least of its tries"
+    )
+    return out
 
 
 def executors_part(script: Path) -> dict:

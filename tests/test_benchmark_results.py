@@ -191,17 +191,84 @@ def test_a_full_benchmark_run_keeps_the_sections_other_runners_wrote(tmp_path, m
     assert set(on_file) == {"book_scale", "fake", "environment", "bench_seconds"}
 
 
-def test_the_real_size_cost_per_file_is_set_against_reading_the_same_files():
-    """The real-size cost per file was divided by a read measured on other files (the
-    executors' data, another load): the ratio must use the read of the files it folds."""
+def test_the_fortnight_sets_the_whole_reduction_against_reading_the_same_files():
+    """The regression over 2, 4 and 8 files gave a fixed cost below zero: the cost per file is
+    now measured directly, the whole reduction of 28 files against reading them alone."""
     reduce_bench = _benchmark("bench_reduce")
-    # 1 s fixed per run of a service, 0.3 s (0.25 s of CPU) per file
-    scaling = [{"files": f, "seconds": 1 + 0.3 * f, "cpu_seconds": 1 + 0.25 * f} for f in (2, 4, 8)]
-    read = {"files": 8, "seconds": 8 * 0.2, "cpu_seconds": 8 * 0.125}
-    p = reduce_bench.real_size_per_file(scaling, read, per_service=100)
-    assert p["reduce_marginal_seconds_per_file"] == pytest.approx(0.3)
-    assert p["reduce_fixed_seconds_one_service"] == pytest.approx(1.0)
-    assert p["reduce_real_size_seconds_per_file"] == pytest.approx(0.31)
-    assert p["reduce_real_size_over_read"] == pytest.approx(0.31 / 0.2)
-    assert p["reduce_real_size_over_read_cpu"] == pytest.approx(0.26 / 0.125)
-    assert p["real_size_read_files"] == 8
+    run = {"files": 28, "cpu_seconds": 6.0}
+    reduces = [run | {"seconds": 9.8, "load_1min_before": 4.0}, run | {"seconds": 7.0}]
+    reduces[1] |= {"cpu_seconds": 6.3, "load_1min_before": 1.0}  # least wall, not least CPU
+    reads = [{"files": 28, "seconds": s, "cpu_seconds": 4.2} for s in (5.6, 7.0)]
+    reads[0]["load_1min_before"] = 2.0
+    weeks = [{"files": 14, "seconds": s, "cpu_seconds": 3.2} for s in (4.4, 3.5)]
+    f = reduce_bench.fortnight_summary(reduces, reads, weeks)
+    assert f["reduce_seconds_per_file"] == pytest.approx(0.25)
+    assert f["read_seconds_per_file"] == pytest.approx(0.2)
+    assert f["reduce_over_read"] == pytest.approx(1.25)
+    assert f["reduce_cpu_seconds_per_file"] == pytest.approx(6.0 / 28)
+    assert f["reduce_over_read_cpu"] == pytest.approx(6.0 / 4.2)
+    assert f["marginal_seconds_per_file"] == pytest.approx((7.0 - 3.5) / 14)
+    assert f["marginal_over_read_cpu"] == pytest.approx((6.0 - 3.2) / 14 / 0.15)
+    assert f["goal_reduce_over_read"] == 1.5 and f["repeat"] == 2
+    assert [t["run"] for t in f["tries"]] == ["reduce", "read", "week"] * 2
+    assert [t.get("load_1min_before") for t in f["tries"][:2]] == [4.0, 2.0]
+    without_week = reduce_bench.fortnight_summary(reduces, reads)
+    assert "marginal_seconds_per_file" not in without_week
+    assert [t["run"] for t in without_week["tries"]] == ["reduce", "read"] * 2
+
+
+def test_the_fortnight_runs_interleaved_each_after_warming_the_page_cache(tmp_path, monkeypatch):
+    reduce_bench = _benchmark("bench_reduce")
+    from dstc_lib.netmob import traffic_path
+
+    for day in ("2019-03-18", "2019-03-19"):
+        for direction in ("DL", "UL"):
+            path = traffic_path(tmp_path, "Paris", "Facebook", day, direction)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("1 2\n")
+    calls = []
+    monkeypatch.setattr(reduce_bench, "make_data", lambda kind: tmp_path)
+    monkeypatch.setattr(reduce_bench, "warm_cache", lambda files: calls.append(len(files)))
+
+    def fake_run(script, payload):
+        calls.append(payload)
+        files = 14 if payload.get("days") == 7 else 28
+        return {"files": files, "seconds": files * 0.2, "cpu_seconds": files * 0.2}
+
+    monkeypatch.setattr(reduce_bench, "in_subprocess", fake_run)
+    f = reduce_bench.fortnight_per_file(repeat=2)
+    assert calls[::2] == [4] * 6  # every file read before each run
+    payloads = calls[1::2]
+    assert [p.get("days", "read") for p in payloads] == [14, "read", 7] * 2
+    assert all(p["one_cpu"] for p in payloads)
+    assert [p["executor"] for p in payloads if "days" in p] == ["serial"] * 4
+    assert f["reduce_over_read"] == pytest.approx(1.0) and len(f["tries"]) == 6
+
+
+def test_measuring_the_fortnight_again_drops_the_regression_and_keeps_the_rest(
+    tmp_path, monkeypatch
+):
+    import sys
+
+    reduce_bench = _benchmark("bench_reduce")
+    results = tmp_path / "results.json"
+    per_file = {"files": 64, "reduce_over_read": 3.0, "reduce_real_size_over_read": 3.5}
+    per_file["real_size_read_seconds_all_tries"] = [1.5]
+    results.write_text(json.dumps({"reduce": {"per_file": per_file, "executors": [1]}}))
+    monkeypatch.setattr(sys.modules["common"], "RESULTS", results)
+    original = reduce_bench.save_section
+    monkeypatch.setattr(
+        reduce_bench, "save_section", lambda n, s: original(n, s, results_file=results)
+    )
+    monkeypatch.setattr(reduce_bench, "fortnight_per_file", lambda: {"files": 28})
+    reduce_bench.per_file_only()
+    on_file = json.loads(results.read_text())["reduce"]
+    assert on_file["executors"] == [1]
+    assert on_file["per_file"] == {"files": 64, "reduce_over_read": 3.0, "fortnight": {"files": 28}}
+
+
+def test_the_reduce_benchmark_examples_hold():
+    """``make test`` collects no doctests under ``benchmarks/``: run bench_reduce's here."""
+    import doctest
+
+    assert doctest.testmod(_benchmark("bench_reduce")).failed == 0
