@@ -165,6 +165,12 @@ def _say_fortnight(files: int, f: dict, goal: float) -> str:
             f" of CPU): {f['marginal_over_read']:.2f} x the read"
             f" ({f['marginal_over_read_cpu']:.2f} x in CPU time)."
         )
+    loads = [t["load_1min_before"] for t in f.get("tries", []) if "load_1min_before" in t]
+    if loads:
+        text += (
+            f" The machine's one-minute load average was {min(loads):.1f} to {max(loads):.1f}"
+            " before the tries."
+        )
     return text
 
 

@@ -144,6 +144,12 @@ def test_per_file_reading_gives_the_fortnight_when_measured():
     assert "(0.280 s against 0.200 s), within it." in text
     assert "A service of 154 files spreads the same fixed costs thinner" in text
     assert "one more file costs" not in text and "3.50" not in text
+    assert "load average" not in text
+    f["tries"] = [{"run": "reduce", "load_1min_before": 6.29}, {"run": "read"}]
+    f["tries"] += [{"run": "reduce", "load_1min_before": 1.04}]
+    assert say_per_file({"reduce": {"per_file": p}}).endswith(
+        "The machine's one-minute load average was 1.0 to 6.3 before the tries."
+    )
     f |= {"reduce_seconds_per_file": 0.24, "reduce_over_read": 1.2, "reduce_over_read_cpu": 1.6}
     f |= {"week_files": 14, "marginal_seconds_per_file": 0.21}
     f |= {"marginal_cpu_seconds_per_file": 0.19}
