@@ -291,7 +291,7 @@ def warm_cache(paths, chunk: int = 1 << 24) -> int:
     return total
 
 
-def fortnight_per_file(repeat: int = 3) -> dict:
+def fortnight_per_file(repeat: int = 5) -> dict:
     """The reduction's whole cost per file against reading the same files alone, measured
     directly on one service over 14 days (28 files) of the real-size Paris grid.
 
@@ -340,12 +340,20 @@ def _least(runs: list[dict]) -> dict:
 
 
 def fortnight_summary(
-    reduces: list[dict], reads: list[dict], weeks: list[dict] | None = None, goal: float = 1.5
+    reduces: list[dict],
+    reads: list[dict],
+    weeks: list[dict] | None = None,
+    goal: float = 1.5,
+    per_service: int = 154,
 ) -> dict:
     """Per file, wall-clock and CPU: the reduction of the fortnight and reading it alone (each
     the least of its tries), their ratios against ``goal``, and, given the week's runs, the
     marginal cost of a file (the fortnight's seconds less the week's, over the files between).
-    Every try is kept with the load average before it.
+    With it, the week's run less its files at the marginal cost is what a run pays once
+    (``once_seconds``: starting, the typical week's first touches, the outputs; at least zero),
+    and a service of ``per_service`` files would pay the marginal cost plus that over
+    ``per_service`` a file (``projected_seconds_per_file``), assuming the cost stays linear
+    beyond the fortnight. Every try is kept with the load average before it.
 
     Examples
     --------
@@ -358,6 +366,8 @@ def fortnight_summary(
     (0.25, 1.25)
     >>> round(s["reduce_over_read_cpu"], 3), round(s["marginal_over_read"], 3)
     (1.2, 1.0)
+    >>> round(s["once_seconds"], 3), round(s["projected_seconds_per_file"], 4)
+    (1.4, 0.2091)
     >>> s["tries"][3]
     {'run': 'reduce', 'files': 28, 'seconds': 8.4, 'cpu_seconds': 6.2, 'load_1min_before': 3.0}
     """
@@ -373,23 +383,33 @@ def fortnight_summary(
         "reduce_over_read": reduce["seconds_per_file"] / read["seconds_per_file"],
         "reduce_over_read_cpu": reduce["cpu_seconds_per_file"] / read["cpu_seconds_per_file"],
         "goal_reduce_over_read": goal,
-        "real_size_files_per_service": 154,
+        "real_size_files_per_service": per_service,
         "repeat": len(reduces),
     }
     named = [("reduce", reduces), ("read", reads)]
     if weeks:
-        between = reduce["files"] - weeks[0]["files"]
-        marginal = (min(r["seconds"] for r in reduces) - min(r["seconds"] for r in weeks)) / between
-        marginal_cpu = (
-            min(r["cpu_seconds"] for r in reduces) - min(r["cpu_seconds"] for r in weeks)
-        ) / between
+        week, n = _least(weeks), weeks[0]["files"]
+        between = reduce["files"] - n
+        week_s, week_cpu = week["seconds_per_file"] * n, week["cpu_seconds_per_file"] * n
+        marginal = (reduce["seconds_per_file"] * reduce["files"] - week_s) / between
+        marginal_cpu = (reduce["cpu_seconds_per_file"] * reduce["files"] - week_cpu) / between
+        once, once_cpu = max(week_s - n * marginal, 0.0), max(week_cpu - n * marginal_cpu, 0.0)
+        projected = marginal + once / per_service
+        projected_cpu = marginal_cpu + once_cpu / per_service
         out |= {
-            "week_files": weeks[0]["files"],
-            "week_seconds_per_file": min(r["seconds"] for r in weeks) / weeks[0]["files"],
+            "week_files": n,
+            "week_seconds_per_file": week["seconds_per_file"],
+            "week_cpu_seconds_per_file": week["cpu_seconds_per_file"],
             "marginal_seconds_per_file": marginal,
             "marginal_cpu_seconds_per_file": marginal_cpu,
             "marginal_over_read": marginal / read["seconds_per_file"],
             "marginal_over_read_cpu": marginal_cpu / read["cpu_seconds_per_file"],
+            "once_seconds": once,
+            "once_cpu_seconds": once_cpu,
+            "projected_seconds_per_file": projected,
+            "projected_cpu_seconds_per_file": projected_cpu,
+            "projected_over_read": projected / read["seconds_per_file"],
+            "projected_over_read_cpu": projected_cpu / read["cpu_seconds_per_file"],
         }
         named.append(("week", weeks))
     keys = ("files", "seconds", "cpu_seconds", "load_1min_before")

@@ -209,6 +209,16 @@ def test_the_fortnight_sets_the_whole_reduction_against_reading_the_same_files()
     assert f["reduce_over_read_cpu"] == pytest.approx(6.0 / 4.2)
     assert f["marginal_seconds_per_file"] == pytest.approx((7.0 - 3.5) / 14)
     assert f["marginal_over_read_cpu"] == pytest.approx((6.0 - 3.2) / 14 / 0.15)
+    assert f["once_seconds"] == pytest.approx(3.5 - 14 * 0.25)  # nothing paid once: 0
+    assert f["projected_seconds_per_file"] == pytest.approx(0.25)
+    assert f["once_cpu_seconds"] == pytest.approx(3.2 - 14 * 0.2)
+    assert f["projected_cpu_seconds_per_file"] == pytest.approx(0.2 + 0.4 / 154)
+    assert f["projected_over_read_cpu"] == pytest.approx((0.2 + 0.4 / 154) / 0.15)
+    weeks[1]["seconds"] = 4.2  # the week paying more than 14 files at 0.2 s: 1.4 s once
+    f = reduce_bench.fortnight_summary(reduces, reads, weeks, per_service=100)
+    assert f["once_seconds"] == pytest.approx(1.4)
+    assert f["projected_seconds_per_file"] == pytest.approx(0.2 + 1.4 / 100)
+    assert f["real_size_files_per_service"] == 100
     assert f["goal_reduce_over_read"] == 1.5 and f["repeat"] == 2
     assert [t["run"] for t in f["tries"]] == ["reduce", "read", "week"] * 2
     assert [t.get("load_1min_before") for t in f["tries"][:2]] == [4.0, 2.0]

@@ -161,6 +161,16 @@ def test_per_file_reading_gives_the_fortnight_when_measured():
         "From 14 files to 28, one more file costs 0.210 s (0.190 s of CPU): 1.05 x the read"
         " (0.95 x in CPU time)." in text
     )
+    assert "first week" not in text
+    f |= {"once_seconds": 5.3, "once_cpu_seconds": 3.7}
+    f |= {"projected_seconds_per_file": 0.372, "projected_cpu_seconds_per_file": 0.241}
+    f |= {"projected_over_read": 1.6, "projected_over_read_cpu": 1.4}
+    text = say_per_file({"reduce": {"per_file": p}})
+    assert "The first week's run (14 files) takes 5.30 s (3.70 s of CPU) more than its" in text
+    assert (
+        "a file would cost 0.372 s (0.241 s of CPU): 1.60 x the read, above the goal (1.40 x in"
+        " CPU time, within it)." in text
+    )
 
 
 def test_the_most_complete_run_at_real_size_comes_first_and_says_its_load():
