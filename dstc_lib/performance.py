@@ -7,6 +7,7 @@ import hashlib
 import json
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -360,9 +361,15 @@ def settings_text(settings: dict | None) -> str:
     return "; ".join(f"{k} {show(v)}" for k, v in settings.items())
 
 
-def chapter_summary(table: pd.DataFrame, limit_gb: float = 8.0, target_hours: float = 3.0) -> str:
-    """A paragraph (markdown) reading :func:`chapter_table`: total time against the target,
-    the largest peak against the memory limit, and the chapters that failed or went over.
+def chapter_summary(
+    table: pd.DataFrame,
+    limit_gb: float = 8.0,
+    target_hours: float | None = 3.0,
+    expected: Sequence[str] | None = None,
+) -> str:
+    """A paragraph (markdown) reading :func:`chapter_table`: total time against the target
+    (None: no target), the largest peak against the memory limit, the chapters that failed or
+    went over, and those of ``expected`` (the book's chapters) the run has not measured yet.
 
     Example
     -------
@@ -372,16 +379,22 @@ def chapter_summary(table: pd.DataFrame, limit_gb: float = 8.0, target_hours: fl
     >>> print(chapter_summary(t))  # doctest: +NORMALIZE_WHITESPACE
     The 2 chapters measured took 0.50 h in all, within the 3 h target. The largest peak memory
     was 9.5 GB (b), over the 8 GB limit; over it: b.
+    >>> print(chapter_summary(t.iloc[:1], target_hours=None, expected=["a", "b", "c"]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    The one chapter measured (a) took 0.17 h. The largest peak memory was 2.0 GB (a), within
+    the 8 GB limit. Not measured yet in this run: b, c.
     """
     hours = table["seconds"].sum() / 3600
     worst = table.loc[table["peak_rss_gb"].idxmax()]
     head = (
-        f"The {len(table)} chapters measured took {hours:.2f} h in all, "
+        f"The {len(table)} chapters measured took {hours:.2f} h in all"
         if len(table) > 1
-        else f"The one chapter measured ({table['chapter'].iloc[0]}) took {hours:.2f} h, "
+        else f"The one chapter measured ({table['chapter'].iloc[0]}) took {hours:.2f} h"
     )
+    if target_hours is not None:
+        head += f", {'within' if hours <= target_hours else 'over'} the {target_hours:g} h target"
     text = (
-        head + f"{'within' if hours <= target_hours else 'over'} the {target_hours:g} h target. "
+        head + ". "
         f"The largest peak memory was {worst['peak_rss_gb']:.1f} GB ({worst['chapter']}), "
         f"{'within' if worst['peak_rss_gb'] <= limit_gb else 'over'} the {limit_gb:g} GB limit"
     )
@@ -395,6 +408,9 @@ def chapter_summary(table: pd.DataFrame, limit_gb: float = 8.0, target_hours: fl
             " A chapter without settings shown was measured before the runs recorded them"
             " (it ran with the profile's settings of its day)."
         )
+    missing = [c for c in expected or () if c not in set(table["chapter"])]
+    if missing:
+        text += f" Not measured yet in this run: {', '.join(missing)}."
     return text
 
 
@@ -410,6 +426,14 @@ def book_runs(results: dict) -> list[str]:
     """
     runs = [k.removeprefix("book_") for k in results if k.startswith("book_scale")]
     return sorted(runs, key=lambda r: -len(results[f"book_{r}"].get("chapters", [])))
+
+
+def book_chapters(root: Path | str = ".") -> list[str]:
+    """The book's executed chapters (its notebooks in ``_toc.yml``, reading order) by name, as
+    ``benchmarks/bench_book.py`` records them: what a complete run of a profile measures."""
+    from .runner import toc_files
+
+    return [Path(p).stem for p in toc_files(Path(root)) if p.endswith(".ipynb")]
 
 
 def say_book_run(section: dict) -> str:

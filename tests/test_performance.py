@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -202,3 +203,27 @@ def test_the_live_check_compares_the_week_block_by_block(tmp_path):
     assert _digest(mapped) == _digest(SimpleNamespace(week=week, **city))
     week[2999, 1, 167] += 1
     assert _digest(mapped) != _digest(SimpleNamespace(week=week, **city))
+
+
+def test_the_paper_run_names_the_chapters_it_has_not_measured_and_has_no_target():
+    import pandas as pd
+
+    from dstc_lib.performance import book_chapters, chapter_summary
+
+    chapters = book_chapters(Path(__file__).resolve().parents[1])
+    assert chapters[0] == "01_introduction" and "12_atlas" in chapters
+    assert all(not c.endswith(".ipynb") and "/" not in c for c in chapters)
+    table = pd.DataFrame(
+        {
+            "chapter": chapters[:2],
+            "seconds": [60.0, 7200.0],
+            "peak_rss_gb": [1.0, 2.0],
+            "within_limit": [True, True],
+            "ok": [True, True],
+        }
+    )
+    text = chapter_summary(table, target_hours=None, expected=chapters)
+    assert "target" not in text
+    assert f"Not measured yet in this run: {', '.join(chapters[2:])}." in text
+    assert "Not measured yet" not in chapter_summary(table, expected=chapters[:2])
+    assert "2.02 h in all, within the 3 h target" in chapter_summary(table)
