@@ -208,9 +208,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--name", default=None, help="results section book_<name> (default: profile)")
     ap.add_argument("chapters", nargs="*")
     args = ap.parse_args(argv)
-    from dstc_lib.runner import toc_files
+    from dstc_lib.performance import book_chapters
 
-    chapters = args.chapters or [Path(p).stem for p in toc_files(ROOT) if p.endswith(".ipynb")]
+    chapters = args.chapters or book_chapters(ROOT)
     name = f"book_{args.name or args.profile}"
     section = json.loads(RESULTS.read_text()).get(name, {}) if RESULTS.exists() else {}
     section |= {"profile": args.profile, "limit_gb": LIMIT_GB, "environment": environment()}
