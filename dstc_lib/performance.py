@@ -124,23 +124,6 @@ def say_per_file(results: dict) -> str:
     text += "."
     if "fortnight" in p:
         return text + _say_fortnight(p["files"], p["fortnight"], goal)
-    if "reduce_real_size_over_read" in p:  # the former regression over 2, 4 and 8 files
-        whole, whole_cpu = p["reduce_real_size_over_read"], p["reduce_real_size_over_read_cpu"]
-        read = "the read"
-        if "real_size_read_seconds_per_file" in p:  # the read of the same files as the slope
-            read = (
-                f"reading the same {p['real_size_read_files']} files alone "
-                f"({p['real_size_read_seconds_per_file']:.3f} s a file)"
-            )
-        text += (
-            f" Those {p['files']} files spread the costs paid once per service and once per run"
-            f" over a few files each; a real city has {p['real_size_files_per_service']} files a"
-            f" service. There one more file costs {p['reduce_marginal_seconds_per_file']:.3f} s"
-            f" ({p['reduce_marginal_cpu_seconds_per_file']:.3f} s of CPU), and with its share of"
-            f" the fixed cost of a service at most {p['reduce_real_size_seconds_per_file']:.3f} s:"
-            f" {whole:.2f} x {read}, {_against(whole, goal)} the goal; in CPU"
-            f" time {whole_cpu:.2f} x, {_against(whole_cpu, goal)} it."
-        )
     return text
 
 

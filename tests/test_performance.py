@@ -104,27 +104,6 @@ def test_per_file_reading_follows_the_numbers():
     assert "1.20 x the read, within the 1.5 x goal." in say_per_file({"reduce": {"per_file": p}})
 
 
-def test_per_file_reading_gives_the_real_size_cost_when_measured():
-    from dstc_lib.performance import say_per_file
-
-    p = {"files": 24, "read_seconds_per_file": 0.1, "reduce_seconds_per_file": 0.2}
-    p |= {"reduce_over_read": 2.0, "goal_reduce_over_read": 1.5}
-    assert "real city" not in say_per_file({"reduce": {"per_file": p}})
-    p |= {
-        "real_size_files_per_service": 154,
-        "reduce_marginal_seconds_per_file": 0.11,
-        "reduce_marginal_cpu_seconds_per_file": 0.1,
-        "reduce_real_size_seconds_per_file": 0.12,
-        "reduce_real_size_over_read": 1.2,
-        "reduce_real_size_over_read_cpu": 1.6,
-    }
-    text = say_per_file({"reduce": {"per_file": p}})
-    assert "2.00 x the read, above the 1.5 x goal." in text
-    assert (
-        "at most 0.120 s: 1.20 x the read, within the goal; in CPU time 1.60 x, above it." in text
-    )
-
-
 def test_per_file_reading_gives_the_fortnight_when_measured():
     from dstc_lib.performance import say_per_file
 
