@@ -19,7 +19,7 @@ import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, environment, save_section  # noqa: E402
+from common import ROOT, arguments, environment, save_section  # noqa: E402
 
 
 def _cpu() -> float:
@@ -84,4 +84,5 @@ def main() -> dict:
 if __name__ == "__main__":
     import json
 
+    arguments(__doc__)
     print(json.dumps(main(), indent=2))

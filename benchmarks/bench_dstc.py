@@ -64,4 +64,8 @@ def main(threads: int = 1) -> dict:
 if __name__ == "__main__":
     import sys
 
-    print(json.dumps(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1), indent=2))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import arguments
+
+    threads = {"nargs": "?", "type": int, "default": 1, "help": "torch threads (default 1)"}
+    print(json.dumps(main(arguments(__doc__, options=[(["threads"], threads)]).threads), indent=2))

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, save_section, timed  # noqa: E402
+from common import ROOT, arguments, save_section, timed  # noqa: E402
 
 from dstc_lib.fastparse import default_threads  # noqa: E402
 from dstc_lib.netmob import read_traffic_file, traffic_path  # noqa: E402
@@ -108,4 +108,5 @@ def main(repeat: int = 7) -> dict:
 
 
 if __name__ == "__main__":
+    arguments(__doc__)
     print(json.dumps(main(), indent=2))

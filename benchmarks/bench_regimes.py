@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, save_section  # noqa: E402
+from common import ROOT, arguments, save_section  # noqa: E402
 
 SEEDS = (0, 1, 2)
 N_CLUSTERS = 9
@@ -123,8 +123,12 @@ def main(fresh: bool = False, part: tuple[int, int] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    PART = None
-    if "--part" in sys.argv:
-        i, n = sys.argv[sys.argv.index("--part") + 1].split("/")
-        PART = (int(i), int(n))
-    main(fresh="--fresh" in sys.argv, part=PART)
+    args = arguments(
+        __doc__,
+        options=[
+            (["--fresh"], {"action": "store_true", "help": "drop the rows already measured"}),
+            (["--part"], {"metavar": "I/N", "help": "run part I of N of the regimes"}),
+        ],
+    )
+    part = tuple(int(x) for x in args.part.split("/")) if args.part else None
+    main(fresh=args.fresh, part=part)

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, PeakRSS, save_section  # noqa: E402
+from common import ROOT, PeakRSS, arguments, save_section  # noqa: E402
 
 OUT = ROOT / "data/synthetic/bench-scale"
 
@@ -80,4 +80,6 @@ def main(n_services: int = 8) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(*(int(a) for a in sys.argv[1:])), indent=2))
+    services = {"nargs": "?", "type": int, "default": 8, "help": "services to generate (default 8)"}
+    n_services = arguments(__doc__, options=[(["n_services"], services)]).n_services
+    print(json.dumps(main(n_services), indent=2))

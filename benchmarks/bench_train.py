@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import save_section  # noqa: E402
+from common import arguments, save_section  # noqa: E402
 
 N_SAMPLES, N_CHANNELS, N_STEPS = 141_514, 12, 168
 
@@ -55,4 +55,5 @@ def main() -> dict:
 
 
 if __name__ == "__main__":
+    arguments(__doc__)
     print(json.dumps(main(), indent=2))

@@ -3,6 +3,7 @@ and peak memory of a run measured in a fresh process."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import fcntl
 import json
@@ -26,6 +27,29 @@ RESULTS = ROOT / "benchmarks/results.json"
 PACKAGES = (
     "dstc_lib numpy pandas pyarrow numba isal dask distributed torch scikit-learn psutil".split()
 )
+
+
+def arguments(doc: str | None, argv: list[str] | None = None, options=()) -> argparse.Namespace:
+    """The command line of a benchmark script: ``--help`` prints ``doc`` (the script's
+    docstring) and an argument the script does not know ends in a usage line and exit status 2,
+    before anything runs or ``results.json`` is touched. ``options`` holds ``(flags, settings)``
+    pairs for :meth:`argparse.ArgumentParser.add_argument`.
+
+    Examples
+    --------
+    >>> arguments("A benchmark.", [], [(["--repeat"], {"type": int, "default": 3})]).repeat
+    3
+    >>> arguments("A benchmark.", ["--no-such-option"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    """
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    for flags, settings in options:
+        parser.add_argument(*flags, **settings)
+    return parser.parse_args(argv)
 
 
 def environment() -> dict:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, environment, save_section  # noqa: E402
+from common import RESULTS, arguments, environment, save_section  # noqa: E402
 
 BENCHMARKS = {
     "read": "bench_read",
@@ -46,4 +46,5 @@ def main(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    names = {"nargs": "*", "metavar": "name", "help": f"any of {', '.join(BENCHMARKS)} (all)"}
+    main(arguments(__doc__, options=[(["names"], names)]).names)
