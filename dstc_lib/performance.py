@@ -149,10 +149,11 @@ def _say_fortnight(files: int, f: dict, goal: float) -> str:
         " are upper bounds for it."
     )
     if "marginal_seconds_per_file" in f:
+        paired = ", the median of the tries' differences" if "marginal_from" in f else ""
         text += (
             f" From {f['week_files']} files to {f['files']}, one more file costs"
             f" {f['marginal_seconds_per_file']:.3f} s ({f['marginal_cpu_seconds_per_file']:.3f} s"
-            f" of CPU): {f['marginal_over_read']:.2f} x the read"
+            f" of CPU{paired}): {f['marginal_over_read']:.2f} x the read"
             f" ({f['marginal_over_read_cpu']:.2f} x in CPU time)."
         )
     if "projected_seconds_per_file" in f:

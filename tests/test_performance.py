@@ -142,6 +142,11 @@ def test_per_file_reading_gives_the_fortnight_when_measured():
         " (0.95 x in CPU time)." in text
     )
     assert "first week" not in text
+    f["marginal_from"] = "the median over the tries of the paired difference"
+    assert "0.210 s (0.190 s of CPU, the median of the tries' differences): 1.05 x" in say_per_file(
+        {"reduce": {"per_file": p}}
+    )
+    del f["marginal_from"]
     f |= {"once_seconds": 5.3, "once_cpu_seconds": 3.7}
     f |= {"projected_seconds_per_file": 0.372, "projected_cpu_seconds_per_file": 0.241}
     f |= {"projected_over_read": 1.6, "projected_over_read_cpu": 1.4}
