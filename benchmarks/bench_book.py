@@ -173,17 +173,39 @@ def generate(profile_name: str) -> dict | None:
     }
 
 
+def replaces(new: dict, old: dict | None) -> bool:
+    """Whether a chapter's ``new`` row takes the place of its ``old`` row on file: the later
+    measurement wins, except that a run stopped at its time limit after fewer seconds than the
+    row on file ran tells less than that row (a chapter that ended, or one stopped later).
+
+    Examples
+    --------
+    >>> done = {"seconds": 5669.0, "ok": True, "error": "", "finished": "2026-12-03T19:29"}
+    >>> stopped = {"seconds": 3300.0, "ok": False, "error": "timed out"}
+    >>> stopped["finished"] = "2026-12-03T20:43"
+    >>> replaces(stopped, done), replaces(stopped | {"seconds": 9000.0}, done), replaces(done, None)
+    (False, True, True)
+    """
+    if old is None:
+        return True
+    if new.get("finished", "") < old.get("finished", ""):
+        return False
+    timed_out = new.get("error") == "timed out"
+    return not timed_out or new.get("seconds", 0) > old.get("seconds", 0)
+
+
 def save(name: str, section: dict) -> dict:
     """Save the section, its chapters merged with those on file: runs of other chapters made at
     the same time (another ``bench_book.py``) keep theirs; a chapter measured again replaces its
     row unless the row on file was measured later (another run that ended after this one's
-    chapter: each row keeps when it ``finished``). The chapters are kept in reading order."""
+    chapter: each row keeps when it ``finished``) or tells more (:func:`replaces`). The chapters
+    are kept in reading order."""
     from common import save_section
 
     def merge(on_file: dict, mine: dict) -> dict:
         rows = {r["chapter"]: r for r in on_file.get("chapters", [])}
-        for r in mine.get("chapters", []):  # the later measurement of a chapter wins
-            if r.get("finished", "") >= rows.get(r["chapter"], {}).get("finished", ""):
+        for r in mine.get("chapters", []):
+            if replaces(r, rows.get(r["chapter"])):
                 rows[r["chapter"]] = r
         merged = on_file | mine
         if "generate" in on_file and "generate" not in mine:

@@ -157,6 +157,38 @@ def test_a_chapter_measured_later_by_another_run_is_not_overwritten(tmp_path, mo
     assert rows["09_anomalies"]["ok"] and rows["08_transfer"]["ok"]
 
 
+def test_a_run_stopped_sooner_does_not_replace_what_a_longer_run_measured(tmp_path, monkeypatch):
+    """Chapter 12 run again with a 3,300 s limit would have replaced its row stopped at 5,400 s
+    (and a chapter that had ended) with "timed out" after fewer seconds: less than was known."""
+    book = _bench_book()
+    results = tmp_path / "results.json"
+    results.write_text("{}")
+    common = __import__("sys").modules["common"]
+    monkeypatch.setattr(common, "RESULTS", results)
+    original = common.save_section
+    monkeypatch.setattr(
+        common, "save_section", lambda n, s, merge=None: original(n, s, results, merge)
+    )
+    stop = {"ok": False, "error": "timed out"}
+    long = {"chapter": "12_atlas", "seconds": 5400.0, "finished": "2026-12-03T17:00"} | stop
+    ended = {"chapter": "08_transfer", "seconds": 5669.0, "ok": True, "error": ""}
+    book.save("book_paper", {"chapters": [long, ended | {"finished": "2026-12-03T19:29"}]})
+    short = {"seconds": 3300.0, "finished": "2026-12-03T20:43"} | stop
+    book.save("book_paper", {"chapters": [long | short, ended | short]})
+
+    def rows():
+        on_file = json.loads(results.read_text())["book_paper"]["chapters"]
+        return {r["chapter"]: (r["seconds"], r["error"]) for r in on_file}
+
+    assert rows() == {"12_atlas": (5400.0, "timed out"), "08_transfer": (5669.0, "")}
+    longer = {"seconds": 7200.0, "finished": "2026-12-03T21:00"}
+    book.save("book_paper", {"chapters": [long | longer, ended | longer | stop]})
+    assert rows() == {"12_atlas": (7200.0, "timed out"), "08_transfer": (7200.0, "timed out")}
+    done = {"seconds": 2900.0, "ok": True, "error": "", "finished": "2026-12-03T22:00"}
+    book.save("book_paper", {"chapters": [long | done]})
+    assert rows()["12_atlas"] == (2900.0, "")
+
+
 def test_a_full_benchmark_run_keeps_the_sections_other_runners_wrote(tmp_path, monkeypatch):
     """``make bench`` (run_all.py with no names) used to delete the results file first, losing
     the book-at-real-size rows, the clustering harness and the scale generator, which other
