@@ -102,18 +102,23 @@ def _benchmark(name: str):
     return module
 
 
-def test_two_runs_of_chapters_at_once_keep_each_others_rows(tmp_path, monkeypatch):
-    """bench_book.py saves its chapters merged with those on file: a second run of other
-    chapters at the same time (or later) adds to the section instead of replacing it."""
-    book = _bench_book()
-    results = tmp_path / "results.json"
-    results.write_text(json.dumps({"other": {"x": 1}}))
+def _save_into(results, monkeypatch):
+    """Make ``bench_book.save`` (imported before) write into ``results``."""
     common = __import__("sys").modules["common"]  # what bench_book.save imports
     monkeypatch.setattr(common, "RESULTS", results)
     original = common.save_section
     monkeypatch.setattr(
         common, "save_section", lambda n, s, merge=None: original(n, s, results, merge)
     )
+
+
+def test_two_runs_of_chapters_at_once_keep_each_others_rows(tmp_path, monkeypatch):
+    """bench_book.py saves its chapters merged with those on file: a second run of other
+    chapters at the same time (or later) adds to the section instead of replacing it."""
+    book = _bench_book()
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"other": {"x": 1}}))
+    _save_into(results, monkeypatch)
     first = {
         "profile": "scale",
         "generate": {"seconds": 1.0},
@@ -141,12 +146,7 @@ def test_a_chapter_measured_later_by_another_run_is_not_overwritten(tmp_path, mo
     book = _bench_book()
     results = tmp_path / "results.json"
     results.write_text("{}")
-    common = __import__("sys").modules["common"]
-    monkeypatch.setattr(common, "RESULTS", results)
-    original = common.save_section
-    monkeypatch.setattr(
-        common, "save_section", lambda n, s, merge=None: original(n, s, results, merge)
-    )
+    _save_into(results, monkeypatch)
     early = {"chapter": "09_anomalies", "ok": False, "finished": "2026-12-03T12:33:00+00:00"}
     later = {"chapter": "09_anomalies", "ok": True, "finished": "2026-12-03T13:20:00+00:00"}
     book.save("book_scale", {"chapters": [early]})
@@ -163,12 +163,7 @@ def test_a_run_stopped_sooner_does_not_replace_what_a_longer_run_measured(tmp_pa
     book = _bench_book()
     results = tmp_path / "results.json"
     results.write_text("{}")
-    common = __import__("sys").modules["common"]
-    monkeypatch.setattr(common, "RESULTS", results)
-    original = common.save_section
-    monkeypatch.setattr(
-        common, "save_section", lambda n, s, merge=None: original(n, s, results, merge)
-    )
+    _save_into(results, monkeypatch)
     stop = {"ok": False, "error": "timed out"}
     long = {"chapter": "12_atlas", "seconds": 5400.0, "finished": "2026-12-03T17:00"} | stop
     ended = {"chapter": "08_transfer", "seconds": 5669.0, "ok": True, "error": ""}
