@@ -13,24 +13,20 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dstc_lib.graph import grid_graph
-from dstc_lib.models.dstc import DSTC
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import arguments, save_section  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results.json"
+from dstc_lib.graph import grid_graph  # noqa: E402
+from dstc_lib.models.dstc import DSTC  # noqa: E402
+
 ROWS, COLS, CHANNELS, STEPS = 409, 346, 12, 168
-
-
-def update_result(key: str, value: dict, path: Path = RESULTS) -> None:
-    """Write ``value`` under ``key`` in the results file, keeping the other keys."""
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results[key] = value
-    path.write_text(json.dumps(results, indent=2) + "\n")
 
 
 def main(threads: int = 1) -> dict:
@@ -57,15 +53,10 @@ def main(threads: int = 1) -> dict:
         "goal_seconds": 60,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
     }
-    update_result("dstc_epoch", result)
+    save_section("dstc_epoch", result)
     return result
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from common import arguments
-
     threads = {"nargs": "?", "type": int, "default": 1, "help": "torch threads (default 1)"}
     print(json.dumps(main(arguments(__doc__, options=[(["threads"], threads)]).threads), indent=2))
