@@ -39,6 +39,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, environment, save_section  # noqa: E402
 
+from dstc_lib.harness import variant_methods  # noqa: E402
+
 DATASETS = ("ArrowHead", "GunPoint", "ItalyPowerDemand", "OSULeaf", "ACSF1", "JapaneseVowels")
 METHODS = (
     "k-means (z-normalised)",
@@ -111,17 +113,6 @@ def contrastive(
     model = ContrastiveClustering(k, random_state=seed, **kwargs)
     head = model.fit_predict(X)
     return head, latent_kmeans(model.transform(X), k, seed)
-
-
-def variant_methods(name: str) -> tuple[str, str]:
-    """The two rows of a variant: its head and k-means on its latent.
-
-    Examples
-    --------
-    >>> variant_methods("scan")
-    ('contrastive, scan (head)', 'contrastive, scan (latent k-means)')
-    """
-    return f"contrastive, {name} (head)", f"contrastive, {name} (latent k-means)"
 
 
 def variant_of(method: str, variants: dict) -> str | None:

@@ -12,12 +12,14 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "called_defaults",
     "dev_markdown",
     "dev_table",
     "estimator_defaults",
     "harness_markdown",
     "harness_table",
     "variant_label",
+    "variant_methods",
     "versus_markdown",
 ]
 
@@ -62,10 +64,30 @@ def harness_table(section: dict, metric: str = "NMI") -> pd.DataFrame:
     return table
 
 
-def harness_markdown(table: pd.DataFrame, metric: str = "NMI") -> str:
+def harness_markdown(
+    table: pd.DataFrame,
+    metric: str = "NMI",
+    version: tuple[str, str] = (HEAD, LATENT),
+) -> str:
     """What the benchmark table says about the contrastive estimator: on how many sets its
     head beats both k-means baselines, how it does on average, and whether k-means on its
     latent ever falls below k-means on the input.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`harness_table`.
+    metric : {"NMI", "ARI"}
+        The score the table holds (named in the reading).
+    version : (str, str)
+        The columns of the head and of k-means on the latent that are judged (by default the
+        benchmark's own contrastive rows; :func:`called_defaults` finds the rows of the
+        estimator exactly as a call with only ``n_clusters`` makes it).
+
+    Returns
+    -------
+    str
+        Markdown bullets.
 
     Examples
     --------
@@ -76,16 +98,17 @@ def harness_markdown(table: pd.DataFrame, metric: str = "NMI") -> str:
     >>> print(harness_markdown(t).splitlines()[0])
     - The contrastive head beats both k-means baselines on 1 of 2 sets (A).
     """
+    head, latent = version
     sets = table.drop(index="mean")
     best_kmeans = sets[list(KMEANS)].max(axis=1)
-    wins = sets.index[sets[HEAD] > best_kmeans].tolist()
+    wins = sets.index[sets[head] > best_kmeans].tolist()
     mean = table.loc["mean"]
-    below = sets.index[sets[LATENT] < sets[KMEANS[0]]].tolist()
-    ahead = mean[HEAD] > max(mean[k] for k in KMEANS)
+    below = sets.index[sets[latent] < sets[KMEANS[0]]].tolist()
+    ahead = mean[head] > max(mean[k] for k in KMEANS)
     lines = [
         f"- The contrastive head beats both k-means baselines on {len(wins)} of {len(sets)} "
         f"sets" + (f" ({', '.join(wins)})." if wins else "."),
-        f"- On average its {metric} is {mean[HEAD]:.3f}, against {mean[KMEANS[0]]:.3f} for "
+        f"- On average its {metric} is {mean[head]:.3f}, against {mean[KMEANS[0]]:.3f} for "
         f"k-means on the z-normalised series and {mean[KMEANS[1]]:.3f} on the FFT magnitudes: "
         + ("above both." if ahead else "not above both."),
         (
@@ -95,7 +118,7 @@ def harness_markdown(table: pd.DataFrame, metric: str = "NMI") -> str:
             else "- k-means on its latent is never below k-means on the input."
         ),
     ]
-    others = [c for c in table.columns if c not in (*KMEANS, HEAD, LATENT)]
+    others = [c for c in table.columns if c not in KMEANS and _not_contrastive(c)]
     if others:
         best = max(others, key=lambda c: mean[c])
         lines.append(
@@ -109,6 +132,66 @@ def harness_markdown(table: pd.DataFrame, metric: str = "NMI") -> str:
         "a latent never below k-means on the input."
     )
     return "\n".join(lines)
+
+
+def _not_contrastive(method: str) -> bool:
+    """Whether a benchmark row is another method (not a version of the contrastive estimator)."""
+    return not (method == HEAD or method == LATENT or method.startswith("contrastive, "))
+
+
+def called_defaults(section: dict) -> tuple[str, str] | None:
+    """The head and latent columns of the version of the contrastive estimator, in a
+    ``cluster`` section, that was fitted exactly as ``ContrastiveClustering(n_clusters=k,
+    random_state=seed)`` fits: the benchmark's base options with a variant's keyword
+    arguments on top, each equal to the estimator's current default. None when no version is.
+
+    Parameters
+    ----------
+    section : dict
+        The ``cluster`` section of the results file (its ``options["contrastive"]`` and
+        ``options["variants"]``).
+
+    Returns
+    -------
+    (str, str) or None
+        The two column names, the base rows first when they qualify.
+
+    Examples
+    --------
+    >>> from dstc_lib.models.contrastive import ContrastiveClustering
+    >>> steps = ContrastiveClustering().steps
+    >>> section = {"options": {"contrastive": {"steps": 7}, "variants": {
+    ...     "short": {"steps": 9}, "full": {"steps": steps}}}}
+    >>> called_defaults(section)
+    ('contrastive, full (head)', 'contrastive, full (latent k-means)')
+    >>> section["options"]["contrastive"] = {}
+    >>> called_defaults(section)
+    ('contrastive (head)', 'contrastive (latent k-means)')
+    """
+    from .models.contrastive import ContrastiveClustering
+
+    defaults = ContrastiveClustering().get_params()
+    options = section.get("options", {})
+    base = dict(options.get("contrastive") or {})
+    versions = [((HEAD, LATENT), base)]
+    for name, kwargs in (options.get("variants") or {}).items():
+        versions.append((variant_methods(name), base | kwargs))
+    for columns, kwargs in versions:
+        if all(key in defaults and defaults[key] == value for key, value in kwargs.items()):
+            return columns
+    return None
+
+
+def variant_methods(name: str) -> tuple[str, str]:
+    """The two benchmark rows of a named version of the estimator: its head and k-means on
+    its latent.
+
+    Examples
+    --------
+    >>> variant_methods("scan")
+    ('contrastive, scan (head)', 'contrastive, scan (latent k-means)')
+    """
+    return f"contrastive, {name} (head)", f"contrastive, {name} (latent k-means)"
 
 
 def versus_markdown(versus: pd.DataFrame, reference: str, candidates: list[str]) -> str:
@@ -313,7 +396,7 @@ def variant_summary(section: dict) -> pd.DataFrame:
     for column in table.columns:
         if column.startswith("contrastive, ") and column.endswith(" (head)"):
             name = column.removeprefix("contrastive, ").removesuffix(" (head)")
-            latent = f"contrastive, {name} (latent k-means)"
+            latent = variant_methods(name)[1]
             if latent in table.columns:
                 versions[name] = (column, latent)
     rows = {}

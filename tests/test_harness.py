@@ -197,3 +197,27 @@ def test_city_table_puts_kmeans_first_and_the_reading_says_which_side_of_it():
     assert "below it; best variant scan, 0.900 (head), above it." in text
     moved = {"rows": [{"variant": "a", "seed": 0, "ARI transferred vs truth": 0.4}]}
     assert harness.transfer_summary(moved).loc["a", "ARI transferred vs truth"] == 0.4
+
+
+def test_the_reading_judges_the_version_fitted_as_a_call_with_only_n_clusters():
+    from dstc_lib.models.contrastive import ContrastiveClustering
+
+    section = _section(head=(0.1, 0.2), latent=(0.1, 0.2))  # the short base rows: below
+    for name in ("A", "B"):
+        row = section["datasets"][name]
+        row["contrastive, full (head)"] = {"NMI": [0.9, 0.9], "ARI": [0.9, 0.9]}
+        row["contrastive, full (latent k-means)"] = {"NMI": [0.8, 0.8], "ARI": [0.8, 0.8]}
+    steps = ContrastiveClustering().steps
+    section["options"] = {"contrastive": {"steps": 7}, "variants": {"full": {"steps": steps}}}
+    version = harness.called_defaults(section)
+    assert version == ("contrastive, full (head)", "contrastive, full (latent k-means)")
+    table = harness.harness_table(section)
+    text = harness.harness_markdown(table, version=version)
+    assert "on 2 of 2 sets (A, B)" in text and "never below" in text
+    assert "Of the other methods" not in text  # the other rows are versions of the estimator
+    assert "on 0 of 2 sets." in harness.harness_markdown(table)  # the base rows, judged alone
+    # a variant that changes anything but the defaults' values is not the estimator as called
+    section["options"]["variants"]["full"] = {"steps": steps, "width": 3}
+    assert harness.called_defaults(section) is None
+    section["options"]["contrastive"] = {}
+    assert harness.called_defaults(section) == (harness.HEAD, harness.LATENT)
