@@ -176,6 +176,17 @@ def test_variant_summary_counts_the_sets_and_the_reading_compares_with_the_defau
     assert "on 2 of 2 sets" in text
 
 
+def test_the_base_version_is_not_called_the_defaults_when_the_benchmark_changed_its_options():
+    # the benchmark's base rows trained 200 steps while the estimator's default is 1000: the
+    # summary called them "the defaults" before, beside a row that was the real defaults
+    section = _section(head=(0.4, 0.5), latent=(0.35, 0.55))
+    section["options"] = {"contrastive": {"steps": 200}}
+    summary = harness.variant_summary(section)
+    assert summary.index[0] == "the defaults with steps=200"
+    text = harness.variant_markdown(summary, section)
+    assert "the defaults with steps=200: head 0.450" in text
+
+
 def test_city_table_puts_kmeans_first_and_the_reading_says_which_side_of_it():
     rows = [
         {"variant": harness.KMEANS_CITY, "seed": s, "ARI head": 0.8, "NMI head": 0.8}
