@@ -422,7 +422,9 @@ def book_chapters(root: Path | str = ".") -> list[str]:
 
 def say_book_run(section: dict) -> str:
     """How one run of chapters at the real grid size was made: the load of the machine when it
-    started and, when the run generated its data, how long that took and its peak memory.
+    started, the chapters that ran while the machine was busier than its CPUs (each row keeps
+    the load average before it; a section can gather chapters of several runs) and, when the
+    run generated its data, how long that took and its peak memory.
 
     Example
     -------
@@ -431,13 +433,33 @@ def say_book_run(section: dict) -> str:
     ...                     "generate": {"seconds": 768.2, "peak_rss_mb": 1124}}), 90))
     The run started at a load average of 5.0 on 2 CPUs (busier than its CPUs: the times are
     upper bounds). Generating its data took 12.8 min, with a peak of 1.1 GB.
+    >>> rows = [{"chapter": "a", "load_1min_before": 0.4},
+    ...         {"chapter": "b", "load_1min_before": 7.3}]
+    >>> print(textwrap.fill(say_book_run({"environment": {"load_average_1min": 0.5, "cpus": 2},
+    ...                     "chapters": rows}), 90))
+    The last run started at a load average of 0.5 on 2 CPUs (quiet). 1 of the 2 chapters ran
+    while the machine was busier than its CPUs, so their times are upper bounds: b (load 7.3).
     """
     env = section.get("environment", {})
     load, cpus = env.get("load_average_1min"), env.get("cpus")
+    rows = section.get("chapters", [])
     text = ""
     if load is not None and cpus:
         busy = "busier than its CPUs: the times are upper bounds" if load > cpus else "quiet"
-        text = f"The run started at a load average of {load:.1f} on {cpus} CPUs ({busy})."
+        run = "The last run" if len(rows) > 1 else "The run"
+        text = f"{run} started at a load average of {load:.1f} on {cpus} CPUs ({busy})."
+        loaded = [
+            r
+            for r in rows
+            if r.get("load_1min_before") is not None and r["load_1min_before"] > cpus
+        ]
+        if loaded:
+            text += (
+                f" {len(loaded)} of the {len(rows)} chapters ran while the machine was busier"
+                " than its CPUs, so their times are upper bounds: "
+                + ", ".join(f"{r['chapter']} (load {r['load_1min_before']:.1f})" for r in loaded)
+                + "."
+            )
     g = section.get("generate")
     if g:
         text += (

@@ -171,6 +171,22 @@ def test_the_most_complete_run_at_real_size_comes_first_and_says_its_load():
     assert "Generating" not in quiet
 
 
+def test_a_run_of_chapters_names_those_measured_on_a_busy_machine():
+    # the scale section gathers chapters of several runs: the load when the last one started
+    # (1.5, "quiet") said nothing of chapters measured at load 7.3, whose times are upper bounds
+    from dstc_lib.performance import say_book_run
+
+    rows = [
+        {"chapter": "02_preprocessing", "load_1min_before": 1.0},
+        {"chapter": "05_paris", "load_1min_before": 7.33},
+        {"chapter": "01_introduction", "load_1min_before": None},
+    ]
+    text = say_book_run({"environment": {"load_average_1min": 1.5, "cpus": 2}, "chapters": rows})
+    assert text.startswith("The last run started at a load average of 1.5 on 2 CPUs (quiet).")
+    assert "1 of the 3 chapters ran while the machine was busier" in text
+    assert "05_paris (load 7.3)" in text and "02_preprocessing" not in text
+
+
 def test_the_live_check_compares_the_week_block_by_block(tmp_path):
     """compare_executors' bit check hashes the typical week a block of tiles at a time (no copy
     of a 6.5 GB week): the same bits give the same digest, one changed value another."""
