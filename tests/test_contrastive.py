@@ -557,7 +557,29 @@ def test_fcn_backbone_sees_only_fourteen_steps():
     assert int(seen.max() - seen.min()) + 1 == 14  # kernels 8, 5 and 3: 8 + 4 + 2 steps
 
 
-@pytest.mark.parametrize("backbone", ["dilated", "mlp"])
+def test_resnet_backbone_is_wang_et_al_residual_blocks():
+    from dstc_lib.models.contrastive import _Network, _ResidualBlock
+
+    torch.manual_seed(0)
+    net = _Network(2, 8, 3, 4, backbone="resnet").eval()
+    blocks = [m for m in net.backbone if isinstance(m, _ResidualBlock)]
+    # three blocks of width / 2, width, width filters, each three convolutions (8, 5, 3)
+    assert [b.body[0].out_channels for b in blocks] == [4, 8, 8]
+    kernels = [m.kernel_size[0] for m in blocks[0].body if isinstance(m, torch.nn.Conv1d)]
+    assert kernels == [8, 5, 3]
+    # the channels change in the first two blocks: a 1x1 convolution on the shortcut
+    assert [len(b.shortcut) for b in blocks] == [2, 2, 1]
+    x = torch.randn(16, 2, 128, requires_grad=True)  # several inputs: a ReLU may hide a step
+    f = net.steps(net.stem(x))
+    assert f.shape == (16, 8, 128)
+    (grad,) = torch.autograd.grad(f[:, :, 64].sum(), x)
+    seen = torch.nonzero(grad.abs().sum((0, 1))).flatten()
+    assert int(seen.max() - seen.min()) + 1 == 40  # three blocks of 7 + 4 + 2 steps, plus one
+    h, z, p = net(torch.randn(5, 2, 50))
+    assert h.shape == (5, 8) and z.shape == (5, 4) and p.shape == (5, 3)
+
+
+@pytest.mark.parametrize("backbone", ["resnet", "dilated", "mlp"])
 def test_other_backbones_fit_deterministically_and_keep_the_contract(backbone, tmp_path):
     from sklearn.base import clone
 
@@ -580,8 +602,8 @@ def test_other_backbones_fit_deterministically_and_keep_the_contract(backbone, t
 
 def test_backbone_is_checked():
     X = _two_kinds(n=8)[0]
-    with pytest.raises(ValueError, match="backbone='resnet'"):
-        _small(backbone="resnet").fit(X)
+    with pytest.raises(ValueError, match="backbone='transformer'"):
+        _small(backbone="transformer").fit(X)
     with pytest.raises(ValueError, match="mlp"):
         _small(backbone="mlp", contextual=True).fit(X)
     # the dilated backbone's step-wise features carry the contextual loss

@@ -224,7 +224,7 @@ def _ts2vec_crops(
     return first, second, overlap
 
 
-BACKBONES = ("fcn", "dilated", "mlp")
+BACKBONES = ("fcn", "resnet", "dilated", "mlp")
 # hidden units of the "mlp" backbone's two layers (the plain reference of
 # benchmarks/diag_contrastive.py)
 MLP_HIDDEN = 512
@@ -293,6 +293,41 @@ def _fcn_layers(channels: int, width: int) -> list[nn.Module]:
     return layers
 
 
+class _ResidualBlock(nn.Module):
+    """One block of Wang et al.'s ResNet (2017, ``resnet.py`` of Fawaz et al.'s reference
+    code): three convolutions of kernels 8, 5 and 3, each with batch normalisation (ReLU after
+    the first two), plus the input through a 1x1 convolution and batch normalisation (the
+    reference expands the channels so; it keeps only the normalisation when they are equal),
+    then ReLU."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = c_in
+        for i, kernel in enumerate((8, 5, 3)):
+            layers += [nn.Conv1d(c, c_out, kernel, padding="same"), nn.BatchNorm1d(c_out)]
+            if i < 2:
+                layers.append(nn.ReLU())
+            c = c_out
+        self.body = nn.Sequential(*layers)
+        shortcut: list[nn.Module] = [] if c_in == c_out else [nn.Conv1d(c_in, c_out, 1)]
+        self.shortcut = nn.Sequential(*shortcut, nn.BatchNorm1d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.body(x) + self.shortcut(x))
+
+
+def _resnet_layers(channels: int, width: int) -> list[nn.Module]:
+    """Wang et al.'s ResNet at ``width``: three residual blocks of ``width / 2``, ``width`` and
+    ``width`` filters (the reference's 64, 128, 128 for a latent of 128)."""
+    half = max(width // 2, 1)
+    return [
+        _ResidualBlock(channels, half),
+        _ResidualBlock(half, width),
+        _ResidualBlock(width, width),
+    ]
+
+
 def _dilated_layers(channels: int, width: int, length: int) -> list[nn.Module]:
     """TS2Vec's encoder at ``width`` units: a linear map of each step's channels (a 1x1
     convolution), then :func:`dilated_depth` residual blocks of kernel 3 dilated by 1, 2, 4,
@@ -342,6 +377,9 @@ class _Network(nn.Module):
             if backbone == "fcn":
                 layers += _fcn_layers(channels, width)
                 reduce = nn.AdaptiveAvgPool1d  # Wang et al.'s global average pooling
+            elif backbone == "resnet":
+                layers += _resnet_layers(channels, width)
+                reduce = nn.AdaptiveAvgPool1d
             elif backbone == "dilated":
                 if length is None:
                     raise ValueError("the dilated backbone needs the series' length")
@@ -429,10 +467,13 @@ class ContrastiveClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         The cluster sizes the penalty pulls towards: ``"uniform"`` (Li et al.'s entropy term,
         equal sizes), ``"kmeans"`` (the sizes of a k-means on the standardised input, for
         data whose groups are unequal) or ``n_clusters`` shares (see :func:`cluster_loss`).
-    backbone : {"fcn", "dilated", "mlp"}
+    backbone : {"fcn", "resnet", "dilated", "mlp"}
         The encoder whose pooled output is the latent. ``"fcn"``: Wang et al.'s three
         convolutions (kernels 8, 5, 3, batch normalisation, ReLU) and global average pooling;
         one output step sees 14 input steps, so the latent is a bag of local patterns.
+        ``"resnet"``: Wang et al.'s ResNet, three residual blocks of those three convolutions
+        (``width / 2``, ``width``, ``width`` filters; one output step sees 40 input steps)
+        and global average pooling.
         ``"dilated"``: TS2Vec's encoder (Yue et al. 2022): a 1x1 convolution to ``width``
         units, then residual blocks of two GELU + kernel-3 convolutions dilated by 1, 2, 4,
         ..., as many blocks as it takes for every output step to see the whole (pooled)
