@@ -579,6 +579,30 @@ def test_resnet_backbone_is_wang_et_al_residual_blocks():
     assert h.shape == (5, 8) and z.shape == (5, 4) and p.shape == (5, 3)
 
 
+def test_resnet_pads_as_torch_same_padding_without_its_warning():
+    """torch warns on every fit that ``padding="same"`` with an even kernel copies the input;
+    the ResNet pads explicitly instead (3 steps left, 4 right for kernel 8): same numbers."""
+    import warnings
+
+    from dstc_lib.models.contrastive import _Network, _SameConv1d
+
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 30)
+    for kernel in (8, 5, 3):
+        ours = _SameConv1d(3, 6, kernel)
+        theirs = torch.nn.Conv1d(3, 6, kernel, padding="same")
+        theirs.load_state_dict(ours.state_dict())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = theirs(x)
+        torch.testing.assert_close(ours(x), expected, rtol=0, atol=0)
+    net = _Network(3, 8, 3, 4, backbone="resnet")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net(x)
+    assert not [w for w in caught if "padding='same'" in str(w.message)]
+
+
 @pytest.mark.parametrize("backbone", ["resnet", "dilated", "mlp"])
 def test_other_backbones_fit_deterministically_and_keep_the_contract(backbone, tmp_path):
     from sklearn.base import clone

@@ -293,6 +293,20 @@ def _fcn_layers(channels: int, width: int) -> list[nn.Module]:
     return layers
 
 
+class _SameConv1d(nn.Conv1d):
+    """A convolution whose output has the input's length, padded with zeros ``(kernel - 1) // 2``
+    steps on the left and the rest on the right: exactly what ``padding="same"`` computes, without
+    the warning torch gives on every fit for an even kernel."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int):
+        super().__init__(c_in, c_out, kernel)
+        left = (kernel - 1) // 2
+        self.pad = (left, kernel - 1 - left)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, self.pad))
+
+
 class _ResidualBlock(nn.Module):
     """One block of Wang et al.'s ResNet (2017, ``resnet.py`` of Fawaz et al.'s reference
     code): three convolutions of kernels 8, 5 and 3, each with batch normalisation (ReLU after
@@ -305,7 +319,7 @@ class _ResidualBlock(nn.Module):
         layers: list[nn.Module] = []
         c = c_in
         for i, kernel in enumerate((8, 5, 3)):
-            layers += [nn.Conv1d(c, c_out, kernel, padding="same"), nn.BatchNorm1d(c_out)]
+            layers += [_SameConv1d(c, c_out, kernel), nn.BatchNorm1d(c_out)]
             if i < 2:
                 layers.append(nn.ReLU())
             c = c_out
