@@ -511,8 +511,26 @@ def executors_only() -> dict:
     from common import RESULTS
 
     section = json.loads(RESULTS.read_text()).get("reduce", {}) if RESULTS.exists() else {}
-    section |= executors_part(Path(__file__).resolve())
+    section = with_executors(section, executors_part(Path(__file__).resolve()))
     save_section("reduce", section)
+    return section
+
+
+def with_executors(section: dict, part: dict) -> dict:
+    """``section`` with a new measurement of the executors (``part``), keeping the fortnight's
+    measurement of the cost per file that only ``--per-file`` and the whole run make.
+
+    Examples
+    --------
+    >>> old = {"city": "Paris", "per_file": {"files": 64, "fortnight": {"files": 28}}}
+    >>> new = with_executors(old, {"executors": [], "per_file": {"files": 64}})
+    >>> new["per_file"], new["city"]
+    ({'files': 64, 'fortnight': {'files': 28}}, 'Paris')
+    """
+    fortnight = section.get("per_file", {}).get("fortnight")
+    section = section | part
+    if fortnight is not None and "fortnight" not in part.get("per_file", {}):
+        section["per_file"] = part["per_file"] | {"fortnight": fortnight}
     return section
 
 

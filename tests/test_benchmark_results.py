@@ -310,6 +310,27 @@ def test_measuring_the_fortnight_again_drops_the_regression_and_keeps_the_rest(
     assert on_file["per_file"] == {"files": 64, "reduce_over_read": 3.0, "fortnight": {"files": 28}}
 
 
+def test_measuring_the_executors_again_keeps_the_fortnight(tmp_path, monkeypatch):
+    """``--executors`` replaced ``per_file`` whole and lost the fortnight's measurement."""
+    import sys
+
+    reduce_bench = _benchmark("bench_reduce")
+    results = tmp_path / "results.json"
+    per_file = {"files": 64, "reduce_over_read": 3.0, "fortnight": {"files": 28}}
+    results.write_text(json.dumps({"reduce": {"per_file": per_file, "city": "Paris"}}))
+    monkeypatch.setattr(sys.modules["common"], "RESULTS", results)
+    original = reduce_bench.save_section
+    monkeypatch.setattr(
+        reduce_bench, "save_section", lambda n, s: original(n, s, results_file=results)
+    )
+    part = {"executors": [2], "per_file": {"files": 64, "reduce_over_read": 2.1}}
+    monkeypatch.setattr(reduce_bench, "executors_part", lambda script: part)
+    reduce_bench.executors_only()
+    on_file = json.loads(results.read_text())["reduce"]
+    assert on_file["executors"] == [2] and on_file["city"] == "Paris"
+    assert on_file["per_file"] == {"files": 64, "reduce_over_read": 2.1, "fortnight": {"files": 28}}
+
+
 def test_the_reduce_benchmark_examples_hold():
     """``make test`` collects no doctests under ``benchmarks/``: run bench_reduce's here."""
     import doctest
