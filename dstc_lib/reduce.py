@@ -38,6 +38,7 @@ import json
 import logging
 import mmap
 import os
+import platform
 import shutil
 import warnings
 from collections import deque
@@ -166,7 +167,8 @@ def _executor_map(
                 cluster.close()
 
     # an existing cluster may run on other machines, whose files are not this one's: its
-    # workers send each typical week back instead of writing it in place
+    # workers write each typical week in place only where they see this machine's very file
+    # (file_identity), and send it back otherwise
     return _Map(dask_map, slots=n_workers, shared_files=scheduler is None)
 
 
@@ -592,7 +594,9 @@ def _reduce_into(
     week = open_week(out / "week.npy", (n, len(services), HOURS_PER_WEEK))
     per_service = len(days) * len(directions)
     size = 1 << level
-    in_place = getattr(pmap, "shared_files", True)
+    # workers that may run elsewhere (an existing cluster) write in place only where they see
+    # this very file (same machine, same device and inode); the others send their weeks back
+    week_file = None if getattr(pmap, "shared_files", True) else file_identity(out / "week.npy")
     tasks = [
         _BlockTask(
             lo=lo,
@@ -601,7 +605,8 @@ def _reduce_into(
             jobs=jobs[lo * per_service : (lo + size) * per_service],
             spec=spec,
             tile_ids=tile_ids,
-            week_path=str(out / "week.npy") if in_place else None,
+            week_path=str(out / "week.npy"),
+            week_file=week_file,
             outside="in the geometry's tile set" if given else None,
         )
         for lo in range(0, len(services), size)
@@ -728,7 +733,42 @@ class _BlockTask:
     spec: _Spec
     tile_ids: np.ndarray
     week_path: str | None  # write each service's typical week there; None: send it back
+    # when set, write there only if the worker sees the file of this identity (file_identity)
+    week_file: tuple | None = None
     outside: str | None = None  # what tiles outside ``tile_ids`` are not (None: no warning)
+
+
+def file_identity(path: Path | str) -> tuple | None:
+    """Who sees ``path`` as this process does: the machine (its name and, on Linux, its boot
+    id) and the file's device and inode; None if the file is not there. A worker of a cluster
+    writes the typical week in place only where this matches the driver's (two processes of
+    one machine share its page cache; workers on other machines send their part back).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> (d / "a").write_bytes(b"x")
+    1
+    >>> file_identity(d / "a") == file_identity(str(d / "a")), file_identity(d / "b")
+    (True, None)
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = ""
+    return (platform.node(), boot, st.st_dev, st.st_ino)
+
+
+def _writes_in_place(task: _BlockTask) -> bool:
+    """Whether this worker writes its typical weeks into the task's file (else sends them)."""
+    if task.week_path is None:
+        return False
+    return task.week_file is None or file_identity(task.week_path) == task.week_file
 
 
 @dataclass
@@ -910,7 +950,7 @@ def _fold_service(
             _fold_day(day_hourly, sums, counts, _weekday(day))
             counted = True
     week = {}
-    if error is None and task.week_path is not None:
+    if error is None and _writes_in_place(task):
         target = np.load(task.week_path, mmap_mode="r+")
         if counted:  # the means go straight into the file (and the accumulators are emptied)
             _write_mean(target, s_idx, sums, counts)

@@ -1,5 +1,6 @@
 import os
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -175,6 +176,50 @@ def test_dask_executor_is_bit_identical_to_serial(tiny, tmp_path, capsys):
     _same_bits(serial, red.load_reduced(next((tmp_path / "c").iterdir())))
     with pytest.raises(ValueError, match="goes with executor='dask'"):
         red.reduce_city(root, "Paris", cache_dir=tmp_path / "d", scheduler="tcp://x:1")
+
+
+def test_dask_workers_on_this_machine_write_the_week_in_place(tiny, tmp_path, monkeypatch):
+    """Given a scheduler's address, every typical week travelled back to the driver, even from
+    workers on the driver's own machine (the benchmark's Dask run paid for it); now only
+    workers that do not see the driver's very file send theirs."""
+    import threading
+
+    from distributed import LocalCluster
+
+    root = tiny / "traffic"
+    serial = red.reduce_city(root, "Paris", cache_dir=tmp_path / "a", progress=False)
+    written_by_driver = []
+    real = red._write_service
+
+    def spy(week, s_idx, values):
+        if threading.current_thread() is threading.main_thread():
+            written_by_driver.append(s_idx)
+        return real(week, s_idx, values)
+
+    monkeypatch.setattr(red, "_write_service", spy)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        on_dask = red.reduce_city(
+            root,
+            "Paris",
+            cache_dir=tmp_path / "b",
+            executor="dask",
+            scheduler=cluster.scheduler_address,
+            progress=False,
+        )
+    _same_bits(serial, on_dask)
+    assert written_by_driver == []
+    # a worker that sees another file (another machine, or another file at that path) sends
+    week = tmp_path / "week.npy"
+    week.write_bytes(b"")
+    task = red._BlockTask(0, 0, [], [], None, np.arange(3), str(week))
+    assert red._writes_in_place(task)
+    mine = red.file_identity(week)
+    assert red._writes_in_place(replace(task, week_file=mine))
+    assert not red._writes_in_place(replace(task, week_file=("elsewhere", *mine[1:])))
+    assert not red._writes_in_place(replace(task, week_file=mine, week_path=str(tmp_path / "x")))
+    assert not red._writes_in_place(replace(task, week_path=None))
 
 
 def test_parallel_executors_keep_a_bounded_window_in_input_order(monkeypatch):
