@@ -151,37 +151,9 @@ def _same_bits(a, b):
     assert a.quality.equals(b.quality)
 
 
-def test_dask_executor_is_bit_identical_to_serial(tiny, tmp_path, capsys):
-    from distributed import LocalCluster
-
-    root = tiny / "traffic"
-    serial = red.reduce_city(root, "Paris", cache_dir=tmp_path / "a", progress=False)
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-    ) as cluster:
-        on_dask = red.reduce_city(
-            root,
-            "Paris",
-            cache_dir=tmp_path / "b",
-            executor="dask",
-            scheduler=cluster.scheduler_address,
-            progress=False,
-        )
-        assert not on_dask.from_cache
-        _same_bits(serial, on_dask)
-        args = ["data", "reduce", "--traffic-root", str(root), "--city", "Paris", "--quiet"]
-        args += ["--cache-dir", str(tmp_path / "c"), "--executor", "dask"]
-        assert main(args + ["--scheduler", cluster.scheduler_address]) == 0
-    assert "Paris: reduced to" in capsys.readouterr().out
-    _same_bits(serial, red.load_reduced(next((tmp_path / "c").iterdir())))
-    with pytest.raises(ValueError, match="goes with executor='dask'"):
-        red.reduce_city(root, "Paris", cache_dir=tmp_path / "d", scheduler="tcp://x:1")
-
-
-def test_dask_workers_on_this_machine_write_the_week_in_place(tiny, tmp_path, monkeypatch):
-    """Given a scheduler's address, every typical week travelled back to the driver, even from
-    workers on the driver's own machine (the benchmark's Dask run paid for it); now only
-    workers that do not see the driver's very file send theirs."""
+def test_dask_executor_is_bit_identical_to_serial(tiny, tmp_path, capsys, monkeypatch):
+    """Also: given a scheduler's address, every typical week travelled back to the driver, even
+    from workers on the driver's own machine; now they write it in place, as local workers do."""
     import threading
 
     from distributed import LocalCluster
@@ -208,13 +180,23 @@ def test_dask_workers_on_this_machine_write_the_week_in_place(tiny, tmp_path, mo
             scheduler=cluster.scheduler_address,
             progress=False,
         )
-    _same_bits(serial, on_dask)
-    assert written_by_driver == []
-    # a worker that sees another file (another machine, or another file at that path) sends
+        assert not on_dask.from_cache
+        _same_bits(serial, on_dask)
+        assert written_by_driver == []
+        args = ["data", "reduce", "--traffic-root", str(root), "--city", "Paris", "--quiet"]
+        args += ["--cache-dir", str(tmp_path / "c"), "--executor", "dask"]
+        assert main(args + ["--scheduler", cluster.scheduler_address]) == 0
+    assert "Paris: reduced to" in capsys.readouterr().out
+    _same_bits(serial, red.load_reduced(next((tmp_path / "c").iterdir())))
+    with pytest.raises(ValueError, match="goes with executor='dask'"):
+        red.reduce_city(root, "Paris", cache_dir=tmp_path / "d", scheduler="tcp://x:1")
+
+
+def test_a_worker_writes_in_place_only_where_it_sees_the_drivers_file(tmp_path):
     week = tmp_path / "week.npy"
     week.write_bytes(b"")
     task = red._BlockTask(0, 0, [], [], None, np.arange(3), str(week))
-    assert red._writes_in_place(task)
+    assert red._writes_in_place(task)  # a local executor: always
     mine = red.file_identity(week)
     assert red._writes_in_place(replace(task, week_file=mine))
     assert not red._writes_in_place(replace(task, week_file=("elsewhere", *mine[1:])))
