@@ -349,6 +349,57 @@ def dev_markdown(head: pd.DataFrame, latent: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def steps_markdown(head: pd.DataFrame, steps: int) -> str:
+    """Reading of a :func:`dev_table` of the versions trained ``steps`` steps: each version's
+    mean head NMI against the defaults', over the sets both were run on, and on how many of
+    them it is ahead.
+
+    Parameters
+    ----------
+    head : pandas.DataFrame
+        :func:`dev_table` of the head's NMI (rows: versions, one of them ``"the defaults"``;
+        columns: the sets and ``"mean"``).
+    steps : int
+        The training steps of those rows, for the text.
+
+    Returns
+    -------
+    str
+        One markdown bullet per version other than the defaults (or one saying that only the
+        defaults were run).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"A": [1.0, 0.8, 0.5], "B": [0.4, 0.5, None]},
+    ...                  index=["the defaults", "backbone=resnet", "width=64"])
+    >>> for line in steps_markdown(t, 1000).splitlines():
+    ...     print(line.split(": ")[1])
+    mean head NMI 0.650 against 0.700 for the defaults (-0.050) on A, B, ahead on 1 of 2 sets.
+    mean head NMI 0.500 against 1.000 for the defaults (-0.500) on A, ahead on 0 of 1 sets.
+    """
+    sets = [c for c in head.columns if c != "mean"]
+    if "the defaults" not in head.index:
+        return f"- No run of the defaults at {steps} steps to compare with."
+    ours = head.loc["the defaults", sets]
+    lines = []
+    for name in head.index.drop("the defaults"):
+        theirs = head.loc[name, sets]
+        both = [s for s in sets if pd.notna(theirs[s]) and pd.notna(ours[s])]
+        if not both:
+            continue
+        if len(both) == len(sets) and "mean" in head.columns:  # the table's own means
+            mine, ref = head.loc[name, "mean"], head.loc["the defaults", "mean"]
+        else:
+            mine, ref = theirs[both].mean(), ours[both].mean()
+        ahead = int((theirs[both] > ours[both]).sum())
+        lines.append(
+            f"- Trained {steps} steps, {name}: mean head NMI {mine:.3f} against {ref:.3f} for "
+            f"the defaults ({mine - ref:+.3f}) on {', '.join(both)}, ahead on {ahead} of "
+            f"{len(both)} sets."
+        )
+    return "\n".join(lines) or f"- Only the defaults were trained {steps} steps."
+
+
 def estimator_defaults() -> dict:
     """The contrastive estimator's current defaults that the development-set variants are
     named against, with ``augmentations="auto"`` written out as its two views (what "auto"

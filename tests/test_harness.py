@@ -232,3 +232,29 @@ def test_the_reading_judges_the_version_fitted_as_a_call_with_only_n_clusters():
     assert harness.called_defaults(section) is None
     section["options"]["contrastive"] = {}
     assert harness.called_defaults(section) == (harness.HEAD, harness.LATENT)
+
+
+def test_steps_markdown_compares_each_version_only_on_the_sets_both_ran():
+    table = pd.DataFrame(
+        {"A": [0.9, 0.5, None], "B": [0.3, 0.6, 0.7]},
+        index=["the defaults", "backbone=resnet", "width=64"],
+    )
+    text = harness.steps_markdown(table, 1000).splitlines()
+    # resnet on A and B: 0.55 against 0.60; width=64 only on B: 0.70 against 0.30
+    assert text[0].endswith(
+        "0.550 against 0.600 for the defaults (-0.050) on A, B, ahead on 1 of 2 sets."
+    )
+    assert text[1].endswith(
+        "0.700 against 0.300 for the defaults (+0.400) on B, ahead on 1 of 1 sets."
+    )
+    alone = harness.steps_markdown(table.loc[["the defaults"]], 1000)
+    assert alone == "- Only the defaults were trained 1000 steps."
+    missing = harness.steps_markdown(table.drop(index="the defaults"), 1000)
+    assert missing.startswith("- No run of the defaults at 1000 steps")
+
+
+def test_steps_markdown_quotes_the_tables_own_mean_when_a_version_ran_every_set():
+    table = pd.DataFrame({"A": [0.5, 0.702], "B": [0.5, 0.472], "C": [0.5, 0.75]})
+    table.index = ["the defaults", "backbone=dilated"]
+    table["mean"] = [0.5, 0.642]  # dev_table's mean of the unrounded values
+    assert "mean head NMI 0.642 against 0.500" in harness.steps_markdown(table, 1000)
