@@ -12,6 +12,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= ci
+# chapters executed at once: 2 for the small ci book (most chapters use one core); 1 for the
+# others, whose chapters each may take up to 8 GB at real size
+JOBS ?= $(if $(filter ci,$(PROFILE)),2,1)
 STAMP := $(VENV)/.installed-stamp
 PUBLISH_STAMP := $(VENV)/.publish-stamp
 DRY_RUN ?= 0
@@ -28,7 +31,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 book: install
-	$(BIN)/dstc book build --profile $(PROFILE)
+	$(BIN)/dstc book build --profile $(PROFILE) --jobs $(JOBS)
 
 lint: install
 	$(BIN)/ruff check .

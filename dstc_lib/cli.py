@@ -305,6 +305,7 @@ def cmd_book_build(args) -> int:
         overrides=_params(args.param),
         progress=not args.quiet,
         force=args.force,
+        jobs=args.jobs,
     )
     return 0
 
@@ -448,6 +449,14 @@ def parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--force", action="store_true", help="execute chapters even if unchanged")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
+    b.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="chapters executed at once, each in its own process (default 1; the findings wait "
+        "for the others); most chapters use one core, so 2 on a 2-core machine nearly halves "
+        "the time, at up to twice the memory",
+    )
     b.set_defaults(func=cmd_book_build)
     return p
 

@@ -606,6 +606,48 @@ def ensure_data(profile: dict, root: Path, progress: bool = True) -> None:
     )
 
 
+def _finish(result: ChapterResult, stamp: dict, reason: str, log, named: bool) -> ChapterResult:
+    """Log a chapter's end and, when it succeeded, write its stamp."""
+    result.reason = reason
+    outcome = f"{'FAILED ' + result.error if result.error else 'ok'} ({result.seconds:.1f} s)"
+    log(f"  {result.notebook}: {outcome}" if named else f"  {outcome}")
+    if not result.error:
+        stamp["executed_at"] = dt.datetime.now().isoformat(timespec="seconds")
+        stamp["seconds"] = round(result.seconds, 1)
+        stamp["output"] = _sha(Path(result.output))
+        stamp_path(Path(result.output)).write_text(json.dumps(stamp, indent=2))
+    return result
+
+
+def _execute(todo: list[tuple], jobs: int, log):
+    """Run the chapters of ``todo`` (slot, run_chapter arguments, stamp, reason, reads the
+    others), ``jobs`` at once; yields (slot, result) as they end."""
+    if jobs == 1:
+        for slot, args, stamp, reason, _ in todo:
+            log(f"executing {args[0]} ({reason}) ...")
+            yield slot, _finish(run_chapter(*args), stamp, reason, log, named=False)
+        return
+    import concurrent.futures as cf
+    import multiprocessing
+
+    running: dict = {}
+
+    def drain(limit: int):  # wait until fewer than ``limit`` chapters run
+        while len(running) >= limit:
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: running[f][0]):
+                slot, stamp, reason = running.pop(future)
+                yield slot, _finish(future.result(), stamp, reason, log, named=True)
+
+    context = multiprocessing.get_context("spawn")  # a fresh process: no state shared
+    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        for slot, args, stamp, reason, reads_others in todo:
+            yield from drain(1 if reads_others else jobs)  # 1: every earlier chapter ended
+            log(f"executing {args[0]} ({reason}) ...")
+            running[pool.submit(run_chapter, *args)] = (slot, stamp, reason)
+        yield from drain(1)
+
+
 def build_book(
     profile_name: str,
     root: Path,
@@ -614,14 +656,22 @@ def build_book(
     progress: bool = True,
     log=print,
     force: bool = False,
+    jobs: int = 1,
 ) -> list[ChapterResult]:
     """Execute every chapter (or ``only`` some) into ``_build/executed`` and build the HTML.
 
     A chapter whose notebook, parameters, profile, library sources and input fingerprints match
     the stamp of its last successful run is not executed again (``force`` re-executes it).
+    With ``jobs`` above 1, that many chapters execute at once, each in a process of its own
+    (its kernel's environment is its own), started in reading order; a chapter that reads the
+    other executed pages (it declares the parameter ``executed_dir``, as the findings do)
+    starts only once every chapter before it has ended. Progress bars are off then (their
+    lines would interleave); each chapter's end is logged with its name.
     Raises :class:`RunnerError` if a chapter raised or Jupyter Book failed; the HTML is built
     in any case so that the failing cell can be read on its page.
     """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise RunnerError(f"jobs={jobs!r}: must be a whole number of chapters at once, 1 or more")
     pages = toc_files(root)
     overrides = overrides or {}
     declared = {page: chapter_parameters(root / page) for page in pages if page.endswith(".ipynb")}
@@ -653,7 +703,7 @@ def build_book(
     stage.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, stage / name)
-    results, memo, unexecuted = [], {}, []
+    results, memo, unexecuted, todo = [], {}, [], []
     for page in pages:
         src = root / page
         dst = stage / page
@@ -680,18 +730,12 @@ def build_book(
             reason = f"unchanged since {when}"
             results.append(ChapterResult(page, dst, 0.0, params[page], skipped=True, reason=reason))
             continue
-        log(f"executing {page} ({reason}) ...")
-        result = run_chapter(
-            page, dst, params[page], root, profile["name"], progress, inputs, data_source(profile)
-        )
-        result.reason = reason
-        log(f"  {'FAILED ' + result.error if result.error else 'ok'} ({result.seconds:.1f} s)")
-        if not result.error:
-            stamp["executed_at"] = dt.datetime.now().isoformat(timespec="seconds")
-            stamp["seconds"] = round(result.seconds, 1)
-            stamp["output"] = _sha(dst)
-            stamp_path(dst).write_text(json.dumps(stamp, indent=2))
-        results.append(result)
+        args = (page, dst, params[page], root, profile["name"], progress and jobs == 1, inputs)
+        reads_others = "executed_dir" in declared[page]  # the findings read the other pages
+        todo.append((len(results), (*args, data_source(profile)), stamp, reason, reads_others))
+        results.append(None)  # its place in reading order, filled once it has run
+    for slot, result in _execute(todo, jobs, log):
+        results[slot] = result
     for extra in (root / "book").glob("*"):  # figures and other files the pages refer to
         if extra.is_file() and extra.suffix not in (".ipynb", ".md"):
             shutil.copy2(extra, stage / "book" / extra.name)

@@ -93,3 +93,16 @@ def test_ghp_import_puts_the_html_on_a_gh_pages_branch(tmp_path):
     subprocess.run([ghp, *words[1:]], cwd=tmp_path / "repo", check=True, capture_output=True)
     files = git("ls-tree", "-r", "--name-only", "gh-pages", cwd=tmp_path / "remote.git").stdout
     assert sorted(files.split()) == [".nojekyll", "_static/style.css", "index.html"]
+
+
+@needs_make
+def test_make_book_runs_two_chapters_at_once_only_for_the_ci_profile():
+    def book(*args):
+        run = subprocess.run(
+            ["make", "-n", "-C", str(ROOT), "book", *args], capture_output=True, text=True
+        )
+        return next(line for line in run.stdout.splitlines() if "dstc book build" in line)
+
+    assert book().endswith("--profile ci --jobs 2")
+    assert book("PROFILE=scale").endswith("--profile scale --jobs 1")
+    assert book("JOBS=1").endswith("--profile ci --jobs 1")

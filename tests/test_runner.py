@@ -383,3 +383,66 @@ def test_the_dry_run_papermill_command_runs_as_printed(tmp_path, monkeypatch, ca
     assert run.returncode == 0, run.stderr[-2000:]
     executed = nbformat.read(root / "_build/executed/book/toy.ipynb", 4)
     assert json.loads(executed.cells[2].outputs[0]["text"]) == [4, "", "none (run by hand)"]
+
+
+def _notebook(path: Path, parameters: str, body: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, path)
+
+
+def test_book_build_runs_chapters_at_once_and_the_findings_after_them(tmp_path, monkeypatch):
+    """With jobs=2, chapter a only ends once chapter b has started (so one at a time would fail
+    it), and the page that reads the others (it declares executed_dir) starts after both."""
+    root = tmp_path
+    (root / "book/profiles").mkdir(parents=True)
+    (root / "book/profiles/mini.yaml").write_text("parameters: {}\n")
+    shutil.copy(ROOT / "_config.yml", root / "_config.yml")
+    (root / "book/index.md").write_text("# mini\n")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/index\nchapters:\n"
+        "- file: book/a\n- file: book/b\n- file: book/findings\n"
+    )
+    marks = root / "marks"
+    marks.mkdir()
+    wait_for_b = (
+        "import time\nfrom pathlib import Path\nstart = time.time()\n"
+        "while not Path(marks, 'b').exists():\n"
+        "    assert time.time() - start < 60, 'chapter b never started alongside'\n"
+        "    time.sleep(0.1)\n"
+        "Path(marks, 'a').write_text('done')"
+    )
+    _notebook(root / "book/a.ipynb", f"marks = {str(marks)!r}", wait_for_b)
+    _notebook(
+        root / "book/b.ipynb",
+        f"marks = {str(marks)!r}",
+        "import time\nfrom pathlib import Path\nPath(marks, 'b').write_text('started')\n"
+        "time.sleep(1)",
+    )
+    _notebook(
+        root / "book/findings.ipynb",
+        f"marks = {str(marks)!r}\nexecuted_dir = 'x'",
+        "from pathlib import Path\nassert Path(marks, 'a').exists() and Path(marks, 'b').exists()",
+    )
+    monkeypatch.setattr(
+        runner.subprocess,
+        "run",
+        lambda *a, **k: type("P", (), {"returncode": 0, "stdout": "", "stderr": ""})(),
+    )
+    lines = []
+    results = runner.build_book("mini", root, progress=False, log=lines.append, jobs=2)
+    assert [r.notebook for r in results] == ["book/a.ipynb", "book/b.ipynb", "book/findings.ipynb"]
+    assert all(not r.error for r in results), [r.error for r in results]
+    ends = [line.strip() for line in lines if ": ok (" in line]
+    assert ends[-1].startswith("book/findings.ipynb: ok") and len(ends) == 3
+    for page in ("a", "b", "findings"):
+        assert json.loads((root / f"_build/executed/book/{page}.stamp.json").read_text())["output"]
+    with pytest.raises(runner.RunnerError, match="jobs=0: must be a whole number"):
+        runner.build_book("mini", root, progress=False, log=lines.append, jobs=0)
