@@ -52,19 +52,23 @@ def test_chapter_parameters_and_unknown_names():
         runner.parameters_for(ROOT / "book/02_preprocessing.ipynb", None, {"n_cluster": 3})
 
 
-def _toy_project(tmp_path, body):
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/toy\n")
+def _notebook(path: Path, parameters: str, body: str) -> None:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
-    params = nbformat.v4.new_code_cell("k = 3\nname = 'a'")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
+    nbformat.write(nb, path)
+
+
+def _toy_project(tmp_path, body):
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/toy\n")
     (tmp_path / "book").mkdir()
-    nbformat.write(nb, tmp_path / "book/toy.ipynb")
+    _notebook(tmp_path / "book/toy.ipynb", "k = 3\nname = 'a'", body)
     return tmp_path
 
 
@@ -383,19 +387,6 @@ def test_the_dry_run_papermill_command_runs_as_printed(tmp_path, monkeypatch, ca
     assert run.returncode == 0, run.stderr[-2000:]
     executed = nbformat.read(root / "_build/executed/book/toy.ipynb", 4)
     assert json.loads(executed.cells[2].outputs[0]["text"]) == [4, "", "none (run by hand)"]
-
-
-def _notebook(path: Path, parameters: str, body: str) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    cell = nbformat.v4.new_code_cell(parameters)
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
-    nbformat.write(nb, path)
 
 
 def test_book_build_runs_chapters_at_once_and_the_findings_after_them(tmp_path, monkeypatch):
